@@ -1,0 +1,194 @@
+"""Allocations as arrays, their profit, and the greedy coalition builder shared by the heuristics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from solvers.base import JSON
+from solvers.task_allocation.model import FloatArray, Instance
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: A requirement q counts as covered by a sum s when s ≥ q − COVER_TOL · max(1, q).
+COVER_TOL = 1e-9
+#: Marks an unassigned agent in ``task_of_agent`` arrays.
+UNASSIGNED = -1
+
+
+def shortfall_tolerance(requirement: FloatArray) -> FloatArray:
+    """Per-entry slack below a requirement that still counts as covered."""
+    return COVER_TOL * np.maximum(1.0, requirement)
+
+
+def covered_tasks(instance: Instance, task_of_agent: IntArray) -> BoolArray:
+    """Which tasks the allocation covers (a task with no requirement is always covered)."""
+    supply = np.zeros_like(instance.task_requirement)
+    assigned = task_of_agent >= 0
+    np.add.at(supply, task_of_agent[assigned], instance.agent_capability[assigned])
+    need = instance.task_requirement
+    return np.asarray(np.all(supply >= need - shortfall_tolerance(need), axis=1))
+
+
+def profit(instance: Instance, task_of_agent: IntArray) -> float:
+    """Σ rewards of covered tasks − Σ costs of assigned agents."""
+    assigned = np.flatnonzero(task_of_agent >= 0)
+    reward = float(instance.task_reward[covered_tasks(instance, task_of_agent)].sum())
+    cost = float(instance.assign_cost[assigned, task_of_agent[assigned]].sum())
+    return reward - cost
+
+
+def release_uncovered(instance: Instance, task_of_agent: IntArray) -> IntArray:
+    """A copy with agents of uncovered tasks unassigned (they would only cost)."""
+    result = task_of_agent.copy()
+    covered = covered_tasks(instance, result)
+    assigned = result >= 0
+    result[assigned & ~covered[np.maximum(result, 0)]] = UNASSIGNED
+    return result
+
+
+def to_solution(instance: Instance, task_of_agent: IntArray) -> JSON:
+    """The API solution dict (plain JSON types) of an allocation."""
+    assignments: dict[str, list[str]] = {}
+    for agent in np.flatnonzero(task_of_agent >= 0):
+        task_id = instance.task_ids[int(task_of_agent[agent])]
+        assignments.setdefault(task_id, []).append(instance.agent_ids[int(agent)])
+    covered = covered_tasks(instance, task_of_agent)
+    completed = [instance.task_ids[int(j)] for j in np.flatnonzero(covered)]
+    return {"assignments": assignments, "completed": completed}
+
+
+@dataclass
+class CoalitionBuilder:
+    """Builds a cheap covering coalition for one task from the free agents (ratio greedy + pruning).
+
+    At each step it adds the free agent with the best ratio of newly covered requirement (each
+    requirement normalised to 1) to assignment cost, then drops redundant agents, dearest first.
+    ``noise`` > 0 multiplies scores by random factors in [1 − noise, 1 + noise] (randomised greedy).
+    """
+
+    instance: Instance
+    useful: BoolArray = field(init=False)  # (agents, tasks): agent has a capability the task needs
+
+    def __post_init__(self) -> None:
+        needs = self.instance.task_requirement > 0
+        has = self.instance.agent_capability > 0
+        self.useful = (has.astype(np.int32) @ needs.T.astype(np.int32)) > 0
+
+    def build(
+        self,
+        task: int,
+        free: BoolArray,
+        rng: np.random.Generator | None = None,
+        noise: float = 0.0,
+    ) -> tuple[IntArray, float] | None:
+        """Agents covering ``task`` and their total cost, or None when the free agents cannot cover it."""
+        inst = self.instance
+        requirement = inst.task_requirement[task]
+        needed = np.flatnonzero(requirement > 0)
+        if needed.size == 0:
+            return np.zeros(0, dtype=np.int64), 0.0
+        candidates = np.flatnonzero(free & self.useful[:, task])
+        if candidates.size == 0:
+            return None
+        capability = inst.agent_capability[np.ix_(candidates, needed)]
+        need = requirement[needed]
+        if np.any(capability.sum(axis=0) < need - shortfall_tolerance(need)):
+            return None
+        cost = inst.assign_cost[candidates, task]
+        cost_floor = 1e-9 * max(1.0, float(inst.task_reward[task]))
+        weight = 1.0 / need
+        if rng is not None and noise > 0:
+            weight = weight * rng.uniform(1 - noise, 1 + noise, size=need.size)
+        residual = need.copy()
+        available = np.ones(candidates.size, dtype=bool)
+        chosen: list[int] = []
+        while np.any(residual > shortfall_tolerance(need)):
+            gain = (np.minimum(capability, residual) * weight).sum(axis=1)
+            gain[~available] = 0.0
+            score = gain / (cost + cost_floor)
+            best = int(np.argmax(score))
+            if gain[best] <= 0:
+                return None
+            chosen.append(best)
+            available[best] = False
+            residual = np.maximum(residual - capability[best], 0.0)
+        kept = self._prune(np.array(chosen, dtype=np.int64), capability, cost, need)
+        return candidates[kept], float(cost[kept].sum())
+
+    @staticmethod
+    def _prune(chosen: IntArray, capability: FloatArray, cost: FloatArray, need: FloatArray) -> IntArray:
+        """Drop agents whose removal keeps the coalition covering, dearest first."""
+        keep = np.ones(chosen.size, dtype=bool)
+        supply = capability[chosen].sum(axis=0)
+        for position in np.argsort(-cost[chosen], kind="stable"):
+            without = supply - capability[chosen[position]]
+            if np.all(without >= need - shortfall_tolerance(need)):
+                keep[position] = False
+                supply = without
+        return chosen[keep]
+
+
+def greedy_fill(
+    builder: CoalitionBuilder,
+    task_of_agent: IntArray,
+    rule: str = "profit",
+    rng: np.random.Generator | None = None,
+    noise: float = 0.0,
+    should_stop: Callable[[], bool] | None = None,
+) -> IntArray:
+    """Complete an allocation: repeatedly commit the uncovered task whose greedy coalition scores best.
+
+    ``rule`` is ``"profit"`` (reward − coalition cost) or ``"ratio"`` (reward / coalition cost); only
+    tasks with positive profit are committed. Cached coalitions are rebuilt only when one of their
+    agents was taken, which gives the same result as rebuilding every round. When ``should_stop``
+    returns True the tasks committed so far are returned (still a valid allocation).
+    """
+    inst = builder.instance
+    result = task_of_agent.copy()
+    free = result < 0
+    open_tasks = ~covered_tasks(inst, result)
+    open_tasks[np.unique(result[result >= 0])] = False
+    coalitions: dict[int, IntArray] = {}
+    score = np.full(inst.n_tasks, -np.inf)
+    users: dict[int, set[int]] = {}
+
+    def rebuild(task: int) -> None:
+        for agent in coalitions.pop(task, np.zeros(0, dtype=np.int64)):
+            users.get(int(agent), set()).discard(task)
+        built = builder.build(task, free, rng, noise)
+        score[task] = -np.inf
+        if built is None:
+            return
+        agents, cost = built
+        gain = float(inst.task_reward[task]) - cost
+        if gain <= 0:
+            return
+        coalitions[task] = agents
+        for agent in agents:
+            users.setdefault(int(agent), set()).add(task)
+        score[task] = gain if rule == "profit" else float(inst.task_reward[task]) / max(cost, 1e-12)
+
+    for task in np.flatnonzero(open_tasks):
+        if should_stop is not None and should_stop():
+            return result
+        rebuild(int(task))
+    while should_stop is None or not should_stop():
+        best = int(np.argmax(score))
+        if not np.isfinite(score[best]):
+            break
+        agents = coalitions.pop(best)
+        score[best] = -np.inf
+        result[agents] = best
+        free[agents] = False
+        stale: set[int] = set()
+        for agent in agents:
+            stale |= users.pop(int(agent), set())
+        stale.discard(best)
+        for task in stale:
+            rebuild(task)
+    return result

@@ -1,0 +1,305 @@
+"""Branch-and-price on the Dantzig–Wolfe reformulation (Arslan & Detienne, 2022).
+
+By the minimax theorem, min_ξ max_{(y,r) ∈ Y(x)} equals max over conv Y(x) of min_ξ; dualising the
+budget polytope {0 ≤ ξ ≤ 1, Σξ ≤ Γ} makes the problem one LP over reactions k (columns λ_k):
+
+    max  Σ(p̄ᵢ − fᵢ)xᵢ + Σ_k λ_k Σᵢ fᵢ y_kᵢ − Γπ − Σᵢ ρᵢ
+    s.t. ρᵢ + π − Σ_k λ_k p̂ᵢ (y_kᵢ − r_kᵢ) ≥ 0     (dual of ξᵢ)
+         Σ_k λ_k y_kᵢ − xᵢ ≤ 0                     (produce only what was selected)
+         Σ_k λ_k = 1,  λ, π, ρ ≥ 0,  x ∈ {0, 1}ⁿ.
+
+With x integral its value is exactly the worst-case profit of x. Column generation prices a
+multiple-choice knapsack (a dynamic program), each node's LP bound is valid from the first iteration
+through the Lagrangian bound (RMP value + best reduced cost, as Σλ = 1), and branching fixes xᵢ.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.knapsack_2ro.evaluation import (
+    BoolArray,
+    Data,
+    FloatArray,
+    Reaction,
+    WorstCase,
+    best_reaction,
+    evaluate,
+    new_lp,
+    solution_dict,
+)
+from solvers.knapsack_2ro.nominal import nominal_selection
+from solvers.knapsack_2ro.options import ExactOptions
+from solvers.knapsack_2ro.schema import Instance
+
+#: A column prices out when its reduced cost is at most this, relative to max(1, |RMP value|).
+PRICING_TOLERANCE = 1e-9
+#: Smallest relative pruning tolerance, whatever ``rel_gap`` says (floating-point floor).
+MIN_PRUNE_TOLERANCE = 1e-9
+#: An LP value within this of 0 or 1 counts as integral.
+INTEGRALITY_TOLERANCE = 1e-6
+
+
+class DantzigWolfeMaster:
+    """The restricted master LP; columns are kept across nodes, branching only changes x's bounds."""
+
+    def __init__(self, data: Data) -> None:
+        self.data = data
+        n = data.n
+        inf = highspy.kHighsInf
+        self.lp = new_lp()
+        self.lp.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        # Columns 0..n-1: x; n: π; n+1..2n: ρ.
+        self.lp.addVars(n, np.zeros(n), np.ones(n))
+        self.lp.addVar(0.0, inf)
+        self.lp.addVars(n, np.zeros(n), np.full(n, inf))
+        costs = np.concatenate([data.profit - data.penalty, [-data.budget], -np.ones(n)])
+        self.lp.changeColsCost(2 * n + 1, np.arange(2 * n + 1, dtype=np.int32), costs)
+        for i in range(n):  # rows 0..n-1: ρᵢ + π − Σλ p̂(y − r) ≥ 0
+            self.lp.addRow(0.0, inf, 2, np.array([n, n + 1 + i], dtype=np.int32), np.ones(2))
+        for i in range(n):  # rows n..2n-1: Σλ y − xᵢ ≤ 0
+            self.lp.addRow(-inf, 0.0, 1, np.array([i], dtype=np.int32), np.array([-1.0]))
+        self.lp.addRow(1.0, 1.0, 0, np.array([], dtype=np.int32), np.array([]))  # row 2n: Σλ = 1
+        self.keys: set[bytes] = set()
+        self.add_column(Reaction(np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)))
+
+    @property
+    def columns(self) -> int:
+        """Number of reaction columns."""
+        return len(self.keys)
+
+    def add_column(self, reaction: Reaction) -> bool:
+        """Add a reaction as a column; False if it is already there."""
+        key = reaction.key()
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        n = self.data.n
+        unrepaired = np.flatnonzero(reaction.produce & ~reaction.repair)
+        produced = np.flatnonzero(reaction.produce)
+        rows = np.concatenate([unrepaired, n + produced, [2 * n]]).astype(np.int32)
+        values = np.concatenate([-self.data.degradation[unrepaired], np.ones(produced.size), [1.0]])
+        cost = float(self.data.penalty[produced].sum())
+        self.lp.addCol(cost, 0.0, highspy.kHighsInf, rows.size, rows, values)
+        return True
+
+    def set_fixings(self, lower: FloatArray, upper: FloatArray) -> None:
+        """Bounds of x at a node."""
+        n = self.data.n
+        self.lp.changeColsBounds(n, np.arange(n, dtype=np.int32), lower, upper)
+
+    def solve(self) -> tuple[float, FloatArray, FloatArray, FloatArray, float]:
+        """Solve the RMP: value, x, duals of the ξ rows, duals of the linking rows, dual of Σλ = 1."""
+        self.lp.run()
+        status = self.lp.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"master LP ended with status {self.lp.modelStatusToString(status)}")
+        n = self.data.n
+        solution = self.lp.getSolution()
+        duals = np.asarray(solution.row_dual)
+        x = np.asarray(solution.col_value)[:n]
+        return self.lp.getObjectiveValue(), x, duals[:n], duals[n : 2 * n], float(duals[2 * n])
+
+    def price(
+        self, xi_duals: FloatArray, link_duals: FloatArray, convexity_dual: float, allowed: BoolArray
+    ) -> tuple[float, Reaction]:
+        """The reaction of largest reduced cost, and that reduced cost."""
+        value_repair = self.data.penalty - link_duals
+        value_produce = value_repair + self.data.degradation * xi_duals
+        best, reaction = best_reaction(self.data, value_produce, value_repair, allowed)
+        return best - convexity_dual, reaction
+
+
+@dataclass(order=True)
+class Node:
+    """A branch-and-bound node: x's bounds and the bound inherited from its parent."""
+
+    priority: tuple[float, int, int]
+    lower: FloatArray
+    upper: FloatArray
+    bound: float
+    depth: int
+
+
+class BranchAndPriceSolver:
+    """Exact solver: branch-and-price with the Lagrangian bound, proven upper bound at any time."""
+
+    name = "exact"
+    exact = True
+    learned = False
+    Options = ExactOptions
+
+    def solve(self, instance: Instance, options: ExactOptions, progress: Progress, cancel: Cancel) -> Result:
+        """Maximise the worst-case profit; returns the best selection and the proven bound."""
+        return _BranchAndPrice(Data.of(instance), options, progress, cancel).run()
+
+
+class _BranchAndPrice:
+    """One run of branch-and-price (state kept on the object to keep the loop readable)."""
+
+    def __init__(self, data: Data, options: ExactOptions, progress: Progress, cancel: Cancel) -> None:
+        self.data = data
+        self.options = options
+        self.progress = progress
+        self.cancel = cancel
+        self.started = time.perf_counter()
+        self.deadline = self.started + options.time_limit_s
+        self.master = DantzigWolfeMaster(data)
+        self.best: tuple[BoolArray, WorstCase] | None = None
+        self.evaluated: set[bytes] = set()
+        self.open: list[Node] = []
+        self.counter = itertools.count()
+        self.reported_bound = float("inf")
+        self.pruned_bound = -float("inf")
+        self.nodes = 0
+        self.lp_solves = 0
+        self.evaluations = 0
+        self.last_log = self.started
+
+    @property
+    def incumbent(self) -> float:
+        """Objective of the best selection found (−inf before the first)."""
+        return self.best[1].objective if self.best is not None else -float("inf")
+
+    def prune_tolerance(self) -> float:
+        """Absolute tolerance under which a node cannot improve the incumbent enough."""
+        return max(self.options.rel_gap, MIN_PRUNE_TOLERANCE) * max(1.0, abs(self.incumbent))
+
+    def stop_reason(self) -> Termination | None:
+        """Why to stop now, if at all."""
+        if self.cancel.is_set():
+            return Termination.cancelled
+        if time.perf_counter() >= self.deadline:
+            return Termination.time_limit
+        if self.options.node_limit is not None and self.nodes >= self.options.node_limit:
+            return Termination.iteration_limit
+        return None
+
+    def try_selection(self, selected: BoolArray) -> None:
+        """Evaluate a selection exactly (once) and keep it if it improves the incumbent."""
+        key = selected.tobytes()
+        if key in self.evaluated:
+            return
+        self.evaluated.add(key)
+        self.evaluations += 1
+        worst = evaluate(self.data, selected)
+        for reaction in worst.reactions:
+            self.master.add_column(reaction)
+        if worst.objective > self.incumbent:
+            self.best = (selected.copy(), worst)
+            self.progress.incumbent(worst.objective, solution_dict(self.data, selected, worst))
+
+    def global_bound(self, current: float) -> float:
+        """Proven upper bound: the best of the open nodes, the current node and what was pruned."""
+        open_best = max((node.bound for node in self.open), default=-float("inf"))
+        return max(open_best, current, self.pruned_bound, self.incumbent)
+
+    def report_bound(self, current: float) -> None:
+        """Send the global bound to progress when it improved."""
+        bound = self.global_bound(current)
+        if bound < self.reported_bound:
+            self.reported_bound = bound
+            self.progress.bound(bound)
+        now = time.perf_counter()
+        if now - self.last_log >= 5.0:
+            self.last_log = now
+            self.progress.log(
+                f"{now - self.started:.1f}s nodes={self.nodes} open={len(self.open)} "
+                f"columns={self.master.columns} incumbent={self.incumbent:.6f} bound={bound:.6f}"
+            )
+
+    def process(self, node: Node) -> Termination | None:
+        """Column generation at a node, then prune, accept or branch. Returns a stop reason if any."""
+        self.nodes += 1
+        self.master.set_fixings(node.lower, node.upper)
+        allowed = node.upper > 0.5
+        node_bound = node.bound
+        while True:
+            reason = self.stop_reason()
+            if reason is not None:
+                self.push(node.lower, node.upper, node_bound, node.depth)  # unfinished: keep it open
+                return reason
+            value, x, xi_duals, link_duals, convexity_dual = self.master.solve()
+            self.lp_solves += 1
+            reduced_cost, reaction = self.master.price(xi_duals, link_duals, convexity_dual, allowed)
+            node_bound = min(node_bound, value + max(reduced_cost, 0.0))
+            self.report_bound(node_bound)
+            if node_bound <= self.incumbent + self.prune_tolerance():
+                self.pruned_bound = max(self.pruned_bound, node_bound)
+                return None
+            if reduced_cost <= PRICING_TOLERANCE * max(1.0, abs(value)) or not self.master.add_column(
+                reaction
+            ):
+                break
+        fractional = np.minimum(x, 1.0 - x)
+        rounded = x > 0.5
+        if fractional.max() <= INTEGRALITY_TOLERANCE:
+            self.try_selection(rounded)
+            self.pruned_bound = max(self.pruned_bound, node_bound)
+            self.report_bound(-float("inf"))
+            return None
+        self.try_selection(rounded)
+        if node_bound <= self.incumbent + self.prune_tolerance():
+            self.pruned_bound = max(self.pruned_bound, node_bound)
+            return None
+        branch = int(np.argmax(fractional))
+        for fixed_value in (1.0, 0.0):
+            lower, upper = node.lower.copy(), node.upper.copy()
+            lower[branch] = upper[branch] = fixed_value
+            self.push(lower, upper, node_bound, node.depth + 1)
+        return None
+
+    def push(self, lower: FloatArray, upper: FloatArray, bound: float, depth: int) -> None:
+        """Queue a node, best bound first (deeper first among equals)."""
+        heapq.heappush(self.open, Node((-bound, -depth, next(self.counter)), lower, upper, bound, depth))
+
+    def run(self) -> Result:
+        """The search loop."""
+        n = self.data.n
+        self.try_selection(nominal_selection(self.data))
+        self.push(np.zeros(n), np.ones(n), float("inf"), 0)
+        termination = Termination.optimal
+        while self.open:
+            node = heapq.heappop(self.open)
+            if node.bound <= self.incumbent + self.prune_tolerance():
+                self.pruned_bound = max(self.pruned_bound, node.bound)
+                continue
+            reason = self.process(node)
+            if reason is not None:
+                termination = reason
+                break
+        return self.result(termination)
+
+    def result(self, termination: Termination) -> Result:
+        """The Result with the best selection and the proven bound."""
+        assert self.best is not None  # the nominal selection is always evaluated first
+        selected, worst = self.best
+        bound = self.global_bound(-float("inf"))
+        if termination is Termination.optimal and bound - worst.objective > 1e-6 * max(
+            1.0, abs(worst.objective)
+        ):
+            termination = Termination.gap_limit
+        self.report_bound(-float("inf"))
+        status = SolutionStatus.optimal if termination is Termination.optimal else SolutionStatus.feasible
+        return Result(
+            status=status,
+            termination=termination,
+            objective=worst.objective,
+            bound=bound,
+            solution=solution_dict(self.data, selected, worst),
+            stats={
+                "wall_time_s": time.perf_counter() - self.started,
+                "nodes": self.nodes,
+                "open_nodes": len(self.open),
+                "columns": self.master.columns,
+                "lp_solves": self.lp_solves,
+                "evaluations": self.evaluations,
+            },
+        )

@@ -1,0 +1,252 @@
+"""Instance and solution models of the two-stage robust knapsack, and the parsers of both formats."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from solvers.base import JSON, InvalidInstance, errors_from_validation
+
+#: Most items an instance may have.
+MAX_ITEMS = 500
+#: Largest capacity; the second-stage dynamic program keeps n × (capacity + 1) choices.
+MAX_CAPACITY = 1_000_000
+#: Largest n × (capacity + 1), the size of the dynamic program's table (bytes).
+MAX_DP_CELLS = 50_000_000
+#: Largest absolute value of a profit, degradation or penalty.
+MAX_MAGNITUDE = 1e9
+#: Most characters of an ``ad`` text.
+MAX_TEXT_CHARS = 2_000_000
+
+NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+Weight = Annotated[
+    int, Field(ge=0, le=MAX_CAPACITY, description="Integral weight (scale your data if needed).")
+]
+
+
+class ItemModel(BaseModel):
+    """One item: nominal profit p̄, maximum degradation p̂, weight c, repair weight t, outsourcing penalty f."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profit: NonNegativeFloat = Field(description="Nominal profit p̄ of producing the item.")
+    degradation: NonNegativeFloat = Field(
+        description="Maximum profit degradation p̂ (when ξ = 1, not repaired)."
+    )
+    weight: Weight = Field(description="Capacity c used to produce the item.")
+    repair_weight: Weight = Field(description="Extra capacity t used to repair the item.")
+    outsource_penalty: NonNegativeFloat = Field(
+        description="Penalty f of a selected item that is not produced."
+    )
+
+
+class JsonInstanceModel(BaseModel):
+    """The ``json`` format of an instance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["json"] = "json"
+    capacity: Annotated[int, Field(ge=0, le=MAX_CAPACITY, description="Knapsack capacity C (integral).")]
+    budget: Annotated[
+        float, Field(ge=0, le=MAX_ITEMS, allow_inf_nan=False, description="Uncertainty budget Γ.")
+    ]
+    items: Annotated[list[ItemModel], Field(min_length=1, max_length=MAX_ITEMS)]
+
+
+class AdInstanceModel(BaseModel):
+    """The ``ad`` format: the text of an Arslan & Detienne instance file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["ad"]
+    text: Annotated[
+        str, Field(max_length=MAX_TEXT_CHARS, description="Line 1 `n C Γ`, then `p̄ p̂ t c f` per item.")
+    ]
+
+
+RawInstance = Annotated[JsonInstanceModel | AdInstanceModel, Field(discriminator="format")]
+_raw_adapter: TypeAdapter[JsonInstanceModel | AdInstanceModel] = TypeAdapter(RawInstance)
+
+
+class WorstCaseModel(BaseModel):
+    """The worst-case scenario of the selected items and the best reaction to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    xi: list[float] = Field(description="Degradation ξ ∈ [0, 1]^n with Σξ ≤ Γ.")
+    produce: list[Literal[0, 1]] = Field(description="y: items produced in that scenario.")
+    repair: list[Literal[0, 1]] = Field(description="r: produced items that are repaired.")
+
+
+class SolutionModel(BaseModel):
+    """A solution: the first-stage selection and its certified worst case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selected: list[Literal[0, 1]] = Field(description="x: items selected in the first stage.")
+    worst_case: WorstCaseModel | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A parsed, validated instance (plain tuples; evaluation turns them into arrays)."""
+
+    capacity: int
+    budget: float
+    profit: tuple[float, ...]
+    degradation: tuple[float, ...]
+    weight: tuple[int, ...]
+    repair_weight: tuple[int, ...]
+    outsource_penalty: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        """Number of items."""
+        return len(self.profit)
+
+    def as_json(self) -> JSON:
+        """The instance in the ``json`` format."""
+        return {
+            "format": "json",
+            "capacity": self.capacity,
+            "budget": self.budget,
+            "items": [
+                {
+                    "profit": self.profit[i],
+                    "degradation": self.degradation[i],
+                    "weight": self.weight[i],
+                    "repair_weight": self.repair_weight[i],
+                    "outsource_penalty": self.outsource_penalty[i],
+                }
+                for i in range(self.n)
+            ],
+        }
+
+
+def _integral(token: str, loc: list[str | int], errors: list[JSON], what: str) -> int | None:
+    """Parse an integral number (``546`` or ``546.0``) or record an error."""
+    value = _number(token, loc, errors, what)
+    if value is None:
+        return None
+    if value != math.floor(value):
+        errors.append(
+            {"loc": loc, "msg": f"{what} must be an integer (the dynamic program needs integral weights)"}
+        )
+        return None
+    return int(value)
+
+
+def _number(token: str, loc: list[str | int], errors: list[JSON], what: str) -> float | None:
+    """Parse a finite number or record an error."""
+    try:
+        value = float(token)
+    except ValueError:
+        errors.append({"loc": loc, "msg": f"{what} {token[:40]!r} is not a number"})
+        return None
+    if not math.isfinite(value):
+        errors.append({"loc": loc, "msg": f"{what} must be finite"})
+        return None
+    return value
+
+
+def parse_ad_text(text: str) -> JSON:
+    """Turn an Arslan & Detienne file (``n C Γ``, then ``p̄ p̂ t c f`` per item) into a ``json`` dict."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise InvalidInstance([{"loc": ["text"], "msg": "empty text; line 1 must be `n C Γ`"}])
+    errors: list[JSON] = []
+    header = lines[0]
+    if len(header) != 3:
+        raise InvalidInstance(
+            [{"loc": ["text", "line 1"], "msg": f"line 1 must be `n C Γ`, got {len(header)} fields"}]
+        )
+    n = _integral(header[0], ["text", "line 1", "n"], errors, "n")
+    capacity = _integral(header[1], ["text", "line 1", "C"], errors, "capacity C")
+    budget = _number(header[2], ["text", "line 1", "Γ"], errors, "budget Γ")
+    if n is not None and not 1 <= n <= MAX_ITEMS:
+        errors.append(
+            {"loc": ["text", "line 1", "n"], "msg": f"n must be between 1 and MAX_ITEMS = {MAX_ITEMS}"}
+        )
+        n = None
+    if n is not None and len(lines) - 1 != n:
+        errors.append(
+            {"loc": ["text"], "msg": f"line 1 announces {n} items but {len(lines) - 1} item lines follow"}
+        )
+    items: list[JSON] = []
+    for number, fields in enumerate(lines[1 : MAX_ITEMS + 2], start=2):
+        loc: list[str | int] = ["text", f"line {number}"]
+        if len(fields) != 5:
+            errors.append({"loc": loc, "msg": f"an item line must be `p̄ p̂ t c f`, got {len(fields)} fields"})
+            continue
+        profit = _number(fields[0], [*loc, "p̄"], errors, "profit p̄")
+        degradation = _number(fields[1], [*loc, "p̂"], errors, "degradation p̂")
+        repair_weight = _integral(fields[2], [*loc, "t"], errors, "repair weight t")
+        weight = _integral(fields[3], [*loc, "c"], errors, "weight c")
+        penalty = _number(fields[4], [*loc, "f"], errors, "outsourcing penalty f")
+        items.append(
+            {
+                "profit": profit,
+                "degradation": degradation,
+                "weight": weight,
+                "repair_weight": repair_weight,
+                "outsource_penalty": penalty,
+            }
+        )
+    if errors:
+        raise InvalidInstance(errors)
+    return {"format": "json", "capacity": capacity, "budget": budget, "items": items}
+
+
+def parse(raw: Any) -> Instance:
+    """Validate a raw instance (either format); raise InvalidInstance listing every problem."""
+    try:
+        model = _raw_adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidInstance(errors_from_validation(exc)) from None
+    except (TypeError, ValueError, RecursionError) as exc:  # defensive: pydantic wraps nearly everything
+        raise InvalidInstance([{"loc": [], "msg": f"not a valid instance: {exc}"}]) from None
+    if isinstance(model, AdInstanceModel):
+        as_json = parse_ad_text(model.text)
+        try:
+            model = JsonInstanceModel.model_validate(as_json)
+        except ValidationError as exc:
+            raise InvalidInstance(errors_from_validation(exc, prefix=["text"])) from None
+    n = len(model.items)
+    errors: list[JSON] = []
+    if model.budget > n:
+        errors.append(
+            {"loc": ["budget"], "msg": f"budget Γ = {model.budget} exceeds the number of items {n}"}
+        )
+    if n * (model.capacity + 1) > MAX_DP_CELLS:
+        errors.append(
+            {
+                "loc": ["capacity"],
+                "msg": f"n × (capacity + 1) = {n * (model.capacity + 1)} exceeds "
+                f"MAX_DP_CELLS = {MAX_DP_CELLS}; scale the weights and capacity down",
+            }
+        )
+    if errors:
+        raise InvalidInstance(errors)
+    return Instance(
+        capacity=model.capacity,
+        budget=model.budget,
+        profit=tuple(item.profit for item in model.items),
+        degradation=tuple(item.degradation for item in model.items),
+        weight=tuple(item.weight for item in model.items),
+        repair_weight=tuple(item.repair_weight for item in model.items),
+        outsource_penalty=tuple(item.outsource_penalty for item in model.items),
+    )
+
+
+def summary(instance: Instance) -> JSON:
+    """Sizes of an instance."""
+    return {
+        "items": instance.n,
+        "capacity": instance.capacity,
+        "budget": instance.budget,
+        "first_stage_variables": instance.n,
+        "second_stage_variables": 2 * instance.n,
+    }

@@ -1,8 +1,13 @@
-"""The registry of problem kinds, in one explicit ordered mapping (as cvxpy's solvers/defines.py)."""
+"""The registry of problem kinds, in one explicit ordered mapping (as cvxpy's solvers/defines.py).
+
+Further kinds can be plugged in without editing this file through the environment variable
+``SOLVENT_EXTRA_KINDS="name=package.module,…"`` (the test suite registers its fake kind this way).
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 from functools import cache
 
 from solvers.base import Kind
@@ -11,6 +16,14 @@ from solvers.base import Kind
 KIND_MODULES: dict[str, str] = {
     "milp": "solvers.milp",
 }
+
+
+def _extra_kinds(spec: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in spec.split(",") if "=" in item)
+    return {name.strip(): module.strip() for name, module in pairs}
+
+
+KIND_MODULES.update(_extra_kinds(os.environ.get("SOLVENT_EXTRA_KINDS", "")))
 
 
 @cache

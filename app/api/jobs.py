@@ -1,0 +1,310 @@
+"""Job endpoints of API.md: submit, get, list, result, events (JSON and SSE), cancel, delete, SVG."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.exc import IntegrityError
+from sse_starlette import EventSourceResponse
+
+from app import broker, store
+from app.db import Job, get_sessionmaker
+from app.deps import SessionDep, TenantDep
+from app.errors import ProblemError
+from app.settings import get_settings
+from solvers.base import CommonOptions, InvalidInstance, Kind, errors_from_validation
+from solvers.registry import KIND_MODULES, get_kind
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+MAX_METADATA_BYTES = 8 * 1024
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobRequest(BaseModel):
+    """A submission. Only these fields are accepted; tenant, status and attempts are the server's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="Problem kind, see GET /v1/kinds.")
+    instance: dict[str, Any] = Field(description="The kind's instance, see GET /v1/kinds/{kind}.")
+    solver: str = Field("auto", max_length=64, description="'auto' or a solver name of the kind.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Solver options (time_limit_s, rel_gap, seed…)."
+    )
+    priority: int = Field(
+        0, ge=-10, le=10, description="Higher runs first among the tenant's queued jobs of a kind."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Client data, at most 8 KiB as JSON.")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value)) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is over {MAX_METADATA_BYTES} bytes as JSON")
+        return value
+
+
+def job_links(job_id: uuid.UUID) -> dict[str, str]:
+    """Hypermedia links of a job."""
+    base = f"/v1/jobs/{job_id}"
+    return {"self": base, "result": f"{base}/result", "events": f"{base}/events"}
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    """The job object of API.md."""
+    return {
+        "id": str(job.id),
+        "kind": job.kind,
+        "solver": job.solver,
+        "status": job.status,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "attempts": job.attempts,
+        "priority": job.priority,
+        "options": job.options,
+        "metadata": job.client_metadata,
+        "progress": job.progress,
+        "error": job.error,
+        "links": job_links(job.id),
+    }
+
+
+def lookup_kind(name: str) -> Kind:
+    """The registered kind, or 404."""
+    if name not in KIND_MODULES:
+        raise ProblemError(404, f"Unknown kind {name!r}; known kinds: {', '.join(KIND_MODULES)}.")
+    return get_kind(name)
+
+
+def parse_instance(kind: Kind, raw: Any, loc_prefix: tuple[str, ...] = ("instance",)) -> Any:
+    """The kind's parsed instance, or 422 with every field error located in the request."""
+    try:
+        return kind.parse(raw)
+    except InvalidInstance as exc:
+        errors = [{"loc": [*loc_prefix, *e["loc"]], "msg": e["msg"]} for e in exc.errors]
+        raise ProblemError(422, f"The {kind.name} instance is invalid; see errors.", errors=errors) from exc
+
+
+def validate_options(options_model: type[CommonOptions], raw: dict[str, Any]) -> dict[str, Any]:
+    """Solver options with defaults filled in and the time limit capped by server config; 422 if invalid."""
+    settings = get_settings()
+    raw = {"time_limit_s": settings.default_time_limit_s, **raw}
+    try:
+        options = options_model.model_validate(raw)
+    except ValidationError as exc:
+        errors = errors_from_validation(exc, prefix=("options",))
+        raise ProblemError(422, "The solver options are invalid; see errors.", errors=errors) from exc
+    options.time_limit_s = min(options.time_limit_s, settings.max_time_limit_s)
+    return options.model_dump(mode="json")
+
+
+def _get_job_or_404(session: SessionDep, tenant_id: int, job_id: uuid.UUID) -> Job:
+    try:
+        return store.get_job(session, tenant_id, job_id)
+    except store.JobNotFound as exc:
+        raise ProblemError(404, f"No job {job_id}.") from exc
+
+
+@router.post("", status_code=202, summary="Submit a job")
+def submit_job(
+    body: JobRequest,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> dict[str, Any]:
+    """Validate the instance and options, store the job, then ring the doorbell."""
+    request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    if idempotency_key is not None:
+        previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key)
+        if previous is not None:
+            return _idempotent_repeat(previous, request_hash, response)
+    kind = lookup_kind(body.kind)
+    instance = parse_instance(kind, body.instance)
+    try:
+        spec = kind.solver(body.solver, instance)
+    except KeyError as exc:
+        raise ProblemError(
+            404,
+            f"Unknown solver {body.solver!r} for kind {kind.name!r}; known: auto, {', '.join(kind.solvers)}.",
+        ) from exc
+    options = validate_options(spec.options, body.options)
+    settings = get_settings()
+    if store.count_active_jobs(session, tenant_id) >= settings.tenant_max_active_jobs:
+        raise ProblemError(
+            429,
+            f"This tenant already has {settings.tenant_max_active_jobs} queued or running jobs, its quota.",
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+    new = store.NewJob(
+        kind=kind.name,
+        solver=spec.name,
+        instance_json=json.dumps(body.instance),
+        options=options,
+        priority=body.priority,
+        metadata=body.metadata,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash if idempotency_key else None,
+    )
+    try:
+        job = store.create_job(session, tenant_id, new)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key or "")
+        if previous is None:
+            raise
+        return _idempotent_repeat(previous, request_hash, response)
+    if broker.ring([job.id]):
+        store.mark_rung(session, [job.id])
+        session.commit()
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job_to_dict(job)
+
+
+def _idempotent_repeat(previous: Job, request_hash: str, response: Response) -> dict[str, Any]:
+    if previous.request_hash != request_hash:
+        raise ProblemError(409, "This Idempotency-Key was already used with a different request body.")
+    response.status_code = 200
+    response.headers["Location"] = f"/v1/jobs/{previous.id}"
+    return job_to_dict(previous)
+
+
+@router.get("", summary="List jobs, newest first")
+def list_jobs(
+    session: SessionDep,
+    tenant_id: TenantDep,
+    kind: str | None = None,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A page of the tenant's jobs and the cursor of the next page."""
+    decoded = None
+    if cursor:
+        try:
+            decoded = store.decode_cursor(cursor)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProblemError(
+                422, "Malformed cursor.", errors=[{"loc": ["query", "cursor"], "msg": "malformed"}]
+            ) from exc
+    jobs, next_cursor = store.list_jobs(
+        session, tenant_id, kind=kind, status=status, limit=limit, cursor=decoded
+    )
+    return {"items": [job_to_dict(j) for j in jobs], "next_cursor": next_cursor}
+
+
+@router.get("/{job_id}", summary="Get a job")
+def get_job(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> dict[str, Any]:
+    """The job object."""
+    return job_to_dict(_get_job_or_404(session, tenant_id, job_id))
+
+
+def _result_or_409(session: SessionDep, job: Job) -> dict[str, Any]:
+    result = store.get_result(session, job.id) if job.status in ("succeeded", "cancelled") else None
+    if result is None:
+        detail = f"The job is {job.status}; there is no result"
+        detail += " yet." if job.status in store.ACTIVE else "."
+        raise ProblemError(409, detail)
+    return {"job_id": str(job.id), "kind": job.kind, "solver": job.solver, **result.data}
+
+
+@router.get("/{job_id}/result", summary="Get a job's result")
+def get_result(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> dict[str, Any]:
+    """The result once succeeded (or the best result of a cancelled job); 409 otherwise."""
+    return _result_or_409(session, _get_job_or_404(session, tenant_id, job_id))
+
+
+@router.get("/{job_id}/result.svg", summary="Draw a job's result", response_class=Response)
+def get_result_svg(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> Response:
+    """An SVG picture of the result, for kinds that draw one."""
+    job = _get_job_or_404(session, tenant_id, job_id)
+    kind = lookup_kind(job.kind)
+    if kind.render_svg is None:
+        raise ProblemError(404, f"Kind {job.kind!r} has no picture.")
+    result = _result_or_409(session, job)
+    instance = kind.parse(json.loads(job.instance))
+    return Response(kind.render_svg(instance, result), media_type="image/svg+xml")
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    return {"seq": event.seq, "at": event.at.isoformat(), "type": event.type, "data": event.data}
+
+
+@router.get("/{job_id}/events", summary="List a job's events")
+def list_events(
+    job_id: uuid.UUID,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Events with seq > after, in order."""
+    job = _get_job_or_404(session, tenant_id, job_id)
+    return {"items": [_event_dict(e) for e in store.list_events(session, job.id, after, limit)]}
+
+
+@router.get("/{job_id}/events/stream", summary="Stream a job's events (Server-Sent Events)")
+def stream_events(
+    job_id: uuid.UUID,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    last_event_id: Annotated[int | None, Header()] = None,
+) -> EventSourceResponse:
+    """The job's events live, ending after the job ends."""
+    job = _get_job_or_404(session, tenant_id, job_id)
+    start = max(after, last_event_id or 0)
+
+    def poll(seq: int) -> tuple[list[dict[str, Any]], bool]:
+        with get_sessionmaker()() as s:
+            events = [_event_dict(e) for e in store.list_events(s, job.id, seq)]
+            current = s.get(Job, job.id)
+            finished = current is None or current.status in store.FINISHED
+            if finished and events:
+                finished = False  # drain first, then end on the next empty poll
+            return events, finished
+
+    async def generate() -> AsyncIterator[dict[str, Any]]:
+        seq = start
+        while True:
+            events, finished = await run_in_threadpool(poll, seq)
+            for event in events:
+                seq = event["seq"]
+                yield {"id": str(seq), "event": event["type"], "data": json.dumps(event)}
+            if finished:
+                return
+            await asyncio.sleep(0.5)
+
+    return EventSourceResponse(generate(), ping=15)
+
+
+@router.post("/{job_id}/cancel", status_code=202, summary="Cancel a job")
+def cancel_job(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> dict[str, Any]:
+    """A queued job never starts; a running one stops within seconds keeping its best incumbent."""
+    job = _get_job_or_404(session, tenant_id, job_id)
+    try:
+        job = store.request_cancel(session, job)
+    except ValueError as exc:
+        raise ProblemError(409, f"The job is already {job.status}.") from exc
+    session.commit()
+    return job_to_dict(job)
+
+
+@router.delete("/{job_id}", status_code=204, summary="Delete a job", response_class=Response)
+def delete_job(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> Response:
+    """Remove the job, its result and its events; a running attempt stops at its next heartbeat."""
+    job = _get_job_or_404(session, tenant_id, job_id)
+    store.delete_job(session, job)
+    session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,74 @@
+"""The doorbell: tells workers that a job is waiting. Postgres holds the job; this only rings."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from functools import cache
+
+from celery import Celery
+
+from app.settings import get_settings
+
+log = logging.getLogger("solvent.broker")
+
+RUN_JOB_TASK = "solvent.run_job"
+
+
+def celery_config(broker_url: str) -> dict[str, object]:
+    """Celery settings shared by the API (sender) and the workers."""
+    settings = get_settings()
+    return {
+        "broker_url": broker_url,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_default_queue": settings.queue_name,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_timeout": 3,
+        "broker_connection_retry_on_startup": True,
+        # Above the longest allowed job, so Redis never re-delivers a job that is still running.
+        "broker_transport_options": {"visibility_timeout": int(settings.max_time_limit_s * 2 + 600)},
+        "worker_hijack_root_logger": False,
+    }
+
+
+@cache
+def get_sender() -> Celery:
+    """A Celery app used only to send doorbell messages."""
+    app = Celery("solvent-api")
+    app.conf.update(celery_config(get_settings().broker_url))
+    return app
+
+
+def ring(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Send one doorbell per job; returns those that were sent (the reaper rings the rest later)."""
+    sent: list[uuid.UUID] = []
+    sender = get_sender()
+    try:
+        with sender.connection_for_write() as connection:
+            for job_id in job_ids:
+                sender.send_task(
+                    RUN_JOB_TASK,
+                    args=[str(job_id)],
+                    queue=get_settings().queue_name,
+                    connection=connection,
+                    retry=True,
+                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                )
+                sent.append(job_id)
+    except Exception as exc:  # the broker being down must never lose an accepted job
+        log.warning("could not ring the doorbell (%d sent); the reaper will retry: %s", len(sent), exc)
+    return sent
+
+
+def broker_reachable() -> bool:
+    """True when the broker accepts a connection within a few seconds."""
+    try:
+        with get_sender().connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=3)
+        return True
+    except Exception:
+        return False

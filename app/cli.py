@@ -1,0 +1,124 @@
+"""The ``solvent`` command: API keys, migrations and the embedded quick start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Solvent: optimization as a service.", no_args_is_help=True)
+keys = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(tenant: Annotated[str, typer.Option(help="Tenant name (created if new).")]) -> None:
+    """Create an API key for a tenant; the key is printed once and only its hash is stored."""
+    from app.db import get_sessionmaker
+    from app.security import create_key
+
+    with get_sessionmaker()() as session:
+        created = create_key(session, tenant)
+        session.commit()
+    typer.echo(f"tenant: {created.tenant}\nkey id: {created.prefix}\napi key (shown once): {created.key}")
+
+
+@keys.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (its prefix, e.g. slv_1a2b3c4d).")],
+) -> None:
+    """Revoke an API key by its id."""
+    from app.db import get_sessionmaker
+    from app.security import revoke_key
+
+    with get_sessionmaker()() as session:
+        done = revoke_key(session, key_id[:12])
+        session.commit()
+    if not done:
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+def migrate_database(database_url: str | None = None) -> None:
+    """Upgrade the database to the newest schema (alembic upgrade head)."""
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    config = Config(toml_file=str(root / "pyproject.toml"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    command.upgrade(config, "head")
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Upgrade the configured database to the newest schema."""
+    migrate_database()
+    typer.echo("database is at the newest schema")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where the embedded database and broker live.")] = Path(
+        "var"
+    ),
+    workers: Annotated[int, typer.Option(help="Concurrent solves in the embedded worker.")] = 1,
+) -> None:
+    """Embedded quick start: SQLite store, SQLAlchemy broker, one worker; no Postgres or Redis needed."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret_file = data_dir / "api_key_secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
+    os.environ.update(
+        SOLVENT_DATABASE_URL=f"sqlite:///{data_dir / 'solvent.sqlite'}",
+        SOLVENT_BROKER_URL=f"sqla+sqlite:///{data_dir / 'broker.sqlite'}",
+        SOLVENT_API_KEY_SECRET=secret_file.read_text().strip(),
+        SOLVENT_EMBEDDED="true",
+    )
+    from app.db import get_sessionmaker
+    from app.security import create_key
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    migrate_database()
+    with get_sessionmaker()() as session:
+        created = create_key(session, "local")
+        session.commit()
+    worker = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-B",
+            "--concurrency", str(workers), "--loglevel", "INFO",
+            "--schedule", str(data_dir / "celerybeat-schedule"),
+        ]
+    )  # fmt: skip
+    url = f"http://{host}:{port}"
+    typer.echo(f"\nSolvent (embedded mode) at {url}  — docs at {url}/docs")
+    typer.echo(f"API key for tenant 'local': {created.key}")
+    typer.echo(f"  export SOLVENT_URL={url} SOLVENT_KEY={created.key}\n")
+    import uvicorn
+
+    try:
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def main() -> None:
+    """Entry point of the ``solvent`` command."""
+    app()

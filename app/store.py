@@ -1,0 +1,368 @@
+"""The job store: tenant-scoped queries and the one set of job state transitions.
+
+queued → running → succeeded | failed | cancelled (and running → queued when a lease expires).
+Every transition is a conditional UPDATE, so two processes can never both move the same job; the
+worker's writes are additionally fenced by the attempt number it claimed. Store functions only
+flush; the caller (a request or a task) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.db import Job, JobEvent, JobResult, Tenant, WorkerHeartbeat, utcnow
+
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+class JobNotFound(Exception):
+    """No job with that id for this tenant."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Tenant-scoped reads (every {job_id} lookup goes through tenant_jobs)
+
+
+def tenant_jobs(tenant_id: int) -> Any:
+    """The one place that scopes job queries to a tenant."""
+    return select(Job).where(Job.tenant_id == tenant_id)
+
+
+def get_job(session: Session, tenant_id: int, job_id: uuid.UUID) -> Job:
+    """The tenant's job, or JobNotFound (also for another tenant's job)."""
+    job = session.scalars(tenant_jobs(tenant_id).where(Job.id == job_id)).first()
+    if job is None:
+        raise JobNotFound(str(job_id))
+    return job
+
+
+def _encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Inverse of the cursor encoding; ValueError when malformed."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    created, _, job_id = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
+    return datetime.fromisoformat(created), uuid.UUID(job_id)
+
+
+def list_jobs(
+    session: Session,
+    tenant_id: int,
+    *,
+    kind: str | None,
+    status: str | None,
+    limit: int,
+    cursor: tuple[datetime, uuid.UUID] | None,
+) -> tuple[list[Job], str | None]:
+    """A page of the tenant's jobs, newest first, and the cursor of the next page."""
+    query = tenant_jobs(tenant_id)
+    if kind:
+        query = query.where(Job.kind == kind)
+    if status:
+        query = query.where(Job.status == status)
+    if cursor:
+        created, job_id = cursor
+        query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
+    rows = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def get_result(session: Session, job_id: uuid.UUID) -> JobResult | None:
+    """The stored result of a job (the caller has already scoped the job to its tenant)."""
+    return session.get(JobResult, job_id)
+
+
+def list_events(session: Session, job_id: uuid.UUID, after: int, limit: int = 1000) -> list[JobEvent]:
+    """A job's events with seq > after, in order."""
+    query = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after)
+    return list(session.scalars(query.order_by(JobEvent.seq).limit(limit)))
+
+
+def count_active_jobs(session: Session, tenant_id: int) -> int:
+    """Queued plus running jobs of a tenant (for the concurrent-job quota)."""
+    query = select(func.count()).select_from(Job).where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE))
+    return int(session.scalar(query) or 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transitions
+
+
+@dataclass
+class NewJob:
+    """What a client submits, already validated."""
+
+    kind: str
+    solver: str
+    instance_json: str
+    options: dict[str, Any]
+    priority: int
+    metadata: dict[str, Any]
+    idempotency_key: str | None
+    request_hash: str | None
+
+
+def find_by_idempotency_key(session: Session, tenant_id: int, key: str) -> Job | None:
+    """The tenant's job created with this Idempotency-Key, if any."""
+    return session.scalars(tenant_jobs(tenant_id).where(Job.idempotency_key == key)).first()
+
+
+def create_job(session: Session, tenant_id: int, new: NewJob) -> Job:
+    """Insert a queued job and its first status event (the caller commits, then rings the doorbell)."""
+    job = Job(
+        tenant_id=tenant_id,
+        kind=new.kind,
+        solver=new.solver,
+        status="queued",
+        priority=new.priority,
+        options=new.options,
+        client_metadata=new.metadata,
+        instance=new.instance_json,
+        attempts=0,
+        idempotency_key=new.idempotency_key,
+        request_hash=new.request_hash,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    add_event(session, job.id, "status", {"status": "queued"})
+    return job
+
+
+def mark_rung(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
+    """Record that the doorbell rang for these jobs."""
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(rung_at=utcnow()))
+
+
+def add_event(session: Session, job_id: uuid.UUID, type_: str, data: dict[str, Any]) -> None:
+    """Append an event to a job's log."""
+    session.add(JobEvent(job_id=job_id, type=type_, data=data, at=utcnow()))
+
+
+@dataclass
+class Claim:
+    """A job a worker now owns, fenced by ``attempt``."""
+
+    job_id: uuid.UUID
+    attempt: int
+    kind: str
+    solver: str
+    options: dict[str, Any]
+    instance_json: str
+
+
+def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: float) -> Claim | None:
+    """Claim the best queued job in the doorbell's group (same tenant and kind), or None.
+
+    The doorbell names a job; among queued jobs of the same tenant and kind the highest priority
+    (then the oldest) runs first, so every doorbell runs at most one job and every job one doorbell.
+    """
+    hinted = session.get(Job, hint_job_id)
+    if hinted is None:
+        return None
+    for _ in range(5):
+        candidate = select(Job.id).where(
+            Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued"
+        )
+        candidate = candidate.order_by(Job.priority.desc(), Job.created_at, Job.id).limit(1)
+        if session.get_bind().dialect.name == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        job_id = session.scalar(candidate)
+        if job_id is None:
+            return None
+        now = utcnow()
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(
+                status="running",
+                attempts=Job.attempts + 1,
+                started_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                worker=worker,
+            )
+            .returning(Job.attempts, Job.kind, Job.solver, Job.options)
+        ).first()
+        if claimed is None:
+            continue
+        instance_json = session.scalar(select(Job.instance).where(Job.id == job_id)) or "{}"
+        add_event(
+            session, job_id, "status", {"status": "running", "attempt": claimed.attempts, "worker": worker}
+        )
+        return Claim(job_id, claimed.attempts, claimed.kind, claimed.solver, claimed.options, instance_json)
+    return None
+
+
+def renew_lease(session: Session, job_id: uuid.UUID, attempt: int, lease_s: float) -> tuple[bool, bool]:
+    """Extend the lease of a running attempt; returns (still ours, cancel requested)."""
+    row = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+        .returning(Job.cancel_requested)
+    ).first()
+    if row is None:
+        return False, False
+    return True, bool(row.cancel_requested)
+
+
+def set_progress(session: Session, job_id: uuid.UUID, attempt: int, progress: dict[str, Any]) -> bool:
+    """Store the latest progress snapshot of a running attempt; False if the attempt is no longer ours."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
+        .values(progress=progress)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_job(
+    session: Session,
+    job_id: uuid.UUID,
+    attempt: int,
+    status: str,
+    *,
+    result: dict[str, Any] | None,
+    error: dict[str, Any] | None,
+) -> bool:
+    """Move a running attempt to its final state and store its result; False if it is no longer ours."""
+    assert status in FINISHED
+    moved = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
+        .values(status=status, finished_at=utcnow(), lease_expires_at=None, error=error)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return False
+    if result is not None:
+        session.add(JobResult(job_id=job_id, attempt=attempt, data=result))
+    event: dict[str, Any] = {"status": status}
+    if error:
+        event["error"] = error
+    add_event(session, job_id, "status", event)
+    return True
+
+
+def request_cancel(session: Session, job: Job) -> Job:
+    """Cancel a job: a queued one ends now and never starts; a running one is told to stop."""
+    if job.status in FINISHED:
+        raise ValueError(f"job is already {job.status}")
+    if job.status == "queued":
+        moved = session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == "queued")
+            .values(status="cancelled", finished_at=utcnow(), cancel_requested=True)
+        )
+        if moved.rowcount:  # type: ignore[attr-defined]
+            add_event(session, job.id, "status", {"status": "cancelled"})
+            session.refresh(job)
+            return job
+    session.execute(
+        update(Job).where(Job.id == job.id, Job.status == "running").values(cancel_requested=True)
+    )
+    add_event(session, job.id, "log", {"message": "cancel requested"})
+    session.refresh(job)
+    return job
+
+
+def delete_job(session: Session, job: Job) -> None:
+    """Remove a job with its result and events (a running attempt sees its lease vanish and stops)."""
+    session.execute(delete(JobEvent).where(JobEvent.job_id == job.id))
+    session.execute(delete(JobResult).where(JobResult.job_id == job.id))
+    session.execute(delete(Job).where(Job.id == job.id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reaper
+
+
+@dataclass
+class ReapReport:
+    """What one reaper pass did."""
+
+    requeued: list[uuid.UUID]
+    failed: list[uuid.UUID]
+    to_ring: list[uuid.UUID]
+
+
+def reap(session: Session, *, max_attempts: int, rering_after_s: float) -> ReapReport:
+    """Requeue running jobs whose lease expired (or fail them after max_attempts) and list queued
+    jobs whose doorbell never rang or rang long ago, to ring again."""
+    now = utcnow()
+    expired = select(Job.id, Job.attempts).where(Job.status == "running", Job.lease_expires_at < now)
+    requeued: list[uuid.UUID] = []
+    failed: list[uuid.UUID] = []
+    for job_id, attempts in session.execute(expired).all():
+        if attempts >= max_attempts:
+            error = {
+                "code": "worker_lost",
+                "message": f"the worker running this job was lost {attempts} times; giving up",
+            }
+            moved = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.attempts == attempts)
+                .values(status="failed", finished_at=now, lease_expires_at=None, error=error)
+            )
+            if moved.rowcount:  # type: ignore[attr-defined]
+                add_event(session, job_id, "status", {"status": "failed", "error": error})
+                failed.append(job_id)
+        else:
+            moved = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.attempts == attempts)
+                .values(status="queued", lease_expires_at=None, worker=None, rung_at=None)
+            )
+            if moved.rowcount:  # type: ignore[attr-defined]
+                add_event(session, job_id, "status", {"status": "queued", "reason": "lease expired"})
+                requeued.append(job_id)
+    stale = now - timedelta(seconds=rering_after_s)
+    silent = select(Job.id).where(
+        Job.status == "queued",
+        or_(Job.rung_at.is_(None), Job.rung_at < stale),
+        Job.created_at < now - timedelta(seconds=5),
+    )
+    to_ring = list(session.scalars(silent.limit(1000)))
+    return ReapReport(requeued, failed, to_ring)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tenants and workers
+
+
+def get_or_create_tenant(session: Session, name: str) -> Tenant:
+    """The tenant called ``name``, created if new."""
+    tenant = session.scalars(select(Tenant).where(Tenant.name == name)).first()
+    if tenant is None:
+        tenant = Tenant(name=name)
+        session.add(tenant)
+        session.flush()
+    return tenant
+
+
+def beat_worker(session: Session, hostname: str) -> None:
+    """Record that a worker is alive."""
+    row = session.get(WorkerHeartbeat, hostname)
+    if row is None:
+        session.add(WorkerHeartbeat(hostname=hostname, last_seen=utcnow()))
+    else:
+        row.last_seen = utcnow()
+
+
+def live_workers(session: Session, fresh_s: float) -> list[str]:
+    """Workers seen within the last ``fresh_s`` seconds."""
+    since = utcnow() - timedelta(seconds=fresh_s)
+    return list(session.scalars(select(WorkerHeartbeat.hostname).where(WorkerHeartbeat.last_seen >= since)))

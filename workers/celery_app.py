@@ -1,0 +1,59 @@
+"""The Celery application of the workers: Redis (or SQLAlchemy, embedded) as doorbell only, no result backend."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from app import store
+from app.broker import celery_config
+from app.db import get_sessionmaker
+from app.settings import get_settings
+
+log = logging.getLogger("solvent.worker")
+
+settings = get_settings()
+celery_app = Celery("solvent", include=["workers.tasks"])
+celery_app.conf.update(celery_config(settings.broker_url))
+celery_app.conf.update(
+    worker_max_tasks_per_child=200,
+    worker_max_memory_per_child=512_000,  # KiB; the solve itself runs in its own limited process
+    worker_send_task_events=False,
+    worker_cancel_long_running_tasks_on_connection_loss=False,
+    beat_schedule={
+        "reap": {"task": "solvent.reap", "schedule": settings.reaper_interval_s, "options": {"expires": 60}},
+    },
+)
+
+_stop_heartbeat = threading.Event()
+
+
+def _heartbeat_loop(hostname: str) -> None:
+    while not _stop_heartbeat.wait(settings.worker_heartbeat_s):
+        try:
+            with get_sessionmaker()() as session:
+                store.beat_worker(session, hostname)
+                session.commit()
+        except Exception as exc:
+            log.warning("worker heartbeat failed: %s", exc)
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    hostname = getattr(sender, "hostname", None) or "worker"
+    try:
+        with get_sessionmaker()() as session:
+            store.beat_worker(session, hostname)
+            session.commit()
+    except Exception as exc:
+        log.warning("first worker heartbeat failed: %s", exc)
+    threading.Thread(target=_heartbeat_loop, args=(hostname,), daemon=True, name="solvent-heartbeat").start()
+
+
+@worker_shutdown.connect
+def _stop(**_: Any) -> None:
+    _stop_heartbeat.set()

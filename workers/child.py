@@ -1,0 +1,126 @@
+"""The solve process: reads one job spec on stdin, solves it, writes JSON-line messages.
+
+Protocol (one JSON object per line on the message channel, the original stdout):
+``{"t": "incumbent", "objective", "solution", "elapsed_s"}``, ``{"t": "bound", "bound", "elapsed_s"}``,
+``{"t": "log", "message"}``, then exactly one of ``{"t": "result", ...}`` or ``{"t": "error", "code", "message"}``.
+After the spec, each further stdin line ``cancel`` sets the solver's Cancel flag.
+Native libraries that print to stdout are sent to stderr, so they cannot corrupt the channel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import IO, Any
+
+from solvers.base import InvalidInstance, SolverRefused
+from solvers.registry import get_kind
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+class ChannelProgress:
+    """A Progress writing to the message channel."""
+
+    def __init__(self, channel: IO[str], started: float) -> None:
+        self.channel = channel
+        self.started = started
+        self.lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message, allow_nan=False)
+        with self.lock:
+            self.channel.write(line + "\n")
+            self.channel.flush()
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 4)
+
+    def incumbent(self, objective: float, solution: dict[str, Any] | None = None) -> None:
+        self.send(
+            {
+                "t": "incumbent",
+                "objective": _finite(objective),
+                "solution": solution,
+                "elapsed_s": self.elapsed(),
+            }
+        )
+
+    def bound(self, bound: float) -> None:
+        if _finite(bound) is not None:
+            self.send({"t": "bound", "bound": bound, "elapsed_s": self.elapsed()})
+
+    def log(self, message: str) -> None:
+        self.send({"t": "log", "message": message[:2000]})
+
+
+class StdinCancel:
+    """Set when the parent writes ``cancel`` on stdin (or closes it)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.event = threading.Event()
+        threading.Thread(target=self._watch, args=(stream,), daemon=True).start()
+
+    def _watch(self, stream: IO[str]) -> None:
+        for line in stream:
+            if line.strip() == "cancel":
+                self.event.set()
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+
+def main() -> None:
+    """Run one solve as described by the spec on stdin."""
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    started = time.monotonic()
+    progress = ChannelProgress(channel, started)
+    spec = json.loads(sys.stdin.readline())
+    cancel = StdinCancel(sys.stdin)
+    try:
+        kind = get_kind(spec["kind"])
+        instance = kind.parse(spec["instance"])
+        solver_spec = kind.solver(spec["solver"], instance)
+        options = solver_spec.options.model_validate(spec["options"])
+        solver = solver_spec.load()
+        result = solver.solve(instance, options, progress, cancel)
+        stats = {**result.stats, "solve_time_s": round(time.monotonic() - started, 4)}
+        progress.send(
+            {
+                "t": "result",
+                "status": str(result.status),
+                "termination": str(result.termination),
+                "objective": _finite(result.objective),
+                "bound": _finite(result.bound),
+                "solution": result.solution,
+                "stats": stats,
+            }
+        )
+    except MemoryError:
+        progress.send(
+            {"t": "error", "code": "memory_limit", "message": "the solve ran out of its memory limit"}
+        )
+    except InvalidInstance as exc:
+        progress.send({"t": "error", "code": "invalid_instance", "message": str(exc)[:4000]})
+    except SolverRefused as exc:
+        progress.send({"t": "error", "code": "solver_refused", "message": str(exc)[:4000]})
+    except Exception as exc:
+        traceback.print_exc()
+        progress.send(
+            {"t": "error", "code": "solver_error", "message": f"{type(exc).__name__}: {exc}"[:4000]}
+        )
+    channel.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Runs one solve in a child process with a memory limit, a wall-clock watchdog and cooperative cancel.
+
+A native crash, a memory blow-up or a runaway loop ends the child, never the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+MEMORY_MARKERS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory")
+
+
+@dataclass
+class SolveSpec:
+    """What the child solves."""
+
+    kind: str
+    solver: str
+    options: dict[str, Any]
+    instance_json: str
+    time_limit_s: float
+    memory_limit_mb: int
+    kill_grace_s: float
+
+
+@dataclass
+class Outcome:
+    """How the child ended. ``result`` is the solver's own result message, when it sent one."""
+
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    best_objective: float | None = None
+    best_solution: dict[str, Any] | None = None
+    best_bound: float | None = None
+    cancelled: bool = False
+    timed_out: bool = False
+    lost: bool = False
+    wall_time_s: float = 0.0
+    stderr_tail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Supervisor:
+    """What the runner asks of its caller while the child runs (database writes live behind it)."""
+
+    def on_message(self, message: dict[str, Any]) -> None:
+        """An incumbent, bound or log message from the child."""
+
+    def heartbeat(self) -> tuple[bool, bool]:
+        """Renew the lease: returns (still ours, cancel requested)."""
+        return True, False
+
+
+def _limit_memory(limit_mb: int) -> Callable[[], None]:
+    def apply() -> None:
+        limit = limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        os.setsid()
+
+    return apply
+
+
+def _pump_lines(stream: IO[str], sink: queue.Queue[str | None]) -> None:
+    for line in stream:
+        sink.put(line)
+    sink.put(None)
+
+
+def _keep_tail(stream: IO[str], tail: deque[str]) -> None:
+    for line in stream:
+        tail.append(line)
+
+
+def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: float = 2.0) -> Outcome:
+    """Solve in a child process, relaying messages, renewing the lease and enforcing limits."""
+    started = time.monotonic()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "workers.child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_limit_memory(spec.memory_limit_mb),
+    )
+    assert child.stdin and child.stdout and child.stderr
+    messages: queue.Queue[str | None] = queue.Queue()
+    stderr_tail: deque[str] = deque(maxlen=40)
+    threading.Thread(target=_pump_lines, args=(child.stdout, messages), daemon=True).start()
+    threading.Thread(target=_keep_tail, args=(child.stderr, stderr_tail), daemon=True).start()
+    payload = {"kind": spec.kind, "solver": spec.solver, "options": spec.options}
+    outcome = Outcome()
+    try:
+        child.stdin.write(json.dumps(payload)[:-1] + ', "instance": ' + spec.instance_json + "}\n")
+        child.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass
+
+    # Backstop: the solver honours its own limit; past limit + slack we ask it to stop, then kill.
+    soft_deadline = started + spec.time_limit_s + max(5.0, 0.1 * spec.time_limit_s)
+    stop_asked_at: float | None = None
+    next_heartbeat = started + heartbeat_every_s
+    channel_open = True
+    while channel_open:
+        try:
+            line = messages.get(timeout=0.2)
+        except queue.Empty:
+            line = ""
+        if line is None:
+            channel_open = False
+        elif line:
+            _absorb(line, outcome, supervisor)
+        now = time.monotonic()
+        if now >= next_heartbeat:
+            next_heartbeat = now + heartbeat_every_s
+            ours, cancel = supervisor.heartbeat()
+            if not ours:
+                outcome.lost = True
+                _kill(child)
+                break
+            if cancel and not outcome.cancelled:
+                outcome.cancelled = True
+                stop_asked_at = now
+                _ask_to_stop(child)
+        if stop_asked_at is None and now >= soft_deadline:
+            outcome.timed_out = True
+            stop_asked_at = now
+            _ask_to_stop(child)
+        if stop_asked_at is not None and now - stop_asked_at > spec.kill_grace_s and child.poll() is None:
+            _kill(child)
+    returncode = child.wait()
+    # Drain anything left on the channel after exit.
+    while True:
+        try:
+            line = messages.get(timeout=0.5)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        _absorb(line, outcome, supervisor)
+    outcome.wall_time_s = round(time.monotonic() - started, 4)
+    outcome.stderr_tail = "".join(stderr_tail)[-4000:]
+    if outcome.result is None and outcome.error is None and not outcome.lost:
+        outcome.error = _classify_death(returncode, outcome)
+    return outcome
+
+
+def _absorb(line: str, outcome: Outcome, supervisor: Supervisor) -> None:
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError:
+        return
+    kind = message.get("t")
+    if kind == "result":
+        outcome.result = message
+    elif kind == "error":
+        outcome.error = {"code": str(message.get("code")), "message": str(message.get("message"))}
+    else:
+        if kind == "incumbent":
+            outcome.best_objective = message.get("objective")
+            if message.get("solution") is not None:
+                outcome.best_solution = message["solution"]
+        elif kind == "bound":
+            outcome.best_bound = message.get("bound")
+        supervisor.on_message(message)
+
+
+def _ask_to_stop(child: subprocess.Popen[str]) -> None:
+    try:
+        assert child.stdin
+        child.stdin.write("cancel\n")
+        child.stdin.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+
+
+def _kill(child: subprocess.Popen[str]) -> None:
+    if child.poll() is None:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            child.kill()
+
+
+def _classify_death(returncode: int, outcome: Outcome) -> dict[str, str]:
+    if outcome.cancelled:
+        return {"code": "cancelled", "message": "stopped on request"}
+    if outcome.timed_out:
+        return {"code": "time_limit", "message": "the solver ignored its time limit and was killed"}
+    tail = "".join(outcome.stderr_tail)
+    if any(marker in tail for marker in MEMORY_MARKERS):
+        return {"code": "memory_limit", "message": "the solve ran out of its memory limit"}
+    reason = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+    return {"code": "solver_error", "message": f"the solve process died ({reason}) without a result"}

@@ -1,0 +1,222 @@
+"""The worker's tasks: ``run_job`` (claim, solve in a child, verify, fenced finish) and ``reap``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from app import broker, store
+from app.db import get_sessionmaker
+from app.settings import get_settings
+from solvers.base import relative_gap
+from solvers.registry import get_kind
+from workers.celery_app import celery_app
+from workers.runner import Outcome, SolveSpec, Supervisor, run_in_child
+
+log = logging.getLogger("solvent.worker")
+T = TypeVar("T")
+OBJECTIVE_TOLERANCE = 1e-6
+
+
+def with_db_retry(action: Callable[[Session], T], attempts: int = 8) -> T:
+    """Run ``action`` in its own transaction, retrying with backoff while the database is unreachable."""
+    delay = 0.5
+    for attempt in range(attempts):
+        try:
+            with get_sessionmaker()() as session:
+                value = action(session)
+                session.commit()
+                return value
+        except (OperationalError, InterfaceError) as exc:
+            if attempt == attempts - 1:
+                raise
+            log.warning("database unreachable (%s); retrying in %.1fs", type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    raise AssertionError("unreachable")
+
+
+def worker_name() -> str:
+    """This worker's name in job rows and heartbeats."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class DatabaseSupervisor(Supervisor):
+    """Writes the child's messages as events and renews the lease of one attempt."""
+
+    def __init__(self, job_id: uuid.UUID, attempt: int, sense: str) -> None:
+        self.job_id = job_id
+        self.attempt = attempt
+        self.sense = sense
+        self.pending: list[dict[str, Any]] = []
+        self.progress: dict[str, Any] = {"elapsed_s": 0.0, "objective": None, "bound": None, "gap": None}
+        self.started = time.monotonic()
+        self.lease_s = get_settings().lease_s
+
+    def on_message(self, message: dict[str, Any]) -> None:
+        kind = message["t"]
+        if kind == "incumbent":
+            self.progress["objective"] = message.get("objective")
+            self.pending.append(
+                {
+                    "type": "incumbent",
+                    "data": {"objective": message.get("objective"), "elapsed_s": message.get("elapsed_s")},
+                }
+            )
+        elif kind == "bound":
+            self.progress["bound"] = message.get("bound")
+            self.pending.append(
+                {
+                    "type": "bound",
+                    "data": {"bound": message.get("bound"), "elapsed_s": message.get("elapsed_s")},
+                }
+            )
+        elif kind == "log":
+            self.progress["message"] = message.get("message")
+            self.pending.append({"type": "log", "data": {"message": message.get("message")}})
+        if len(self.pending) >= 200:
+            self.flush()
+
+    def flush(self) -> bool:
+        """Write pending events and the progress snapshot; False if the attempt is no longer ours."""
+        self.progress["elapsed_s"] = round(time.monotonic() - self.started, 3)
+        self.progress["gap"] = relative_gap(self.progress["objective"], self.progress["bound"])
+        events, self.pending = self.pending, []
+
+        def write(session: Session) -> bool:
+            if not store.set_progress(session, self.job_id, self.attempt, dict(self.progress)):
+                return False
+            for event in events:
+                store.add_event(session, self.job_id, event["type"], event["data"])
+            return True
+
+        return with_db_retry(write)
+
+    def heartbeat(self) -> tuple[bool, bool]:
+        if not self.flush():
+            return False, False
+        return with_db_retry(lambda s: store.renew_lease(s, self.job_id, self.attempt, self.lease_s))
+
+
+def build_result(
+    kind_name: str, instance_json: str, outcome: Outcome
+) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+    """The job's final (status, result, error) from the child's outcome, verified by the kind's check()."""
+    kind = get_kind(kind_name)
+    if outcome.result is not None:
+        result = {
+            key: outcome.result.get(key)
+            for key in ("status", "termination", "objective", "bound", "solution")
+        }
+        result["stats"] = {**(outcome.result.get("stats") or {}), "wall_time_s": outcome.wall_time_s}
+    elif outcome.cancelled or outcome.timed_out:
+        has_solution = outcome.best_solution is not None
+        result = {
+            "status": "feasible" if has_solution else "no_solution",
+            "termination": "cancelled" if outcome.cancelled else "time_limit",
+            "objective": outcome.best_objective if has_solution else None,
+            "bound": outcome.best_bound,
+            "solution": outcome.best_solution,
+            "stats": {"wall_time_s": outcome.wall_time_s, "stopped_by": "watchdog"},
+        }
+    else:
+        error = outcome.error or {"code": "solver_error", "message": "no result"}
+        return "failed", None, error
+    result["gap"] = relative_gap(result["objective"], result["bound"])
+    if result["solution"] is None:
+        result["verification"] = {
+            "feasible": False,
+            "objective": None,
+            "max_violation": None,
+            "checked_by": f"{kind_name}.check",
+            "message": "no solution returned",
+        }
+    else:
+        instance = kind.parse(json.loads(instance_json))
+        verification = kind.check(instance, result["solution"]).as_dict()
+        verification["checked_by"] = verification.get("checked_by") or f"{kind_name}.check"
+        result["verification"] = verification
+        problem = _verification_problem(result, verification)
+        if problem:
+            return "failed", None, {"code": "verification_failed", "message": problem}
+    status = "cancelled" if outcome.cancelled and result["termination"] == "cancelled" else "succeeded"
+    return status, result, None
+
+
+def _verification_problem(result: dict[str, Any], verification: dict[str, Any]) -> str | None:
+    if result["status"] in ("optimal", "feasible") and not verification["feasible"]:
+        return f"the solver's answer failed independent verification: {verification.get('message') or 'infeasible'}"
+    claimed, checked = result.get("objective"), verification.get("objective")
+    if isinstance(claimed, (int, float)) and isinstance(checked, (int, float)) and math.isfinite(checked):
+        if abs(claimed - checked) > OBJECTIVE_TOLERANCE * max(1.0, abs(checked)):
+            return f"the solver reported objective {claimed} but the solution's objective is {checked}"
+    return None
+
+
+@celery_app.task(name=broker.RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(job_id: str) -> None:
+    """Claim a queued job of the doorbell's group, solve it in a child process and store the outcome."""
+    settings = get_settings()
+    claim = with_db_retry(lambda s: store.claim_job(s, uuid.UUID(job_id), worker_name(), settings.lease_s))
+    if claim is None:
+        return
+    kind = get_kind(claim.kind)
+    log.info("job %s attempt %d: %s/%s", claim.job_id, claim.attempt, claim.kind, claim.solver)
+    spec = SolveSpec(
+        kind=claim.kind,
+        solver=claim.solver,
+        options=claim.options,
+        instance_json=claim.instance_json,
+        time_limit_s=float(claim.options.get("time_limit_s", settings.default_time_limit_s)),
+        memory_limit_mb=settings.job_memory_limit_mb,
+        kill_grace_s=settings.kill_grace_s,
+    )
+    supervisor = DatabaseSupervisor(claim.job_id, claim.attempt, kind.sense)
+    outcome = run_in_child(spec, supervisor)
+    if outcome.lost:
+        log.warning("job %s attempt %d is no longer ours; dropping its outcome", claim.job_id, claim.attempt)
+        return
+    supervisor.flush()
+    try:
+        status, result, error = build_result(claim.kind, claim.instance_json, outcome)
+    except Exception as exc:  # a checker bug must fail the job, not the worker
+        log.exception("verification of job %s crashed", claim.job_id)
+        status, result, error = (
+            "failed",
+            None,
+            {"code": "verification_failed", "message": f"{type(exc).__name__}: {exc}"},
+        )
+    if error is not None and outcome.stderr_tail and error["code"] == "solver_error":
+        log.warning("job %s solver stderr:\n%s", claim.job_id, outcome.stderr_tail)
+    finished = with_db_retry(
+        lambda s: store.finish_job(s, claim.job_id, claim.attempt, status, result=result, error=error)
+    )
+    log.info("job %s attempt %d finished %s (stored=%s)", claim.job_id, claim.attempt, status, finished)
+
+
+@celery_app.task(name="solvent.reap", ignore_result=True)
+def reap() -> dict[str, int]:
+    """Requeue expired leases, fail poison jobs, and ring queued jobs whose doorbell was lost."""
+    settings = get_settings()
+    report = with_db_retry(
+        lambda s: store.reap(s, max_attempts=settings.max_attempts, rering_after_s=settings.rering_after_s)
+    )
+    to_ring = list(dict.fromkeys(report.requeued + report.to_ring))
+    rung = broker.ring(to_ring)
+    if rung:
+        with_db_retry(lambda s: store.mark_rung(s, rung))
+    if report.requeued or report.failed or rung:
+        log.info(
+            "reaper: requeued %d, failed %d, rang %d", len(report.requeued), len(report.failed), len(rung)
+        )
+    return {"requeued": len(report.requeued), "failed": len(report.failed), "rung": len(rung)}

@@ -1,0 +1,252 @@
+"""The ``xva`` instance: market, trades, collateral, parties, funding and simulation settings."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from solvers.base import JSON, InvalidInstance, errors_from_validation
+
+#: Size caps (a larger instance is answered with 422 naming the cap).
+MAX_UNDERLYINGS = 100
+MAX_TRADES = 2_000
+MAX_PATHS = 1_000_000
+MAX_STEPS = 2_000
+#: paths × (steps + 1): the per-path exposures kept for the PFE quantile (float32, 200 MB at the cap).
+MAX_PATH_DATES = 50_000_000
+MAX_MATURITY_YEARS = 50.0
+#: Tolerance of the correlation checks (symmetry, unit diagonal, smallest eigenvalue).
+CORRELATION_TOL = 1e-8
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Underlying(_Model):
+    """An equity or FX-style underlying following a GBM under the risk-neutral measure."""
+
+    name: str = Field(min_length=1, max_length=64)
+    spot: float = Field(gt=0, le=1e9, description="Spot price S_0.")
+    vol: float = Field(gt=0, le=5.0, description="Lognormal volatility σ per year.")
+    dividend: float = Field(
+        0.0, ge=-1.0, le=1.0, description="Continuous dividend yield (or foreign rate) q."
+    )
+
+
+class Market(_Model):
+    """Flat rate, underlyings and their correlation matrix."""
+
+    rate: float = Field(ge=-0.5, le=1.0, description="Flat continuously compounded risk-free rate r.")
+    underlyings: list[Underlying] = Field(min_length=1, max_length=MAX_UNDERLYINGS)
+    correlation: list[list[float]] = Field(description="Symmetric positive semi-definite, unit diagonal.")
+
+
+class Trade(_Model):
+    """A European call, put or forward on one underlying."""
+
+    id: str = Field(min_length=1, max_length=64)
+    type: Literal["european_call", "european_put", "forward"]
+    underlying: str
+    strike: float = Field(ge=0, le=1e12)
+    maturity: float = Field(gt=0, le=MAX_MATURITY_YEARS, description="Years from today.")
+    quantity: float = Field(ge=-1e9, le=1e9, description="Negative for a short position.")
+
+
+class InitialMargin(_Model):
+    """Initial margin at a quantile of the netting set's value change over the margin period."""
+
+    quantile: float = Field(0.99, gt=0.5, lt=1.0)
+
+
+class Collateral(_Model):
+    """The CSA: variation margin with threshold and minimum transfer, lagged by the margin period."""
+
+    threshold: float | None = Field(None, ge=0, le=1e15, description="null: uncollateralised.")
+    minimum_transfer: float = Field(0.0, ge=0, le=1e15)
+    margin_period_days: float = Field(10.0, ge=0, le=365)
+    initial_margin: InitialMargin | None = None
+
+
+class HazardDefault(_Model):
+    """Default at a constant intensity: F(t) = 1 − exp(−λt)."""
+
+    model: Literal["hazard"]
+    rate: float = Field(ge=0, le=10.0, description="Intensity λ per year.")
+
+
+class StructuralDefault(_Model):
+    """Black–Cox first passage of X_t = X_0·exp((r − s²/2)t + sW_t) below a barrier."""
+
+    model: Literal["structural"]
+    asset: float = Field(gt=0, le=1e12, description="Asset value X_0.")
+    vol: float = Field(gt=0, le=5.0, description="Asset volatility s.")
+    barrier: float = Field(gt=0, le=1e12, description="Default barrier, below X_0.")
+
+
+DefaultModel = Annotated[HazardDefault | StructuralDefault, Field(discriminator="model")]
+
+
+class Party(_Model):
+    """The counterparty or the bank: recovery rate and default model."""
+
+    recovery: float = Field(0.4, ge=0, le=1)
+    default: DefaultModel
+
+
+class Funding(_Model):
+    """Symmetric funding spread over the risk-free rate."""
+
+    spread: float = Field(0.0, ge=-0.1, le=1.0)
+
+
+class Simulation(_Model):
+    """Monte Carlo settings: number of paths, grid steps and seed."""
+
+    paths: int = Field(20_000, ge=2, le=MAX_PATHS)
+    steps: int = Field(100, ge=1, le=MAX_STEPS)
+    seed: int = Field(1, ge=0, le=2**63 - 1)
+
+
+class Instance(_Model):
+    """A netting set with its market, CSA, parties, funding and simulation settings."""
+
+    market: Market
+    trades: list[Trade] = Field(min_length=1, max_length=MAX_TRADES)
+    collateral: Collateral = Field(default_factory=Collateral)
+    counterparty: Party
+    bank: Party
+    funding: Funding = Field(default_factory=Funding)
+    simulation: Simulation = Field(default_factory=Simulation)
+
+    @property
+    def horizon(self) -> float:
+        """T, the longest maturity: the last grid date."""
+        return max(t.maturity for t in self.trades)
+
+    @property
+    def margin_period(self) -> float:
+        """δ in years (days / 365)."""
+        return self.collateral.margin_period_days / 365.0
+
+    def grid(self) -> np.ndarray:
+        """The exposure dates t_k = k·T/N, k = 0 … N."""
+        steps = self.simulation.steps
+        return np.arange(steps + 1, dtype=np.float64) * (self.horizon / steps)
+
+    def underlying_index(self) -> dict[str, int]:
+        """Underlying name -> its position in ``market.underlyings``."""
+        return {u.name: i for i, u in enumerate(self.market.underlyings)}
+
+
+def _semantic_errors(inst: Instance) -> list[JSON]:
+    """Cross-field problems pydantic cannot see: names, correlation, barriers, sizes."""
+    errors: list[JSON] = []
+    names = [u.name for u in inst.market.underlyings]
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            errors.append(
+                {"loc": ["market", "underlyings", i, "name"], "msg": f"duplicate underlying {name!r}"}
+            )
+        seen.add(name)
+    trade_ids: set[str] = set()
+    for j, trade in enumerate(inst.trades):
+        if trade.underlying not in seen:
+            errors.append(
+                {
+                    "loc": ["trades", j, "underlying"],
+                    "msg": f"unknown underlying {trade.underlying!r}; use one of market.underlyings' names",
+                }
+            )
+        if trade.id in trade_ids:
+            errors.append({"loc": ["trades", j, "id"], "msg": f"duplicate trade id {trade.id!r}"})
+        trade_ids.add(trade.id)
+        if trade.type != "forward" and trade.strike <= 0:
+            errors.append({"loc": ["trades", j, "strike"], "msg": "an option's strike must be > 0"})
+    errors.extend(_correlation_errors(inst.market.correlation, len(names)))
+    for party in ("counterparty", "bank"):
+        model = getattr(inst, party).default
+        if isinstance(model, StructuralDefault) and model.barrier >= model.asset:
+            errors.append(
+                {
+                    "loc": [party, "default", "barrier"],
+                    "msg": "the barrier must lie below the asset value (else the party has defaulted)",
+                }
+            )
+    sim = inst.simulation
+    if sim.paths * (sim.steps + 1) > MAX_PATH_DATES:
+        errors.append(
+            {
+                "loc": ["simulation", "paths"],
+                "msg": f"paths × (steps + 1) = {sim.paths * (sim.steps + 1)} exceeds the limit "
+                f"MAX_PATH_DATES = {MAX_PATH_DATES}; use fewer paths or steps",
+            }
+        )
+    return errors
+
+
+def _correlation_errors(corr: list[list[float]], n: int) -> list[JSON]:
+    """Shape, finiteness, unit diagonal, symmetry and positive semi-definiteness of the correlation."""
+    loc: list[str | int] = ["market", "correlation"]
+    if len(corr) != n or any(len(row) != n for row in corr):
+        return [{"loc": loc, "msg": f"must be a {n}×{n} matrix (one row and column per underlying)"}]
+    matrix = np.array(corr, dtype=np.float64)
+    if not np.all(np.isfinite(matrix)):
+        return [{"loc": loc, "msg": "entries must be finite numbers"}]
+    errors: list[JSON] = []
+    for i in range(n):
+        if abs(matrix[i, i] - 1.0) > CORRELATION_TOL:
+            errors.append({"loc": [*loc, i, i], "msg": "diagonal entries must be 1"})
+    if np.any(np.abs(matrix) > 1.0 + CORRELATION_TOL):
+        errors.append({"loc": loc, "msg": "entries must lie in [-1, 1]"})
+    if not np.allclose(matrix, matrix.T, atol=CORRELATION_TOL, rtol=0.0):
+        errors.append({"loc": loc, "msg": "must be symmetric"})
+    elif not errors:
+        smallest = float(np.linalg.eigvalsh(matrix)[0])
+        if smallest < -1e-8 * n:
+            errors.append(
+                {
+                    "loc": loc,
+                    "msg": f"must be positive semi-definite (smallest eigenvalue {smallest:.3g}); "
+                    "use a valid correlation matrix",
+                }
+            )
+    return errors
+
+
+def parse(raw: Any) -> Instance:
+    """Validate a raw JSON instance; raise InvalidInstance listing every problem."""
+    if not isinstance(raw, dict):
+        raise InvalidInstance([{"loc": [], "msg": "the instance must be a JSON object"}])
+    try:
+        inst = Instance.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInstance(errors_from_validation(exc)) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise InvalidInstance([{"loc": [], "msg": f"unreadable instance: {exc}"}]) from None
+    errors = _semantic_errors(inst)
+    if errors:
+        raise InvalidInstance(errors)
+    return inst
+
+
+def summary(inst: Instance) -> JSON:
+    """Sizes of the instance."""
+    return {
+        "underlyings": len(inst.market.underlyings),
+        "trades": len(inst.trades),
+        "paths": inst.simulation.paths,
+        "steps": inst.simulation.steps,
+        "horizon_years": inst.horizon,
+        "collateralised": inst.collateral.threshold is not None,
+        "initial_margin": inst.collateral.initial_margin is not None,
+    }
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for a real, finite int or float (bools excluded)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

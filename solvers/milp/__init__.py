@@ -1,0 +1,88 @@
+"""The ``milp`` kind: mixed-integer linear programs (JSON, MPS, CPLEX LP) solved by HiGHS, CP-SAT or SCIP.
+
+Importing this module loads no native solver library; back-ends are loaded through ``SolverSpec.target``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from solvers.base import JSON, Kind, SolverSpec
+from solvers.milp.check import check
+from solvers.milp.model import MilpModel
+from solvers.milp.options import CpsatOptions, HighsOptions, ScipOptions
+from solvers.milp.schema import JsonInstance, Solution, TextInstance, parse
+
+
+def summary(instance: MilpModel) -> JSON:
+    """Sizes and features of a parsed model."""
+    return {
+        "name": instance.name,
+        "sense": instance.sense,
+        "variables": instance.num_vars,
+        "constraints": instance.num_rows,
+        "nonzeros": instance.num_nonzeros,
+        "integer": instance.num_integer,
+        "binary": instance.num_binary,
+        "semicontinuous": instance.num_semicontinuous,
+        "continuous": instance.num_continuous,
+        "format": instance.source_format,
+    }
+
+
+def _instance_schema() -> JSON:
+    return {
+        "oneOf": [JsonInstance.model_json_schema(), TextInstance.model_json_schema()],
+        "description": "A MILP in the JSON form, or an MPS / CPLEX LP file (plain or gzip+base64).",
+    }
+
+
+EXAMPLE: JSON = {
+    "format": "json",
+    "sense": "maximize",
+    "objective_offset": 0,
+    "variables": [
+        {"name": "x", "type": "integer", "lb": 0, "ub": 10, "obj": 5.0},
+        {"name": "y", "type": "continuous", "lb": 0, "ub": None, "obj": 4.0},
+        {"name": "z", "type": "binary", "obj": 3.0},
+    ],
+    "constraints": [
+        {"name": "capacity", "terms": {"x": 6.0, "y": 4.0, "z": 5.0}, "lb": None, "ub": 24.0},
+        {"name": "mix", "terms": {"x": 1.0, "y": 2.0}, "lb": None, "ub": 6.0},
+    ],
+}
+
+SOLVERS: dict[str, SolverSpec] = {
+    "highs": SolverSpec(
+        name="highs",
+        exact=True,
+        learned=False,
+        description="HiGHS branch-and-cut (MIP) and simplex (LP); takes every model, semi-continuous too.",
+        options=HighsOptions,
+        target="solvers.milp.highs_solver:HighsSolver",
+    ),
+}
+
+
+def _choose_auto(instance: Any) -> str:
+    return "highs"
+
+
+KIND = Kind(
+    name="milp",
+    title="Mixed-integer linear programming",
+    description="Optimise a linear objective over linear constraints with continuous, integer, binary and "
+    "semi-continuous variables. Send JSON, free/fixed MPS or CPLEX LP; answers are verified independently.",
+    sense="minimize",
+    parse=parse,
+    check=check,
+    summary=summary,
+    solvers=SOLVERS,
+    default_solver="highs",
+    instance_schema=_instance_schema(),
+    result_schema=Solution.model_json_schema(),
+    example=EXAMPLE,
+    choose_auto=_choose_auto,
+)
+
+__all__ = ["KIND", "CpsatOptions", "HighsOptions", "MilpModel", "ScipOptions", "check", "parse", "summary"]

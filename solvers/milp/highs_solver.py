@@ -1,0 +1,184 @@
+"""The HiGHS back-end (highspy): MIP and LP, incumbents and bounds by callbacks, cancel by cancelSolve."""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Any
+
+import highspy
+import numpy as np
+
+from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.milp.model import MilpModel, VarType
+from solvers.milp.options import HighsOptions
+from solvers.milp.outcome import (
+    INCUMBENT_SOLUTION_MAX_VARS,
+    finish_status,
+    improves_bound,
+    improves_incumbent,
+    inconsistent_bounds,
+)
+
+_POLL_S = 0.1
+
+
+def _to_highs_lp(model: MilpModel, zero_objective: bool = False) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_vars
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = np.zeros(model.num_vars) if zero_objective else model.obj
+    lp.col_lower_ = model.lb
+    lp.col_upper_ = model.ub
+    lp.row_lower_ = model.row_lb
+    lp.row_upper_ = model.row_ub
+    lp.offset_ = 0.0 if zero_objective else model.objective_offset
+    lp.sense_ = highspy.ObjSense.kMaximize if model.sense == "maximize" else highspy.ObjSense.kMinimize
+    csc = model.matrix.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = model.num_vars
+    lp.a_matrix_.num_row_ = model.num_rows
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    if not model.is_lp:
+        kinds = {
+            VarType.continuous: highspy.HighsVarType.kContinuous,
+            VarType.integer: highspy.HighsVarType.kInteger,
+            VarType.semicontinuous: highspy.HighsVarType.kSemiContinuous,
+        }
+        lp.integrality_ = [kinds[VarType(t)] for t in model.var_types]
+    return lp
+
+
+def _new_highs(options: HighsOptions, time_limit: float) -> highspy.Highs:
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.silent()
+    h.setOptionValue("time_limit", max(time_limit, 0.01))
+    h.setOptionValue("mip_rel_gap", options.rel_gap)
+    h.setOptionValue("random_seed", options.seed)
+    h.setOptionValue("threads", options.threads)
+    h.setOptionValue("presolve", options.presolve)
+    return h
+
+
+class HighsSolver:
+    """HiGHS: the default back-end; takes every linear model, including semi-continuous variables."""
+
+    name = "highs"
+    exact = True
+    learned = False
+    Options = HighsOptions
+
+    def solve(self, instance: MilpModel, options: HighsOptions, progress: Progress, cancel: Cancel) -> Result:
+        """Solve with HiGHS within ``options.time_limit_s``."""
+        start = time.monotonic()
+        if inconsistent_bounds(instance):
+            return Result(
+                SolutionStatus.infeasible,
+                Termination.infeasible,
+                stats={"reason": "lower bound > upper bound"},
+            )
+        h = _new_highs(options, options.time_limit_s)
+        h.passModel(_to_highs_lp(instance))
+        events: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()
+        send_solutions = instance.num_vars <= INCUMBENT_SOLUTION_MAX_VARS
+
+        def on_improving(event: Any) -> None:
+            out = event.data_out
+            values = list(map(float, out.mip_solution)) if send_solutions else None
+            events.put(("incumbent", float(out.objective_function_value), values))
+
+        def on_interrupt(event: Any) -> None:
+            events.put(("bound", float(event.data_out.mip_dual_bound), None))
+
+        h.cbMipImprovingSolution.subscribe(on_improving)
+        h.cbMipInterrupt.subscribe(on_interrupt)
+        h.HandleUserInterrupt = True
+        best: list[float | None] = [None, None]  # incumbent objective, bound
+
+        def drain() -> None:
+            while True:
+                try:
+                    what, value, values = events.get_nowait()
+                except queue.Empty:
+                    return
+                if what == "incumbent" and improves_incumbent(instance.sense, value, best[0]):
+                    best[0] = value
+                    progress.incumbent(value, instance.solution_dict(values) if values is not None else None)
+                elif what == "bound" and improves_bound(instance.sense, value, best[1]):
+                    best[1] = value
+                    progress.bound(value)
+
+        cancelled = False
+        h.startSolve()
+        while True:
+            done, _ = h.wait(_POLL_S)
+            drain()
+            if done:
+                break
+            if not cancelled and cancel.is_set():
+                cancelled = True
+                h.cancelSolve()  # type: ignore[no-untyped-call]
+        drain()
+        result = self._result(h, instance, cancelled)
+        if (
+            result.termination is Termination.other
+            and h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible
+        ):
+            result = self._infeasible_or_unbounded(
+                instance, options, options.time_limit_s - (time.monotonic() - start)
+            )
+        result.stats["solve_time_s"] = time.monotonic() - start
+        return result
+
+    def _result(self, h: highspy.Highs, model: MilpModel, cancelled: bool) -> Result:
+        status = h.getModelStatus()
+        info = h.getInfo()
+        stats: dict[str, Any] = {"highs_status": h.modelStatusToString(status)}
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        objective = float(info.objective_function_value) if has_solution else None
+        solution = model.solution_dict(h.getSolution().col_value) if has_solution else None
+        bound: float | None = None
+        if model.is_lp:
+            bound = objective if status == highspy.HighsModelStatus.kOptimal else None
+        else:
+            bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+            stats["nodes"] = int(info.mip_node_count)
+        HMS = highspy.HighsModelStatus
+        if status == HMS.kInfeasible:
+            return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
+        if status == HMS.kUnbounded:
+            return Result(SolutionStatus.unbounded, Termination.unbounded, objective, None, solution, stats)
+        if status == HMS.kUnboundedOrInfeasible:
+            return Result(SolutionStatus.no_solution, Termination.other, stats=stats)
+        if status == HMS.kOptimal:
+            termination, sol_status = finish_status(objective, bound)
+        elif status == HMS.kTimeLimit:
+            termination, sol_status = Termination.time_limit, None
+        elif status == HMS.kInterrupt or cancelled:
+            termination, sol_status = Termination.cancelled, None
+        elif status == HMS.kIterationLimit:
+            termination, sol_status = Termination.iteration_limit, None
+        else:
+            termination, sol_status = Termination.other, None
+        if sol_status is None:
+            sol_status = SolutionStatus.feasible if has_solution else SolutionStatus.no_solution
+        return Result(sol_status, termination, objective, bound, solution, stats)
+
+    def _infeasible_or_unbounded(self, model: MilpModel, options: HighsOptions, time_left: float) -> Result:
+        """Tell infeasible from unbounded by solving the feasibility problem (zero objective)."""
+        h = _new_highs(options, time_left)
+        h.passModel(_to_highs_lp(model, zero_objective=True))
+        h.run()
+        status = h.getModelStatus()
+        stats = {
+            "highs_status": "infeasible or unbounded; feasibility check: " + h.modelStatusToString(status)
+        }
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
+        if status == highspy.HighsModelStatus.kOptimal:
+            solution = model.solution_dict(h.getSolution().col_value)
+            objective = model.objective_value(np.array(h.getSolution().col_value))
+            return Result(SolutionStatus.unbounded, Termination.unbounded, objective, None, solution, stats)
+        return Result(SolutionStatus.no_solution, Termination.other, stats=stats)

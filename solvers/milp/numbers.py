@@ -1,0 +1,28 @@
+"""Strict number parsing shared by the MPS and LP readers."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from solvers.milp.model import INFINITE_BOUND
+
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eEdD][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
+
+
+def parse_number(token: str) -> float | None:
+    """The value of a numeric token (``1``, ``-2.5e3``, ``1D5``, ``inf``), or None if it is not one.
+
+    Rejects NaN, hex, underscores and other forms Python's ``float`` would accept.
+    """
+    if not _NUMBER.fullmatch(token):
+        return None
+    value = float(token.replace("d", "e").replace("D", "e"))
+    return value if not math.isnan(value) else None
+
+
+def as_bound(value: float) -> float:
+    """Map magnitudes ≥ 1e20 to ±inf (the usual convention for infinite bounds)."""
+    if abs(value) >= INFINITE_BOUND:
+        return math.copysign(math.inf, value)
+    return value

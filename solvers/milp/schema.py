@@ -1,0 +1,255 @@
+"""The milp instance and solution models (API.md) and ``parse``, which turns any form into a model."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import zlib
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from solvers.base import JSON, InvalidInstance, errors_from_validation
+from solvers.milp.limits import (
+    MAX_CONSTRAINTS,
+    MAX_NAME_LENGTH,
+    MAX_NONZEROS,
+    MAX_TEXT_BYTES,
+    MAX_VARIABLES,
+    ModelTextError,
+)
+from solvers.milp.model import MilpModel, VarType
+from solvers.milp.numbers import as_bound
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+# base64 text is 4/3 of its bytes, plus line breaks.
+_MAX_MODEL_CHARS = MAX_TEXT_BYTES * 3 // 2
+
+
+class JsonVariable(BaseModel):
+    """One variable of the JSON form; ``null`` bounds are infinite."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    type: Literal["continuous", "integer", "binary", "semicontinuous"] = "continuous"
+    lb: float | None = Field(
+        0.0, description="Lower bound; null is −inf. A semi-continuous variable is 0 or in [lb, ub]."
+    )
+    ub: float | None = Field(None, description="Upper bound; null is +inf.")
+    obj: float = Field(0.0, description="Objective coefficient.")
+
+
+class JsonConstraint(BaseModel):
+    """One linear constraint lb ≤ Σ terms ≤ ub; equality when lb == ub."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    terms: dict[str, float] = Field(default_factory=dict, description="Variable name → coefficient.")
+    lb: float | None = None
+    ub: float | None = None
+
+
+class JsonInstance(BaseModel):
+    """The JSON form of a MILP."""
+
+    model_config = _STRICT
+
+    format: Literal["json"] = "json"
+    name: str = Field("", max_length=MAX_NAME_LENGTH)
+    sense: Literal["minimize", "maximize"] = "minimize"
+    objective_offset: float = 0.0
+    variables: list[JsonVariable] = Field(min_length=1, max_length=MAX_VARIABLES)
+    constraints: list[JsonConstraint] = Field(default_factory=list, max_length=MAX_CONSTRAINTS)
+
+
+class TextInstance(BaseModel):
+    """An MPS or CPLEX LP file, as plain text or gzip-compressed then base64-encoded."""
+
+    model_config = _STRICT
+
+    format: Literal["mps", "lp"]
+    model: str = Field(max_length=_MAX_MODEL_CHARS, description="The file text.")
+    encoding: Literal["plain", "gzip+base64"] = "plain"
+    mps_format: Literal["auto", "free", "fixed"] = Field(
+        "auto", description="MPS only: 'fixed' reads fields by column position (names with spaces)."
+    )
+
+
+class Solution(BaseModel):
+    """A solution: a value for every variable, by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, float]
+
+
+def parse(raw: Any) -> MilpModel:
+    """Validate any instance form of API.md and return the model; raises InvalidInstance only."""
+    if not isinstance(raw, dict):
+        raise InvalidInstance([{"loc": [], "msg": "the instance must be a JSON object"}])
+    fmt = raw.get("format", "json")
+    if fmt in ("mps", "lp"):
+        try:
+            text_instance = TextInstance.model_validate(raw)
+        except ValidationError as exc:
+            raise InvalidInstance(errors_from_validation(exc)) from None
+        return _parse_text(text_instance)
+    if fmt != "json":
+        raise InvalidInstance([{"loc": ["format"], "msg": "format must be 'json', 'mps' or 'lp'"}])
+    try:
+        json_instance = JsonInstance.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInstance(errors_from_validation(exc)) from None
+    return _model_from_json(json_instance)
+
+
+def _decode_text(instance: TextInstance) -> str:
+    if instance.encoding == "plain":
+        if len(instance.model) > MAX_TEXT_BYTES:
+            raise InvalidInstance(
+                [{"loc": ["model"], "msg": f"model text over {MAX_TEXT_BYTES} bytes (the size limit)"}]
+            )
+        return instance.model
+    try:
+        compressed = base64.b64decode("".join(instance.model.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInstance(
+            [{"loc": ["model"], "msg": "not valid base64 (encoding is 'gzip+base64')"}]
+        ) from None
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    try:
+        data = inflater.decompress(compressed, MAX_TEXT_BYTES + 1)
+    except zlib.error as exc:
+        raise InvalidInstance([{"loc": ["model"], "msg": f"not valid gzip data ({exc})"}]) from None
+    if len(data) > MAX_TEXT_BYTES:
+        raise InvalidInstance(
+            [{"loc": ["model"], "msg": f"decompressed model over {MAX_TEXT_BYTES} bytes (the size limit)"}]
+        )
+    if not inflater.eof:
+        raise InvalidInstance([{"loc": ["model"], "msg": "gzip data is truncated"}])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInstance(
+            [{"loc": ["model"], "msg": f"decompressed model is not UTF-8 text (byte {exc.start})"}]
+        ) from None
+
+
+def _parse_text(instance: TextInstance) -> MilpModel:
+    # Imported here: each reader is only needed for its own format.
+    from solvers.milp.lp_format import read_lp
+    from solvers.milp.mps import read_mps
+
+    text = _decode_text(instance)
+    try:
+        if instance.format == "lp":
+            return read_lp(text)
+        if instance.mps_format != "auto":
+            return read_mps(text, fixed=instance.mps_format == "fixed")
+        try:
+            return read_mps(text, fixed=False)
+        except ModelTextError as free_error:
+            try:
+                return read_mps(text, fixed=True)
+            except ModelTextError:
+                raise free_error from None
+    except ModelTextError as exc:
+        raise InvalidInstance([{"loc": ["model"], "msg": str(exc)}]) from None
+    except RecursionError:
+        raise InvalidInstance([{"loc": ["model"], "msg": "model text nested too deeply"}]) from None
+
+
+def _bound(value: float | None, default: float) -> float:
+    return default if value is None else as_bound(value)
+
+
+def _model_from_json(instance: JsonInstance) -> MilpModel:
+    errors: list[JSON] = []
+    index: dict[str, int] = {}
+    for j, var in enumerate(instance.variables):
+        if var.name in index:
+            errors.append(
+                {"loc": ["variables", j, "name"], "msg": f"variable name {var.name!r} is used twice"}
+            )
+        else:
+            index[var.name] = j
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    row_names: set[str] = set()
+    for i, con in enumerate(instance.constraints):
+        if con.name in row_names:
+            errors.append(
+                {"loc": ["constraints", i, "name"], "msg": f"constraint name {con.name!r} is used twice"}
+            )
+        row_names.add(con.name)
+        for var_name, coef in con.terms.items():
+            if var_name not in index:
+                errors.append(
+                    {"loc": ["constraints", i, "terms", var_name], "msg": f"unknown variable {var_name!r}"}
+                )
+                continue
+            if abs(coef) >= 1e20:
+                errors.append(
+                    {"loc": ["constraints", i, "terms", var_name], "msg": "coefficient too large (≥ 1e20)"}
+                )
+                continue
+            if coef != 0.0:
+                rows.append(i)
+                cols.append(index[var_name])
+                vals.append(coef)
+        if len(vals) > MAX_NONZEROS:
+            errors.append(
+                {
+                    "loc": ["constraints", i],
+                    "msg": f"more than {MAX_NONZEROS} nonzeros in all (the size limit)",
+                }
+            )
+            break
+    for j, var in enumerate(instance.variables):
+        if var.type == "semicontinuous" and (
+            var.ub is None or not math.isfinite(as_bound(var.ub)) or var.ub <= 0
+        ):
+            errors.append(
+                {
+                    "loc": ["variables", j, "ub"],
+                    "msg": "a semi-continuous variable needs a finite positive ub",
+                }
+            )
+    if errors:
+        raise InvalidInstance(errors)
+    n, m = len(instance.variables), len(instance.constraints)
+    lb = np.array([_bound(v.lb, -math.inf) for v in instance.variables], dtype=float)
+    ub = np.array([_bound(v.ub, math.inf) for v in instance.variables], dtype=float)
+    types = np.zeros(n, dtype=np.int8)
+    for j, var in enumerate(instance.variables):
+        if var.type == "binary":
+            types[j] = VarType.integer
+            lb[j], ub[j] = max(lb[j], 0.0), min(ub[j], 1.0)
+        elif var.type == "integer":
+            types[j] = VarType.integer
+        elif var.type == "semicontinuous":
+            types[j] = VarType.semicontinuous
+    return MilpModel(
+        name=instance.name,
+        sense=instance.sense,
+        objective_offset=instance.objective_offset,
+        var_names=[v.name for v in instance.variables],
+        var_types=types,
+        lb=lb,
+        ub=ub,
+        obj=np.array([v.obj for v in instance.variables], dtype=float),
+        row_names=[c.name for c in instance.constraints],
+        matrix=sp.csr_matrix(
+            (np.array(vals, dtype=float), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
+            shape=(m, n),
+        ),
+        row_lb=np.array([_bound(c.lb, -math.inf) for c in instance.constraints], dtype=float),
+        row_ub=np.array([_bound(c.ub, math.inf) for c in instance.constraints], dtype=float),
+        source_format="json",
+    )

@@ -1,0 +1,110 @@
+"""The HiGHS back-end: development optima, LP, infeasible/unbounded, progress, limits and cancel."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
+from solvers.milp import KIND
+from solvers.milp.options import HighsOptions
+
+from .conftest import DEV_OPTIMA
+
+highs = KIND.solvers["highs"].load()
+
+
+@pytest.mark.parametrize("name", sorted(DEV_OPTIMA))
+def test_development_files_solve_to_their_known_optimum(load_dev: Any, name: str) -> None:
+    model = load_dev(name)
+    progress = NullProgress()
+    result = highs.solve(model, HighsOptions(rel_gap=0.0), progress, NeverCancel())
+    assert result.status is SolutionStatus.optimal and result.termination is Termination.optimal
+    assert result.objective == pytest.approx(DEV_OPTIMA[name], rel=1e-7)
+    verification = KIND.check(model, result.solution or {})
+    assert verification.feasible, verification.message
+    assert verification.objective == pytest.approx(DEV_OPTIMA[name], rel=1e-7)
+    if not model.is_lp:
+        assert progress.incumbents, "a MIP solve reports at least one incumbent"
+        assert progress.incumbents[-1] == pytest.approx(result.objective)
+
+
+def test_maximisation_reports_bounds_from_above() -> None:
+    model = KIND.parse(KIND.example)
+    progress = NullProgress()
+    result = highs.solve(model, HighsOptions(), progress, NeverCancel())
+    assert result.objective == pytest.approx(21.0) and result.status is SolutionStatus.optimal
+    assert all(b >= result.objective - 1e-9 for b in progress.bounds)
+    assert KIND.check(model, result.solution or {}).feasible
+
+
+def _two_vars(sense: str, x_type: str, constraints: list[dict[str, Any]], ub: float | None = None) -> Any:
+    return KIND.parse(
+        {
+            "format": "json",
+            "sense": sense,
+            "variables": [
+                {"name": "x", "type": x_type, "lb": 0, "ub": ub, "obj": 1},
+                {"name": "y", "type": "continuous", "lb": 0, "ub": None, "obj": 1},
+            ],
+            "constraints": constraints,
+        }
+    )
+
+
+@pytest.mark.parametrize("x_type", ["continuous", "integer"])
+def test_infeasible_model_is_reported_infeasible(x_type: str) -> None:
+    model = _two_vars("minimize", x_type, [{"name": "c", "terms": {"x": 1, "y": 1}, "lb": None, "ub": -1}])
+    result = highs.solve(model, HighsOptions(), NullProgress(), NeverCancel())
+    assert (result.status, result.termination) == (SolutionStatus.infeasible, Termination.infeasible)
+
+
+@pytest.mark.parametrize("x_type", ["continuous", "integer"])
+def test_unbounded_model_is_reported_unbounded(x_type: str) -> None:
+    model = _two_vars("maximize", x_type, [{"name": "c", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 2}])
+    result = highs.solve(model, HighsOptions(), NullProgress(), NeverCancel())
+    assert (result.status, result.termination) == (SolutionStatus.unbounded, Termination.unbounded)
+
+
+def test_inconsistent_bounds_are_infeasible_without_solving() -> None:
+    model = _two_vars("minimize", "integer", [], ub=None)
+    model.lb[0], model.ub[0] = 0.2, 0.8  # no integer inside
+    result = highs.solve(model, HighsOptions(), NullProgress(), NeverCancel())
+    assert result.status is SolutionStatus.infeasible
+
+
+def _hard_model() -> Any:
+    from solvers.milp.generate import generate
+
+    return KIND.parse(generate(3, family="set_cover", size=400))
+
+
+class _SetAfter:
+    """A Cancel that becomes set some seconds after creation."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def is_set(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+def test_cancel_stops_the_solve_and_keeps_the_incumbent() -> None:
+    model = _hard_model()
+    progress = NullProgress()
+    started = time.monotonic()
+    result = highs.solve(model, HighsOptions(rel_gap=0.0, time_limit_s=30), progress, _SetAfter(0.5))
+    assert time.monotonic() - started < 5
+    assert result.termination is Termination.cancelled
+    if result.solution is not None:
+        assert KIND.check(model, result.solution).feasible
+
+
+def test_time_limit_is_honoured() -> None:
+    model = _hard_model()
+    started = time.monotonic()
+    result = highs.solve(model, HighsOptions(rel_gap=0.0, time_limit_s=0.5), NullProgress(), NeverCancel())
+    assert time.monotonic() - started < 5
+    assert result.termination in (Termination.time_limit, Termination.optimal)

@@ -74,10 +74,8 @@ def combinatorial_auction(seed: int, items: int = 50, bids: int = 250) -> JSON:
         # Bundles favour neighbouring items, giving overlapping "complementary" bundles.
         weights = np.exp(-np.abs(np.arange(items) - first) / 5.0)
         weights[first] = 0.0
-        others = (
-            rng.choice(items, size=size - 1, replace=False, p=weights / weights.sum()) if size > 1 else []
-        )
-        bundle = np.unique(np.concatenate([[first], others])).astype(int)
+        others: np.ndarray = rng.choice(items, size=size - 1, replace=False, p=weights / weights.sum())
+        bundle = np.unique(np.append(others, first)).astype(int)
         bundles.append(bundle)
         synergy = 1.0 + 0.2 * (len(bundle) - 1) * rng.random()
         prices.append(round(float(values[bundle].sum()) * synergy))

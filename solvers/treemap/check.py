@@ -1,0 +1,197 @@
+"""Independent verification of a treemap solution, from its polygons alone."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import ValidationError
+
+from solvers.base import Verification
+from solvers.treemap.geometry import (
+    Point,
+    bbox,
+    diameter_squared,
+    intersection_area,
+    is_axis_rectangle,
+    is_convex_ccw,
+    signed_area,
+)
+from solvers.treemap.schema import TreemapInstance
+from solvers.treemap.solution import TreemapSolution
+
+CHECKED_BY = "solvers.treemap.check"
+#: Relative area tolerance per node (on its share of the parent's area).
+AREA_RTOL = 1e-9
+#: Absolute area tolerance, as a fraction of the container's area (rounding of coordinates near 1).
+AREA_ATOL = 1e-14
+#: Length tolerance for containment, as a fraction of the container's larger side.
+LENGTH_TOL = 1e-12
+#: Problems listed in the verification message.
+MAX_LISTED = 5
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.count = 0
+
+    def add(self, message: str) -> None:
+        self.count += 1
+        if len(self.messages) < MAX_LISTED:
+            self.messages.append(message)
+
+    def text(self) -> str:
+        extra = f" (and {self.count - MAX_LISTED} more)" if self.count > MAX_LISTED else ""
+        return "; ".join(self.messages) + extra
+
+
+def _fail(message: str) -> Verification:
+    return Verification(False, None, math.inf, CHECKED_BY, message)
+
+
+def check(instance: TreemapInstance, solution: Any) -> Verification:
+    """Verify a solution; never raises (a bug on an unforeseen input becomes an infeasible verdict)."""
+    try:
+        return _verify(instance, solution)
+    except Exception as exc:  # the service must get a verdict, whatever the solution holds
+        return _fail(f"could not check the solution: {type(exc).__name__}: {exc}")
+
+
+def _verify(instance: TreemapInstance, solution: Any) -> Verification:
+    """Verify that the polygons form the nested partition of the instance and recompute the objective.
+
+    Checks: every node exactly once; the root is the container; polygons convex and counter-clockwise;
+    children inside their parent, pairwise disjoint, and each with area equal to its share of the
+    parent's area (or within the declared slack, in which case gaps are allowed).
+    """
+    try:
+        parsed = TreemapSolution.model_validate(solution)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[:MAX_LISTED]
+        return _fail(
+            "malformed solution: " + "; ".join(f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in first)
+        )
+    paths = instance.paths()
+    index = {path: i for i, path in enumerate(paths)}
+    polygons: list[list[Point] | None] = [None] * instance.size
+    for node in parsed.nodes:
+        i = index.get(node.path)
+        if i is None:
+            return _fail(f"node {node.path!r} is not in the instance")
+        if polygons[i] is not None:
+            return _fail(f"node {node.path!r} appears twice")
+        if node.depth != instance.depth[i]:
+            return _fail(f"node {node.path!r} has depth {node.depth}, expected {instance.depth[i]}")
+        if abs(node.weight - instance.weight[i]) > 1e-9 * instance.weight[i]:
+            return _fail(f"node {node.path!r} has weight {node.weight}, expected {instance.weight[i]}")
+        polygons[i] = [(float(x), float(y)) for x, y in node.polygon]
+    missing = [paths[i] for i, p in enumerate(polygons) if p is None]
+    if missing:
+        return _fail(f"{len(missing)} nodes have no polygon, e.g. {missing[0]!r}")
+    polys: list[list[Point]] = [p for p in polygons if p is not None]
+    return _check_geometry(instance, polys, parsed.aspect_ratio_measure, parsed.slack)
+
+
+def _check_geometry(
+    instance: TreemapInstance, polys: list[list[Point]], measure: str, slack: float
+) -> Verification:
+    """The geometric part of :func:`check`, on polygons in instance node order."""
+    problems = _Problems()
+    width, height = instance.width, instance.height
+    container_area = width * height
+    atol = AREA_ATOL * container_area
+    ltol = LENGTH_TOL * max(width, height)
+    cross_tol = ltol * max(width, height)
+    paths = instance.paths()
+    n = instance.size
+    areas = [signed_area(p) for p in polys]
+    is_rect = [is_axis_rectangle(p) for p in polys]
+    boxes = [bbox(p) for p in polys]
+    aspects: list[float] = []
+    for i in range(n):
+        if not areas[i] > 0:
+            problems.add(f"{paths[i]}: polygon is not counter-clockwise or has no area")
+            aspects.append(math.inf)
+            continue
+        if not is_rect[i] and not is_convex_ccw(polys[i], cross_tol):
+            problems.add(f"{paths[i]}: polygon is not convex")
+        if measure == "max_side_ratio":
+            if not is_rect[i]:
+                problems.add(f"{paths[i]}: measure max_side_ratio needs an axis-parallel rectangle")
+            x0, y0, x1, y1 = boxes[i]
+            aspects.append(max((x1 - x0) / (y1 - y0), (y1 - y0) / (x1 - x0)))
+        else:
+            aspects.append(diameter_squared(polys[i]) / areas[i])
+    if problems.count:
+        return Verification(False, None, math.inf, CHECKED_BY, problems.text())
+
+    max_violation = 0.0
+    x0, y0, x1, y1 = boxes[0]
+    if min(x0, y0) < -ltol or x1 > width + ltol or y1 > height + ltol:
+        problems.add("the root polygon leaves the container [0, width] x [0, height]")
+    root_error = abs(areas[0] - container_area)
+    max_violation = root_error / container_area
+    if root_error > AREA_RTOL * container_area + atol:
+        problems.add(f"the root's area {areas[0]!r} differs from the container's {container_area!r}")
+
+    for parent in range(n):
+        kids = instance.children(parent)
+        if not kids:
+            continue
+        for kid in kids:
+            share = areas[parent] * instance.weight[kid] / instance.weight[parent]
+            if slack > 0:
+                deviation = max(0.0, share / (1 + slack) - areas[kid], areas[kid] - share * (1 + slack))
+            else:
+                deviation = abs(areas[kid] - share)
+            max_violation = max(max_violation, deviation / share)
+            tol = AREA_RTOL * share + atol
+            if deviation > tol:
+                problems.add(f"{paths[kid]}: area {areas[kid]!r} vs its share {share!r} (slack {slack})")
+            if is_rect[parent] and is_rect[kid]:
+                px0, py0, px1, py1 = boxes[parent]
+                kx0, ky0, kx1, ky1 = boxes[kid]
+                outside = kx0 < px0 - ltol or ky0 < py0 - ltol or kx1 > px1 + ltol or ky1 > py1 + ltol
+            else:
+                outside_area = areas[kid] - intersection_area(polys[kid], polys[parent])
+                max_violation = max(max_violation, outside_area / areas[kid])
+                outside = outside_area > tol
+            if outside:
+                problems.add(f"{paths[kid]}: not inside its parent")
+        for a, b, overlap in _overlaps(kids, polys, boxes, is_rect, ltol):
+            max_violation = max(max_violation, overlap / min(areas[a], areas[b]))
+            if overlap > AREA_RTOL * min(areas[a], areas[b]) + atol:
+                problems.add(f"{paths[a]} and {paths[b]} overlap by area {overlap!r}")
+    objective = max(aspects)
+    if problems.count:
+        return Verification(False, objective, max_violation, CHECKED_BY, problems.text())
+    what = "exact tiling" if slack == 0 else f"disjoint regions within slack {slack}"
+    return Verification(True, objective, max_violation, CHECKED_BY, f"{n} nodes verified: {what}")
+
+
+def _overlaps(
+    kids: range,
+    polys: list[list[Point]],
+    boxes: list[tuple[float, float, float, float]],
+    is_rect: list[bool],
+    ltol: float,
+) -> list[tuple[int, int, float]]:
+    """Pairs of siblings whose interiors overlap, with the overlap area (sweep over bounding boxes)."""
+    found: list[tuple[int, int, float]] = []
+    active: list[int] = []
+    for kid in sorted(kids, key=lambda k: boxes[k][0]):
+        kx0, ky0, kx1, ky1 = boxes[kid]
+        active = [a for a in active if boxes[a][2] > kx0 + ltol]
+        for other in active:
+            ox0, oy0, ox1, oy1 = boxes[other]
+            if oy1 <= ky0 + ltol or ky1 <= oy0 + ltol:
+                continue
+            if is_rect[kid] and is_rect[other]:
+                overlap = (min(kx1, ox1) - max(kx0, ox0)) * (min(ky1, oy1) - max(ky0, oy0))
+            else:
+                overlap = intersection_area(polys[kid], polys[other])
+            if overlap > 0:
+                found.append((other, kid, overlap))
+        active.append(kid)
+    return found

@@ -1,0 +1,156 @@
+"""The treemap solution: its JSON model, and how solvers turn a layout into a Result."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+
+from solvers.base import JSON, Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.treemap.geometry import Polygon, fatness, signed_area
+from solvers.treemap.schema import TreemapInstance
+
+#: Largest area slack a solution may declare (areas within a factor 1 + slack of their share).
+MAX_SLACK = 1.0
+#: Incumbents sent through Progress carry the full solution only up to this many nodes.
+MAX_PROGRESS_SOLUTION_NODES = 10_000
+
+Measure = Literal["max_side_ratio", "diameter2_over_area"]
+
+
+class SolutionNode(BaseModel):
+    """One node's region."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="Slash path from the root, e.g. 'root/b/c'.")
+    depth: int = Field(ge=0)
+    weight: float = Field(gt=0)
+    polygon: list[tuple[FiniteFloat, FiniteFloat]] = Field(
+        min_length=3, description="Counter-clockwise, y up."
+    )
+    area: float = Field(description="Shoelace area of the polygon.")
+    aspect_ratio: float = Field(description="In the solution's aspect_ratio_measure.")
+
+
+class TreemapSolution(BaseModel):
+    """Every node's polygon, root included."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: list[SolutionNode]
+    aspect_ratio_measure: Measure = Field(
+        "diameter2_over_area",
+        description="max_side_ratio = max(w/h, h/w) of axis-parallel rectangles; diameter2_over_area otherwise.",
+    )
+    slack: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_SLACK,
+        description="0: children tile their parent exactly. s > 0: children are disjoint, inside their"
+        " parent, each with area in [a/(1+s), a(1+s)] of its share a of the parent's area.",
+    )
+
+
+class Watch:
+    """Polls the clock and the cancel flag for a solver's loop."""
+
+    def __init__(self, time_limit_s: float, cancel: Cancel) -> None:
+        self.start = time.perf_counter()
+        self.deadline = self.start + time_limit_s
+        self.cancel = cancel
+
+    def stop_reason(self) -> Termination | None:
+        """``cancelled`` or ``time_limit`` when the loop must stop now, else None."""
+        if self.cancel.is_set():
+            return Termination.cancelled
+        if time.perf_counter() > self.deadline:
+            return Termination.time_limit
+        return None
+
+    def elapsed(self) -> float:
+        """Seconds since the solve started."""
+        return time.perf_counter() - self.start
+
+
+def rectangle_aspect(x0: float, y0: float, x1: float, y1: float) -> float:
+    """max(w/h, h/w) of an axis-parallel rectangle."""
+    w, h = x1 - x0, y1 - y0
+    if w <= 0 or h <= 0:
+        return math.inf
+    return max(w / h, h / w)
+
+
+def rectangle_nodes(instance: TreemapInstance, rects: Sequence[Sequence[float]]) -> list[JSON]:
+    """Solution nodes for axis-parallel rectangles given as rects = (x0s, y0s, x1s, y1s)."""
+    x0s, y0s, x1s, y1s = rects
+    paths = instance.paths()
+    return [
+        {
+            "path": paths[i],
+            "depth": instance.depth[i],
+            "weight": instance.weight[i],
+            "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+            "area": (x1 - x0) * (y1 - y0),
+            "aspect_ratio": rectangle_aspect(x0, y0, x1, y1),
+        }
+        for i, x0, y0, x1, y1 in zip(range(instance.size), x0s, y0s, x1s, y1s, strict=True)
+    ]
+
+
+def polygon_nodes(instance: TreemapInstance, polygons: Sequence[Polygon]) -> list[JSON]:
+    """Solution nodes for convex polygons, with diameter² / area as aspect ratio."""
+    paths = instance.paths()
+    return [
+        {
+            "path": paths[i],
+            "depth": instance.depth[i],
+            "weight": instance.weight[i],
+            "polygon": [[x, y] for x, y in poly],
+            "area": signed_area(poly),
+            "aspect_ratio": fatness(poly),
+        }
+        for i, poly in enumerate(polygons)
+    ]
+
+
+def finished(
+    nodes: list[JSON],
+    measure: Measure,
+    slack: float,
+    watch: Watch,
+    progress: Progress,
+    stats: JSON,
+) -> Result:
+    """Wrap a complete layout into a Result and report it as the incumbent."""
+    aspects = [node["aspect_ratio"] for node in nodes]
+    objective = max(aspects)
+    solution: JSON = {"nodes": nodes, "aspect_ratio_measure": measure, "slack": slack}
+    progress.incumbent(objective, solution if len(nodes) <= MAX_PROGRESS_SOLUTION_NODES else None)
+    return Result(
+        status=SolutionStatus.feasible,
+        termination=Termination.other,
+        objective=objective,
+        bound=None,
+        solution=solution,
+        stats={
+            **stats,
+            "aspect_ratio_measure": measure,
+            "mean_aspect_ratio": math.fsum(aspects) / len(aspects),
+            "nodes": len(nodes),
+            "solve_time_s": watch.elapsed(),
+            "termination_detail": "the layout heuristic ran to completion",
+        },
+    )
+
+
+def stopped(reason: Termination, watch: Watch) -> Result:
+    """The Result of a solve stopped by its time limit or a cancel before the layout was complete."""
+    return Result(
+        status=SolutionStatus.no_solution,
+        termination=reason,
+        stats={"solve_time_s": watch.elapsed()},
+    )

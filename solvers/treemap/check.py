@@ -17,6 +17,7 @@ from solvers.treemap.geometry import (
     is_convex_ccw,
     signed_area,
 )
+from solvers.treemap.memory import gc_paused
 from solvers.treemap.schema import TreemapInstance
 from solvers.treemap.solution import TreemapSolution
 
@@ -50,6 +51,7 @@ def _fail(message: str) -> Verification:
     return Verification(False, None, math.inf, CHECKED_BY, message)
 
 
+@gc_paused()
 def check(instance: TreemapInstance, solution: Any) -> Verification:
     """Verify a solution; never raises (a bug on an unforeseen input becomes an infeasible verdict)."""
     try:

@@ -63,7 +63,7 @@ def generate(
     if nodes < 2:
         raise ValueError("a random tree needs at least 2 nodes")
     rng = np.random.default_rng(seed)
-    parents = [-1] + (rng.random(nodes - 1) * np.arange(1, nodes)).astype(np.int64).tolist()
+    parents = [-1, *(rng.random(nodes - 1) * np.arange(1, nodes)).astype(np.int64).tolist()]
     has_child = np.zeros(nodes, dtype=bool)
     has_child[parents[1:]] = True
     leaves = np.flatnonzero(~has_child)

@@ -14,6 +14,7 @@ import math
 
 from solvers.base import Cancel, Progress, Result
 from solvers.treemap.geometry import Polygon, cut_by_area, fatness
+from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import PolygonalOptions
 from solvers.treemap.schema import TreemapInstance
 from solvers.treemap.solution import Watch, finished, polygon_nodes, stopped
@@ -75,6 +76,7 @@ class PolygonalSolver:
     learned = False
     Options = PolygonalOptions
 
+    @gc_paused()
     def solve(
         self, instance: TreemapInstance, options: PolygonalOptions, progress: Progress, cancel: Cancel
     ) -> Result:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from solvers.base import JSON, InvalidInstance, errors_from_validation
+from solvers.treemap.memory import gc_paused
 
 #: Most nodes (root included) an instance may have.
 MAX_NODES = 2_000_000
@@ -138,6 +139,7 @@ class _Errors:
             raise self.as_exception()
 
 
+@gc_paused()
 def parse(raw: Any) -> TreemapInstance:
     """Validate a raw instance (JSON tree or slash-path CSV); raises InvalidInstance listing every problem."""
     if not isinstance(raw, dict):

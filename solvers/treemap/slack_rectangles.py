@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from solvers.base import Cancel, Progress, Result
+from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import SlackRectanglesOptions
 from solvers.treemap.polygonal import balanced_split
 from solvers.treemap.schema import TreemapInstance
@@ -55,6 +56,7 @@ class SlackRectanglesSolver:
     learned = False
     Options = SlackRectanglesOptions
 
+    @gc_paused()
     def solve(
         self, instance: TreemapInstance, options: SlackRectanglesOptions, progress: Progress, cancel: Cancel
     ) -> Result:

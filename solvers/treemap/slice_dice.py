@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from solvers.base import Cancel, Progress, Result
+from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import SliceDiceOptions
 from solvers.treemap.schema import TreemapInstance
 from solvers.treemap.solution import Watch, finished, rectangle_nodes, stopped
@@ -19,6 +20,7 @@ class SliceDiceSolver:
     learned = False
     Options = SliceDiceOptions
 
+    @gc_paused()
     def solve(
         self, instance: TreemapInstance, options: SliceDiceOptions, progress: Progress, cancel: Cancel
     ) -> Result:

@@ -44,7 +44,8 @@ class TreemapSolution(BaseModel):
     nodes: list[SolutionNode]
     aspect_ratio_measure: Measure = Field(
         "diameter2_over_area",
-        description="max_side_ratio = max(w/h, h/w) of axis-parallel rectangles; diameter2_over_area otherwise.",
+        description="max_side_ratio = max(w/h, h/w) of axis-parallel rectangles;"
+        " diameter2_over_area = diameter² / area otherwise.",
     )
     slack: float = Field(
         0.0,

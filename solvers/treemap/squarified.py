@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from solvers.base import Cancel, Progress, Result
+from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import SquarifiedOptions
 from solvers.treemap.schema import TreemapInstance
 from solvers.treemap.solution import Watch, finished, rectangle_nodes, stopped
@@ -83,6 +84,7 @@ class SquarifiedSolver:
     learned = False
     Options = SquarifiedOptions
 
+    @gc_paused()
     def solve(
         self, instance: TreemapInstance, options: SquarifiedOptions, progress: Progress, cancel: Cancel
     ) -> Result:

@@ -1,0 +1,115 @@
+"""check(): accepts the solver's answer, rejects tampered or malformed ones, never raises."""
+
+from __future__ import annotations
+
+import copy
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solvers.xva import KIND
+from solvers.xva.generate import generate
+from tests.solvers.xva.helpers import single_trade, solve
+
+RAW = generate(9, underlyings=3, trades=8, paths=1_000, steps=12, collateralised=False)
+INSTANCE = KIND.parse(RAW)
+SOLUTION: dict[str, Any] = solve(RAW).solution or {}
+
+
+def test_untouched_solution_verifies_with_the_recomputed_cva() -> None:
+    verification = KIND.check(INSTANCE, SOLUTION)
+    assert verification.feasible, verification.message
+    assert verification.objective == pytest.approx(SOLUTION["cva"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda s: s.update(cva=s["cva"] * 1.01 + 1e-3), "cva"),
+        (lambda s: s.update(dva=s["dva"] + 0.01), "dva"),
+        (lambda s: s.update(fva=s["fva"] + 0.01), "fva"),
+        (lambda s: s.update(mva=0.5), "mva"),
+        (lambda s: s.update(colva=0.1), "colva"),
+        (lambda s: s["exposure"]["epe"].__setitem__(3, -1.0), "epe"),
+        (lambda s: s["exposure"]["times"].__setitem__(2, 0.5), "times"),
+        (lambda s: s["exposure"]["epe"].__setitem__(0, s["exposure"]["epe"][0] + 1.0), "t_0"),
+        (lambda s: s["exposure"]["expected_value"].__setitem__(6, 1e3), "expected_value"),
+        (lambda s: s["exposure"]["pfe"].pop(), "pfe"),
+        (lambda s: s["std_error"].update(cva=-1.0), "std_error"),
+        (lambda s: s.pop("exposure"), "exposure"),
+        (lambda s: s.update(cva=float("nan")), "cva"),
+    ],
+)
+def test_tampered_solution_is_rejected(mutate: Any, fragment: str) -> None:
+    solution = copy.deepcopy(SOLUTION)
+    mutate(solution)
+    verification = KIND.check(INSTANCE, solution)
+    assert not verification.feasible
+    assert fragment in verification.message
+
+
+def test_simulated_default_solution_is_checked_statistically() -> None:
+    structural = {"model": "structural", "asset": 100.0, "vol": 0.25, "barrier": 60.0}
+    raw = single_trade(paths=4_000, steps=20, counterparty={"recovery": 0.4, "default": structural})
+    inst = KIND.parse(raw)
+    solution = solve(raw, default_probabilities="simulated").solution
+    assert solution is not None
+    assert KIND.check(inst, solution).feasible
+    solution["cva"] += 10 * solution["std_error"]["cva"]
+    assert not KIND.check(inst, solution).feasible
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(json_values)
+def test_garbage_solutions_are_infeasible_never_errors(solution: Any) -> None:
+    assert not KIND.check(INSTANCE, solution).feasible
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["cva", "std_error", "exposure", "paths"]),
+    st.sampled_from(["epe", "ene", "pfe", "times", "cva", "expected_value"]),
+    json_values,
+)
+def test_corrupted_parts_never_raise(top: str, inner: str, value: Any) -> None:
+    solution = copy.deepcopy(SOLUTION)
+    if isinstance(solution[top], dict):
+        solution[top][inner] = value
+    else:
+        solution[top] = value
+    KIND.check(INSTANCE, solution)
+
+
+def test_svg_plots_three_profiles_with_axes_and_legend() -> None:
+    svg = (
+        KIND.render_svg(INSTANCE, {"objective": SOLUTION["cva"], "solution": SOLUTION})
+        if KIND.render_svg
+        else ""
+    )
+    root = ET.fromstring(svg)
+    namespace = "{http://www.w3.org/2000/svg}"
+    lines = {p.get("class"): p for p in root.iter(f"{namespace}polyline")}
+    assert set(lines) == {"epe", "ene", "pfe"}
+    assert all(len((p.get("points") or "").split()) == 13 for p in lines.values())
+    texts = "".join(t.text or "" for t in root.iter(f"{namespace}text"))
+    for label in ("EPE", "ENE", "PFE", "time (years)"):
+        assert label in texts
+
+
+@settings(max_examples=60, deadline=None)
+@given(json_values)
+def test_svg_of_a_malformed_result_is_still_an_svg(result: Any) -> None:
+    svg = KIND.render_svg(INSTANCE, result) if KIND.render_svg else ""
+    assert ET.fromstring(svg).tag.endswith("svg")

@@ -189,6 +189,6 @@ def greedy_fill(
         for agent in agents:
             stale |= users.pop(int(agent), set())
         stale.discard(best)
-        for task in stale:
-            rebuild(task)
+        for stale_task in stale:
+            rebuild(stale_task)
     return result

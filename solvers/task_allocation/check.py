@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from solvers.base import JSON, Verification
+from solvers.base import Verification
 from solvers.task_allocation.model import Instance, SolutionModel
 
 CHECKED_BY = "task_allocation.check"
@@ -25,10 +25,10 @@ def check(instance: Instance, solution: Any) -> Verification:
     try:
         parsed = SolutionModel.model_validate(solution)
     except ValidationError as exc:
-        problems = "; ".join(
+        details = "; ".join(
             f"{'/'.join(map(str, err['loc'])) or 'solution'}: {err['msg']}" for err in exc.errors()[:5]
         )
-        return _infeasible(f"malformed solution: {problems}")
+        return _infeasible(f"malformed solution: {details}")
     task_index = {task_id: j for j, task_id in enumerate(instance.task_ids)}
     agent_index = {agent_id: i for i, agent_id in enumerate(instance.agent_ids)}
     serving: dict[str, str] = {}
@@ -43,9 +43,13 @@ def check(instance: Instance, solution: Any) -> Verification:
                 problems.append(f"agent {agent_id!r} serves both {serving[agent_id]!r} and {task_id!r}")
             else:
                 serving[agent_id] = task_id
-    problems.extend(f"unknown task {task_id!r} in completed" for task_id in parsed.completed if task_id not in task_index)
+    problems.extend(
+        f"unknown task {task_id!r} in completed" for task_id in parsed.completed if task_id not in task_index
+    )
     if problems:
-        return _infeasible("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+        return _infeasible(
+            "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
 
     n_caps = instance.n_capabilities
     supply = {task_id: [0.0] * n_caps for task_id in instance.task_ids}
@@ -75,7 +79,9 @@ def check(instance: Instance, solution: Any) -> Verification:
                 unlisted.append(task_id)
         elif task_id in claimed:
             worst_shortfall = max(worst_shortfall, shortfall)
-            problems.append(f"task {task_id!r} is listed completed but its requirements fall short by {shortfall:g}")
+            problems.append(
+                f"task {task_id!r} is listed completed but its requirements fall short by {shortfall:g}"
+            )
     if problems:
         return _infeasible("; ".join(problems[:5]), worst_shortfall)
     message = ""

@@ -101,7 +101,7 @@ def specialists_instance(seed: int, n_agents: int = 24, n_tasks: int = 8, n_capa
 
 
 def stations_instance(seed: int, n_agents: int = 30, n_tasks: int = 10, area_km: float = 20.0) -> JSON:
-    """Charging stations (agents: power and ports) serving demand sites; pair cost = 0.5 per km of distance."""
+    """Charging stations (agents: power and ports) serving demand sites; pair cost 0.5 per km."""
     rng = np.random.default_rng(seed)
     station_xy = rng.uniform(0, area_km, size=(n_agents, 2))
     site_xy = rng.uniform(0, area_km, size=(n_tasks, 2))
@@ -131,7 +131,9 @@ def grid_instance(
     agent_cells = rng.integers(0, grid_size, size=(n_agents, 2))
     task_cells = rng.integers(0, grid_size, size=(n_tasks, 2))
     agents = np.zeros((n_agents, n_capabilities))
-    agents[np.arange(n_agents), rng.integers(0, n_capabilities, size=n_agents)] = rng.integers(1, 3, size=n_agents)
+    agents[np.arange(n_agents), rng.integers(0, n_capabilities, size=n_agents)] = rng.integers(
+        1, 3, size=n_agents
+    )
     costs = 2.0 * agents.sum(axis=1)
     tasks = np.zeros((n_tasks, n_capabilities))
     for j in range(n_tasks):
@@ -161,7 +163,7 @@ def planted_instance(
     """
     rng = np.random.default_rng(seed)
     price = rng.integers(1, 6, size=n_capabilities).astype(float)
-    planted_agents = max(n_tasks, int(round(0.85 * n_agents)))
+    planted_agents = max(n_tasks, round(0.85 * n_agents))
     sizes = np.ones(n_tasks, dtype=int) + np.bincount(
         rng.integers(0, n_tasks, size=planted_agents - n_tasks), minlength=n_tasks
     )
@@ -172,7 +174,9 @@ def planted_instance(
     for size in sizes:
         members = np.zeros((int(size), n_capabilities))
         for member in members:
-            skills = rng.choice(n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False)
+            skills = rng.choice(
+                n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False
+            )
             member[skills] = rng.integers(1, 5, size=skills.size)
         requirement = members.sum(axis=0)
         margin = float(rng.integers(1, 11))
@@ -183,7 +187,9 @@ def planted_instance(
     costs = [float(price @ vector) for vector in vectors]
     for _ in range(max(0, n_agents - planted_agents)):
         decoy = np.zeros(n_capabilities)
-        skills = rng.choice(n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False)
+        skills = rng.choice(
+            n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False
+        )
         decoy[skills] = rng.integers(1, 5, size=skills.size)
         vectors.append(decoy)
         costs.append(float(price @ decoy) + 1.0)

@@ -31,7 +31,10 @@ class GreedySolver:
             if watch.should_stop():
                 break
             allocation = greedy_fill(
-                builder, np.full(instance.n_agents, UNASSIGNED, dtype=np.int64), rule, should_stop=watch.should_stop
+                builder,
+                np.full(instance.n_agents, UNASSIGNED, dtype=np.int64),
+                rule,
+                should_stop=watch.should_stop,
             )
             passes += 1
             value = profit(instance, allocation)

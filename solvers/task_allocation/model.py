@@ -26,6 +26,7 @@ MAX_ABS_VALUE = 1e12
 #: Longest id or capability name.
 MAX_NAME_LENGTH = 200
 
+
 class AgentModel(BaseModel):
     """An agent: a fixed cost paid when it is assigned, and its capability vector."""
 
@@ -33,7 +34,9 @@ class AgentModel(BaseModel):
 
     id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     cost: float = Field(0.0, ge=0, le=MAX_ABS_VALUE, description="Paid when the agent is assigned to a task.")
-    capabilities: list[float] = Field(max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0.")
+    capabilities: list[float] = Field(
+        max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0."
+    )
 
 
 class TaskModel(BaseModel):
@@ -43,7 +46,9 @@ class TaskModel(BaseModel):
 
     id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     reward: float = Field(ge=0, le=MAX_ABS_VALUE, description="Paid when the task is completed.")
-    requirements: list[float] = Field(max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0.")
+    requirements: list[float] = Field(
+        max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0."
+    )
 
 
 class InstanceModel(BaseModel):
@@ -123,7 +128,10 @@ def _semantic_errors(model: InstanceModel) -> list[JSON]:
         for name, where in _duplicates([item.id for item in items]).items():
             for index in where[1:]:
                 errors.append(
-                    {"loc": [collection, index, "id"], "msg": f"id {name!r} is already used at index {where[0]}"}
+                    {
+                        "loc": [collection, index, "id"],
+                        "msg": f"id {name!r} is already used at index {where[0]}",
+                    }
                 )
     for index, agent in enumerate(model.agents):
         if len(agent.capabilities) != n_caps:
@@ -183,7 +191,10 @@ def _pair_cost_errors(pair_costs: list[list[float]], n_agents: int, n_tasks: int
         for j, value in enumerate(row):
             if not (0 <= value <= MAX_ABS_VALUE):
                 errors.append(
-                    {"loc": ["pair_costs", i, j], "msg": f"must be between 0 and {MAX_ABS_VALUE:g}, got {value}"}
+                    {
+                        "loc": ["pair_costs", i, j],
+                        "msg": f"must be between 0 and {MAX_ABS_VALUE:g}, got {value}",
+                    }
                 )
     return errors
 
@@ -246,4 +257,3 @@ def to_raw(instance: Instance) -> JSON:
         ],
         "pair_costs": None if instance.pair_costs is None else instance.pair_costs.tolist(),
     }
-

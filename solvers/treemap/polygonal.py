@@ -96,9 +96,9 @@ class PolygonalSolver:
                 if len(group) == 1:
                     polys[group[0]] = region
                     continue
-                cuts += 1
                 if cuts % POLL_EVERY == 0 and (reason := watch.stop_reason()) is not None:
                     return stopped(reason, watch)
+                cuts += 1
                 s = balanced_split(group, weight)
                 heavy, light = group[:s], group[s:]
                 light_weight = math.fsum(weight[i] for i in light)
@@ -107,7 +107,7 @@ class PolygonalSolver:
                 stack.append((light, low))
                 stack.append((heavy, high))
         layout_s = watch.elapsed()
-        nodes = polygon_nodes(instance, polys)
+        nodes = polygon_nodes(instance, polys, watch)
         return finished(
             nodes, "diameter2_over_area", 0.0, watch, progress, {"layout_time_s": layout_s, "cuts": cuts}
         )

@@ -80,9 +80,9 @@ class SlackRectanglesSolver:
                     kid = group[0]
                     x0s[kid], y0s[kid], x1s[kid], y1s[kid] = box
                     continue
-                cuts += 1
                 if cuts % POLL_EVERY == 0 and (reason := watch.stop_reason()) is not None:
                     return stopped(reason, watch)
+                cuts += 1
                 s = balanced_split(group, weight)
                 heavy, light = group[:s], group[s:]
                 light_weight = math.fsum(weight[i] for i in light)
@@ -93,6 +93,6 @@ class SlackRectanglesSolver:
                 stack.append((light, light_box))
                 stack.append((heavy, heavy_box))
         layout_s = watch.elapsed()
-        nodes = rectangle_nodes(instance, (x0s, y0s, x1s, y1s))
+        nodes = rectangle_nodes(instance, (x0s, y0s, x1s, y1s), watch)
         stats = {"layout_time_s": layout_s, "cuts": cuts, "dominated_cuts": shrunk}
         return finished(nodes, "max_side_ratio", options.slack, watch, progress, stats)

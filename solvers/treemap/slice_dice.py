@@ -58,5 +58,5 @@ class SliceDiceSolver:
                     x0s[kid], y0s[kid], x1s[kid], y1s[kid] = x0s[node], pos, x1s[node], end
                     pos = end
         layout_s = watch.elapsed()
-        nodes = rectangle_nodes(instance, (x0s, y0s, x1s, y1s))
+        nodes = rectangle_nodes(instance, (x0s, y0s, x1s, y1s), watch)
         return finished(nodes, "max_side_ratio", 0.0, watch, progress, {"layout_time_s": layout_s})

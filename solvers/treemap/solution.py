@@ -15,6 +15,8 @@ from solvers.treemap.schema import TreemapInstance
 
 #: Largest area slack a solution may declare (areas within a factor 1 + slack of their share).
 MAX_SLACK = 1.0
+#: Solution nodes are built in chunks of this size, polling cancel and the clock in between.
+BUILD_CHUNK = 50_000
 #: Incumbents sent through Progress carry the full solution only up to this many nodes.
 MAX_PROGRESS_SOLUTION_NODES = 10_000
 
@@ -85,48 +87,67 @@ def rectangle_aspect(x0: float, y0: float, x1: float, y1: float) -> float:
     return max(w / h, h / w)
 
 
-def rectangle_nodes(instance: TreemapInstance, rects: Sequence[Sequence[float]]) -> list[JSON]:
-    """Solution nodes for axis-parallel rectangles given as rects = (x0s, y0s, x1s, y1s)."""
+def rectangle_nodes(
+    instance: TreemapInstance, rects: Sequence[Sequence[float]], watch: Watch
+) -> list[JSON] | Termination:
+    """Solution nodes for axis-parallel rectangles rects = (x0s, y0s, x1s, y1s); a Termination if stopped."""
     x0s, y0s, x1s, y1s = rects
     paths = instance.paths()
-    return [
-        {
-            "path": paths[i],
-            "depth": instance.depth[i],
-            "weight": instance.weight[i],
-            "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
-            "area": (x1 - x0) * (y1 - y0),
-            "aspect_ratio": rectangle_aspect(x0, y0, x1, y1),
-        }
-        for i, x0, y0, x1, y1 in zip(range(instance.size), x0s, y0s, x1s, y1s, strict=True)
-    ]
+    nodes: list[JSON] = []
+    for lo in range(0, instance.size, BUILD_CHUNK):
+        if (reason := watch.stop_reason()) is not None:
+            return reason
+        hi = min(lo + BUILD_CHUNK, instance.size)
+        nodes += [
+            {
+                "path": paths[i],
+                "depth": instance.depth[i],
+                "weight": instance.weight[i],
+                "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                "area": (x1 - x0) * (y1 - y0),
+                "aspect_ratio": rectangle_aspect(x0, y0, x1, y1),
+            }
+            for i, x0, y0, x1, y1 in zip(
+                range(lo, hi), x0s[lo:hi], y0s[lo:hi], x1s[lo:hi], y1s[lo:hi], strict=True
+            )
+        ]
+    return nodes
 
 
-def polygon_nodes(instance: TreemapInstance, polygons: Sequence[Polygon]) -> list[JSON]:
-    """Solution nodes for convex polygons, with diameter² / area as aspect ratio."""
+def polygon_nodes(
+    instance: TreemapInstance, polygons: Sequence[Polygon], watch: Watch
+) -> list[JSON] | Termination:
+    """Solution nodes for convex polygons, with diameter² / area as aspect ratio; a Termination if stopped."""
     paths = instance.paths()
-    return [
-        {
-            "path": paths[i],
-            "depth": instance.depth[i],
-            "weight": instance.weight[i],
-            "polygon": [[x, y] for x, y in poly],
-            "area": signed_area(poly),
-            "aspect_ratio": fatness(poly),
-        }
-        for i, poly in enumerate(polygons)
-    ]
+    nodes: list[JSON] = []
+    for lo in range(0, instance.size, BUILD_CHUNK):
+        if (reason := watch.stop_reason()) is not None:
+            return reason
+        nodes += [
+            {
+                "path": paths[i],
+                "depth": instance.depth[i],
+                "weight": instance.weight[i],
+                "polygon": [[x, y] for x, y in polygons[i]],
+                "area": signed_area(polygons[i]),
+                "aspect_ratio": fatness(polygons[i]),
+            }
+            for i in range(lo, min(lo + BUILD_CHUNK, instance.size))
+        ]
+    return nodes
 
 
 def finished(
-    nodes: list[JSON],
+    nodes: list[JSON] | Termination,
     measure: Measure,
     slack: float,
     watch: Watch,
     progress: Progress,
     stats: JSON,
 ) -> Result:
-    """Wrap a complete layout into a Result and report it as the incumbent."""
+    """Wrap a complete layout into a Result and report it as the incumbent (or say why it stopped)."""
+    if isinstance(nodes, Termination):
+        return stopped(nodes, watch)
     aspects = [node["aspect_ratio"] for node in nodes]
     objective = max(aspects)
     solution: JSON = {"nodes": nodes, "aspect_ratio_measure": measure, "slack": slack}

@@ -112,5 +112,5 @@ class SquarifiedSolver:
             box = (rects[0][node], rects[1][node], rects[2][node], rects[3][node])
             squarify_children(order, weight, box, rects)
         layout_s = watch.elapsed()
-        nodes = rectangle_nodes(instance, rects)
+        nodes = rectangle_nodes(instance, rects, watch)
         return finished(nodes, "max_side_ratio", 0.0, watch, progress, {"layout_time_s": layout_s})

@@ -9,6 +9,7 @@ flush; the caller (a request or a task) owns the transaction.
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,16 +175,19 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
     hinted = session.get(Job, hint_job_id)
     if hinted is None:
         return None
-    for _ in range(5):
-        candidate = select(Job.id).where(
-            Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued"
-        )
-        candidate = candidate.order_by(Job.priority.desc(), Job.created_at, Job.id).limit(1)
+    group = select(Job.id).where(Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued")
+    for _ in range(50):
+        candidate = group.order_by(Job.priority.desc(), Job.created_at, Job.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             candidate = candidate.with_for_update(skip_locked=True)
         job_id = session.scalar(candidate)
         if job_id is None:
-            return None
+            # Rows locked by a short transaction (e.g. the API marking the doorbell rung) are skipped
+            # above; only give up once nothing in the group is queued at all.
+            if session.scalar(group.limit(1)) is None:
+                return None
+            time.sleep(0.05)
+            continue
         now = utcnow()
         claimed = session.execute(
             update(Job)

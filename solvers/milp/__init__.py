@@ -61,6 +61,23 @@ SOLVERS: dict[str, SolverSpec] = {
         options=HighsOptions,
         target="solvers.milp.highs_solver:HighsSolver",
     ),
+    "cpsat": SolverSpec(
+        name="cpsat",
+        exact=True,
+        learned=False,
+        description="OR-Tools CP-SAT on pure integer models with integral data after exact decimal scaling; "
+        "refuses continuous variables and infinite bounds.",
+        options=CpsatOptions,
+        target="solvers.milp.cpsat_solver:CpsatSolver",
+    ),
+    "scip": SolverSpec(
+        name="scip",
+        exact=True,
+        learned=False,
+        description="SCIP branch-and-cut (PySCIPOpt); takes every model, semi-continuous by reformulation.",
+        options=ScipOptions,
+        target="solvers.milp.scip_solver:ScipSolver",
+    ),
 }
 
 

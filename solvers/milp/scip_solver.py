@@ -1,0 +1,236 @@
+"""The SCIP back-end (PySCIPOpt): incumbents and bounds from an event handler, cancel via interruptSolve.
+
+A semi-continuous variable x ∈ {0} ∪ [l, u] is modelled exactly with a binary z: l·z ≤ x ≤ u·z.
+SCIP itself is single-threaded here; ``threads`` is accepted and reported but does not change the search.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from typing import Any
+
+import numpy as np
+from pyscipopt import Eventhdlr, Model, quicksum
+from pyscipopt.scip import PY_SCIP_EVENTTYPE as SCIP_EVENTTYPE
+from pyscipopt.scip import PY_SCIP_PARAMSETTING as SCIP_PARAMSETTING
+from pyscipopt.scip import ExprCons
+
+from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.milp.model import MilpModel, VarType
+from solvers.milp.options import ScipOptions
+from solvers.milp.outcome import (
+    INCUMBENT_SOLUTION_MAX_VARS,
+    finish_status,
+    improves_bound,
+    improves_incumbent,
+    inconsistent_bounds,
+)
+
+_POLL_S = 0.1
+_PRESOLVE = {"default": None, "off": "off", "aggressive": "aggressive", "fast": "fast"}
+_EVENTS = (SCIP_EVENTTYPE.BESTSOLFOUND, SCIP_EVENTTYPE.DUALBOUNDIMPROVED)
+
+
+def _build(model: MilpModel, zero_objective: bool = False) -> tuple[Model, list[Any]]:
+    scip = Model(model.name or "milp")
+    scip.hideOutput()
+    variables = []
+    for j, name in enumerate(model.var_names):
+        kind = "I" if model.var_types[j] == VarType.integer else "C"
+        lb = None if math.isinf(model.lb[j]) else float(model.lb[j])
+        ub = None if math.isinf(model.ub[j]) else float(model.ub[j])
+        if model.var_types[j] == VarType.semicontinuous:
+            x = scip.addVar(name, vtype="C", lb=min(lb or 0.0, 0.0), ub=ub)
+            on = scip.addVar(f"{name}#on", vtype="B")
+            scip.addCons(x <= float(model.ub[j]) * on)
+            if lb is not None and lb > 0:
+                scip.addCons(x >= lb * on)
+            variables.append(x)
+            continue
+        variables.append(scip.addVar(name, vtype=kind, lb=lb, ub=ub))
+    matrix = model.matrix
+    for i in range(model.num_rows):
+        start, end = matrix.indptr[i], matrix.indptr[i + 1]
+        expression = quicksum(
+            float(c) * variables[j]
+            for c, j in zip(matrix.data[start:end], matrix.indices[start:end], strict=True)
+        )
+        lo = None if math.isinf(model.row_lb[i]) else float(model.row_lb[i])
+        up = None if math.isinf(model.row_ub[i]) else float(model.row_ub[i])
+        if lo is None and up is None:
+            continue
+        scip.addCons(ExprCons(expression, lhs=lo, rhs=up), name=model.row_names[i])
+    if not zero_objective:
+        used = np.flatnonzero(model.obj)
+        scip.setObjective(quicksum(float(model.obj[j]) * variables[j] for j in used), sense=model.sense)
+        if model.objective_offset:
+            scip.addObjoffset(model.objective_offset)
+    return scip, variables
+
+
+class _Reporter(Eventhdlr):
+    """Queues new best solutions and improved dual bounds for the calling thread."""
+
+    def __init__(
+        self, events: queue.SimpleQueue[tuple[str, float, Any]], variables: list[Any], with_values: bool
+    ):
+        super().__init__()
+        self.events = events
+        self.variables = variables
+        self.with_values = with_values
+
+    def eventinit(self) -> None:
+        for event_type in _EVENTS:
+            self.model.catchEvent(event_type, self)
+
+    def eventexit(self) -> None:
+        for event_type in _EVENTS:
+            self.model.dropEvent(event_type, self)
+
+    def eventexec(self, event: Any) -> None:
+        if event.getType() == SCIP_EVENTTYPE.BESTSOLFOUND:
+            solution = self.model.getBestSol()
+            values = [self.model.getSolVal(solution, v) for v in self.variables] if self.with_values else None
+            self.events.put(("incumbent", float(self.model.getSolObjVal(solution)), values))
+        else:
+            self.events.put(("bound", float(self.model.getDualbound()), None))
+
+
+class ScipSolver:
+    """SCIP branch-and-cut: takes every linear model (semi-continuous by reformulation)."""
+
+    name = "scip"
+    exact = True
+    learned = False
+    Options = ScipOptions
+
+    def solve(self, instance: MilpModel, options: ScipOptions, progress: Progress, cancel: Cancel) -> Result:
+        """Solve with SCIP within ``options.time_limit_s``."""
+        start = time.monotonic()
+        if inconsistent_bounds(instance):
+            return Result(
+                SolutionStatus.infeasible,
+                Termination.infeasible,
+                stats={"reason": "lower bound > upper bound"},
+            )
+        scip, variables = _build(instance)
+        self._configure(scip, options, options.time_limit_s)
+        events: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()
+        reporter = _Reporter(events, variables, instance.num_vars <= INCUMBENT_SOLUTION_MAX_VARS)
+        scip.includeEventhdlr(reporter, "solvent_progress", "reports incumbents and bounds")
+        outcome: dict[str, BaseException] = {}
+
+        def run() -> None:
+            try:
+                scip.optimizeNogil()
+            except BaseException as exc:  # re-raised in the calling thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run, name="scip-solve", daemon=True)
+        thread.start()
+        best: list[float | None] = [None, None]
+        cancelled = False
+
+        def drain() -> None:
+            while True:
+                try:
+                    what, value, values = events.get_nowait()
+                except queue.Empty:
+                    return
+                if what == "incumbent" and improves_incumbent(instance.sense, value, best[0]):
+                    best[0] = value
+                    progress.incumbent(value, instance.solution_dict(values) if values is not None else None)
+                elif what == "bound" and improves_bound(instance.sense, value, best[1]):
+                    best[1] = value
+                    progress.bound(value)
+
+        while thread.is_alive():
+            thread.join(_POLL_S)
+            drain()
+            if not cancelled and cancel.is_set():
+                cancelled = True
+                scip.interruptSolve()
+        drain()
+        if "error" in outcome:
+            raise outcome["error"]
+        result = self._result(scip, variables, instance, cancelled)
+        if result.termination is Termination.other and scip.getStatus() == "inforunbd":
+            result = self._infeasible_or_unbounded(
+                instance, options, options.time_limit_s - (time.monotonic() - start)
+            )
+        result.stats["solve_time_s"] = time.monotonic() - start
+        result.stats["threads_used"] = 1
+        return result
+
+    @staticmethod
+    def _configure(scip: Model, options: ScipOptions, time_limit: float) -> None:
+        scip.setParam("limits/time", max(time_limit, 0.01))
+        scip.setParam("limits/gap", options.rel_gap)
+        scip.setParam("randomization/randomseedshift", options.seed)
+        emphasis = _PRESOLVE[options.presolve]
+        if emphasis is not None:
+            setting = {
+                "off": SCIP_PARAMSETTING.OFF,
+                "aggressive": SCIP_PARAMSETTING.AGGRESSIVE,
+                "fast": SCIP_PARAMSETTING.FAST,
+            }[emphasis]
+            scip.setPresolve(setting)
+
+    def _result(self, scip: Model, variables: list[Any], model: MilpModel, cancelled: bool) -> Result:
+        status = scip.getStatus()
+        stats: dict[str, Any] = {"scip_status": status, "nodes": int(scip.getNNodes())}
+        solution = objective = bound = None
+        if scip.getNSols() > 0:
+            best = scip.getBestSol()
+            x = np.array([scip.getSolVal(best, v) for v in variables], dtype=float)
+            solution = model.solution_dict(x)
+            objective = model.objective_value(x)
+        dual = scip.getDualbound()
+        if (
+            math.isfinite(dual)
+            and abs(dual) < 1e20
+            and status not in ("infeasible", "unbounded", "inforunbd")
+        ):
+            bound = float(dual)
+        if status == "infeasible":
+            return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
+        if status == "unbounded":
+            return Result(SolutionStatus.unbounded, Termination.unbounded, objective, None, solution, stats)
+        if status == "inforunbd":
+            return Result(SolutionStatus.no_solution, Termination.other, stats=stats)
+        if status in ("optimal", "gaplimit"):
+            termination, sol_status = finish_status(objective, bound)
+            return Result(sol_status, termination, objective, bound, solution, stats)
+        if status == "userinterrupt" or cancelled:
+            termination = Termination.cancelled
+        elif status == "timelimit":
+            termination = Termination.time_limit
+        else:
+            termination = Termination.other
+        sol_status = SolutionStatus.feasible if solution is not None else SolutionStatus.no_solution
+        return Result(sol_status, termination, objective, bound, solution, stats)
+
+    def _infeasible_or_unbounded(self, model: MilpModel, options: ScipOptions, time_left: float) -> Result:
+        """Tell infeasible from unbounded by solving the feasibility problem (zero objective)."""
+        scip, variables = _build(model, zero_objective=True)
+        self._configure(scip, options, time_left)
+        scip.optimize()
+        status = scip.getStatus()
+        stats = {"scip_status": f"inforunbd; feasibility check: {status}"}
+        if status == "infeasible":
+            return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
+        if scip.getNSols() > 0:
+            best = scip.getBestSol()
+            x = np.array([scip.getSolVal(best, v) for v in variables], dtype=float)
+            return Result(
+                SolutionStatus.unbounded,
+                Termination.unbounded,
+                model.objective_value(x),
+                None,
+                model.solution_dict(x),
+                stats,
+            )
+        return Result(SolutionStatus.no_solution, Termination.other, stats=stats)

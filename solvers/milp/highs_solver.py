@@ -86,7 +86,8 @@ class HighsSolver:
 
         def on_improving(event: Any) -> None:
             out = event.data_out
-            values = list(map(float, out.mip_solution)) if send_solutions else None
+            # HiGHS may append auxiliary columns (semi-continuous variables): keep the model's own.
+            values = list(map(float, out.mip_solution[: instance.num_vars])) if send_solutions else None
             events.put(("incumbent", float(out.objective_function_value), values))
 
         def on_interrupt(event: Any) -> None:

@@ -1,4 +1,4 @@
-"""The three back-ends agree on optima, report infeasible/unbounded, honour limits and cancel, or refuse clearly."""
+"""The three back-ends agree on optima, report infeasible/unbounded, honour limits and cancel, or refuse."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_cpsat_refuses_infinite_bounds_with_the_variable_named() -> None:
     model = _pure_integer(
         "maximize", [{"name": "diff", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 1}], ub=None
     )
-    with pytest.raises(SolverRefused, match="finite bounds.*'x'"):
+    with pytest.raises(SolverRefused, match=r"finite bounds.*'x'"):
         solve("cpsat", model)
 
 
@@ -146,7 +146,7 @@ def test_cpsat_scales_decimal_data_exactly() -> None:
 
 def test_cpsat_refuses_data_that_no_allowed_scale_makes_integral() -> None:
     model = _pure_integer("maximize", [{"name": "third", "terms": {"x": 1 / 3, "y": 1}, "lb": None, "ub": 2}])
-    with pytest.raises(SolverRefused, match="'third'.*not integral"):
+    with pytest.raises(SolverRefused, match=r"'third'.*not integral"):
         solve("cpsat", model)
 
 

@@ -89,8 +89,11 @@ def epsilon_chain(depth: int, epsilon: float, fmt: Format = "json") -> JSON:
     return _from_parents(parents, leaf_weight, fmt, (1.0, 1.0))
 
 
-def directory_tree(root: str, max_nodes: int = 5000) -> JSON:
-    """The files under ``root`` weighted by size in bytes (at least 1), breadth-first up to ``max_nodes``."""
+def directory_tree(root: str, max_nodes: int = 5000, skip_hidden: bool = True) -> JSON:
+    """The files under ``root`` weighted by size in bytes (at least 1), breadth-first up to ``max_nodes``.
+
+    Entries whose name starts with a dot are left out when ``skip_hidden`` is set.
+    """
     tree: dict[str, Any] = {"name": os.path.basename(os.path.abspath(root)) or "root", "children": []}
     queue = [(root, tree)]
     count = 1
@@ -103,8 +106,10 @@ def directory_tree(root: str, max_nodes: int = 5000) -> JSON:
         except OSError:
             continue
         for entry in entries:
-            if count >= max_nodes or "/" in entry.name or not entry.name:
+            if count >= max_nodes:
                 break
+            if skip_hidden and entry.name.startswith("."):
+                continue
             try:
                 if entry.is_symlink():
                     continue

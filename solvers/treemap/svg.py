@@ -97,6 +97,7 @@ def render_svg(instance: TreemapInstance, result: JSON) -> str:
         f'<rect width="{CANVAS_WIDTH}" height="{total_height}" fill="#fafafa"/>',
         _caption(result, len(nodes)),
     ]
+    parents = {path.rpartition("/")[0] for path, *_ in regions}
     labels = []
     for path, pixels, area_px, weight in regions:
         names = path.split("/")
@@ -110,7 +111,10 @@ def render_svg(instance: TreemapInstance, result: JSON) -> str:
             f'<polygon points="{points}" fill="{fill}" stroke="#ffffff" stroke-width="{stroke:.1f}">'
             f"<title>{escape(tooltip)}</title></polygon>"
         )
-        label = _label(names[-1], pixels, area_px, dark_text)
+        if path in parents:  # internal: a small tag in its top-left corner for the top levels
+            label = _corner_label(names[-1], pixels) if depth == 1 else None
+        else:
+            label = _label(names[-1], pixels, area_px, dark_text)
         if label:
             labels.append(label)
     parts.extend(labels)
@@ -126,6 +130,21 @@ def _caption(result: JSON, count: int) -> str:
         bits.append(f"max aspect ratio {objective:.3g}")
     text = " · ".join(bits)
     return f'<text x="8" y="19" font-size="14" fill="#333">{escape(text)}</text>'
+
+
+def _corner_label(name: str, pixels: list[tuple[float, float]]) -> str | None:
+    """A branch name in the top-left corner of its region, haloed so it reads over the children."""
+    xs = [p[0] for p in pixels]
+    ys = [p[1] for p in pixels]
+    fit_w, fit_h = max(xs) - min(xs), max(ys) - min(ys)
+    font = min(12.0, 0.3 * fit_h, 0.9 * fit_w / (0.6 * max(len(name), 1)))
+    if font < MIN_FONT_PX:
+        return None
+    return (
+        f'<text x="{min(xs) + 3:.1f}" y="{min(ys) + font + 2:.1f}" font-size="{font:.1f}" font-weight="bold"'
+        ' fill="#111" stroke="#ffffff" stroke-width="3" paint-order="stroke" pointer-events="none">'
+        f"{escape(name)}</text>"
+    )
 
 
 def _label(name: str, pixels: list[tuple[float, float]], area_px: float, dark_text: bool) -> str | None:

@@ -1,0 +1,199 @@
+"""Treemap benchmark: aspect ratios and times of every solver, with the PyPI ``squarify`` package as a peer.
+
+Prints markdown tables for (a) ε / 1 − ε chains of depth 1..D, (b) random heavy-tailed trees of
+growing size, (c) directory trees of this machine. Every layout up to ``--check-max-nodes`` nodes is
+verified with the kind's independent check. All sizes and limits come from the arguments.
+
+    .venv/bin/python bench/treemap.py --sizes 1000 10000 100000 1000000 --dirs /usr/lib/python3
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+import squarify
+
+from solvers.base import NeverCancel, NullProgress
+from solvers.treemap import KIND
+from solvers.treemap.generate import directory_tree, epsilon_chain, generate
+from solvers.treemap.geometry import fatness
+from solvers.treemap.schema import TreemapInstance, parse
+
+PEER = "squarify (PyPI)"
+
+
+def polygon_aspects(nodes: list[dict[str, Any]]) -> list[float]:
+    """diameter² / area of every node: one measure for rectangles and polygons alike."""
+    return [fatness([(p[0], p[1]) for p in node["polygon"]]) for node in nodes]
+
+
+def peer_layout(instance: TreemapInstance) -> list[dict[str, Any]]:
+    """Nested layout by the squarify package, one level at a time (it lays out a single level)."""
+    n = instance.size
+    boxes: list[tuple[float, float, float, float]] = [(0.0, 0.0, instance.width, instance.height)] * n
+    for node in range(n):
+        kids = sorted(instance.children(node), key=instance.weight.__getitem__, reverse=True)
+        if not kids:
+            continue
+        x, y, dx, dy = boxes[node]
+        sizes = squarify.normalize_sizes([instance.weight[k] for k in kids], dx, dy)
+        for kid, rect in zip(kids, squarify.squarify(sizes, x, y, dx, dy), strict=True):
+            boxes[kid] = (rect["x"], rect["y"], rect["dx"], rect["dy"])
+    return [{"polygon": [[x, y], [x + dx, y], [x + dx, y + dy], [x, y + dy]]} for x, y, dx, dy in boxes]
+
+
+def run_solver(instance: TreemapInstance, solver: str, time_limit: float, check: bool) -> dict[str, Any]:
+    """One solve: objective, diameter² / area statistics, times, verification."""
+    spec = KIND.solvers[solver]
+    start = time.perf_counter()
+    result = spec.load().solve(instance, spec.options(time_limit_s=time_limit), NullProgress(), NeverCancel())
+    wall = time.perf_counter() - start
+    if result.solution is None:
+        return {"solver": solver, "status": result.termination.value, "time": wall}
+    aspects = polygon_aspects(result.solution["nodes"])
+    row = {
+        "solver": solver,
+        "objective": result.objective,
+        "measure": result.solution["aspect_ratio_measure"],
+        "max_d2a": max(aspects),
+        "mean_d2a": math.fsum(aspects) / len(aspects),
+        "layout": result.stats.get("layout_time_s", wall),
+        "time": wall,
+        "verified": "-",
+    }
+    if check:
+        row["verified"] = "yes" if KIND.check(instance, result.solution).feasible else "NO"
+    return row
+
+
+def run_peer(instance: TreemapInstance) -> dict[str, Any]:
+    """The squarify package on the same tree (rectangles; max side ratio as objective)."""
+    start = time.perf_counter()
+    nodes = peer_layout(instance)
+    wall = time.perf_counter() - start
+    aspects = polygon_aspects(nodes)
+    sides = []
+    for node in nodes:
+        (x0, y0), _, (x1, y1), _ = node["polygon"]
+        w, h = x1 - x0, y1 - y0
+        sides.append(max(w / h, h / w) if w > 0 and h > 0 else math.inf)
+    return {
+        "solver": PEER,
+        "objective": max(sides),
+        "measure": "max_side_ratio",
+        "max_d2a": max(aspects),
+        "mean_d2a": math.fsum(aspects) / len(aspects),
+        "layout": wall,
+        "time": wall,
+        "verified": "-",
+    }
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e4 or math.isinf(value) else f"{value:.2e}"
+    return str(value)
+
+
+def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(label for label, _ in columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(fmt(row.get(key, "")) for _, key in columns) + " |")
+
+
+COLUMNS = [
+    ("instance", "instance"),
+    ("nodes", "nodes"),
+    ("solver", "solver"),
+    ("objective (max AR)", "objective"),
+    ("max d²/A", "max_d2a"),
+    ("mean d²/A", "mean_d2a"),
+    ("layout s", "layout"),
+    ("solve s", "time"),
+    ("verified", "verified"),
+]
+
+
+def chains(args: argparse.Namespace) -> None:
+    """Maximum aspect ratio (d²/A for every solver) against depth, for each ε."""
+    rows = []
+    for epsilon in args.epsilons:
+        for depth in range(1, args.chain_depth + 1, args.chain_step):
+            instance = parse(epsilon_chain(depth, epsilon))
+            row: dict[str, Any] = {"epsilon": epsilon, "depth": depth}
+            for solver in args.solvers:
+                row[solver] = run_solver(instance, solver, args.time_limit, check=True).get("max_d2a")
+            row[PEER] = run_peer(instance)["max_d2a"]
+            rows.append(row)
+    columns = [("ε", "epsilon"), ("depth", "depth")] + [(s, s) for s in [*args.solvers, PEER]]
+    table("(a) ε / 1 − ε chains: maximum aspect ratio (diameter² / area) against depth", rows, columns)
+
+
+def sized(
+    title: str, cases: list[tuple[str, Callable[[], dict[str, Any]]]], args: argparse.Namespace
+) -> None:
+    rows = []
+    for name, make in cases:
+        start = time.perf_counter()
+        instance = parse(make())
+        prepare = time.perf_counter() - start
+        print(f"<!-- {name}: {instance.size} nodes generated and parsed in {prepare:.2f} s -->", flush=True)
+        check = instance.size <= args.check_max_nodes
+        for solver in args.solvers:
+            if solver == "polygonal" and instance.size > args.polygonal_max_nodes:
+                continue
+            rows.append(
+                {
+                    "instance": name,
+                    "nodes": instance.size,
+                    **run_solver(instance, solver, args.time_limit, check),
+                }
+            )
+        rows.append({"instance": name, "nodes": instance.size, **run_peer(instance)})
+        del instance
+    table(title, rows, COLUMNS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--solvers", nargs="+", default=list(KIND.solvers), choices=list(KIND.solvers))
+    parser.add_argument("--epsilons", nargs="+", type=float, default=[1e-2, 1e-4, 1e-6, 1e-9])
+    parser.add_argument("--chain-depth", type=int, default=20, help="deepest ε-chain")
+    parser.add_argument("--chain-step", type=int, default=1)
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10000], help="random tree sizes")
+    parser.add_argument("--tail", type=float, default=1.2, help="Pareto index of the leaf weights")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dirs", nargs="*", default=[], help="directories to lay out (their file sizes)")
+    parser.add_argument("--dir-max-nodes", type=int, default=20000)
+    parser.add_argument("--polygonal-max-nodes", type=int, default=20000, help="skip polygonal above this")
+    parser.add_argument("--check-max-nodes", type=int, default=100000, help="verify layouts up to this size")
+    parser.add_argument("--time-limit", type=float, default=120.0, help="per solve, seconds")
+    args = parser.parse_args()
+
+    print(f"Treemap benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if args.chain_depth > 0:
+        chains(args)
+    if args.sizes:
+        cases = [
+            (f"random n={n}", lambda n=n: generate(args.seed, n, tail=args.tail, fmt="csv", width=1.6))
+            for n in args.sizes
+        ]
+        sized(f"(b) random trees, Pareto({args.tail}) leaf weights, 1.6 x 1 container", cases, args)
+    if args.dirs:
+        cases = [(path, lambda path=path: directory_tree(path, args.dir_max_nodes)) for path in args.dirs]
+        sized("(c) directory trees of this machine (file sizes in bytes)", cases, args)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nPeak resident memory of the benchmark process: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

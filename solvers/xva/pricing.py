@@ -44,66 +44,66 @@ class TradeTable:
         )
 
 
-def unit_prices(table: TradeTable, spot: np.ndarray, tau: np.ndarray | float, rate: float) -> np.ndarray:
+def unit_prices(table: TradeTable, spot: np.ndarray, tau: np.ndarray, rate: float) -> np.ndarray:
     """Price of one unit of each trade given its underlying's spot (shape (…, trades)) and time to maturity.
 
-    τ > 0: Black–Scholes / forward price; τ = 0 (within TAU_EPS): the payoff; τ < 0 (matured): 0.
+    ``tau`` has one entry per trade. τ > 0: Black–Scholes / forward price; τ = 0 (within TAU_EPS): the
+    payoff; τ < 0 (matured): 0. Only the columns of live trades are priced.
     """
-    tau_arr = np.broadcast_to(
-        np.asarray(tau, dtype=np.float64), np.broadcast_shapes(np.shape(tau), spot.shape)
-    )
-    alive = tau_arr > TAU_EPS
-    tau_pos = np.where(alive, tau_arr, 1.0)
-    code = table.code
-    strike = table.strike
-    fwd = spot * np.exp(-table.dividend * tau_pos)
-    pv_strike = strike * np.exp(-rate * tau_pos)
-    is_option = code != FORWARD
-    sig_sqrt = table.vol * np.sqrt(tau_pos)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d1 = np.log(fwd / np.where(is_option, pv_strike, 1.0)) / sig_sqrt + 0.5 * sig_sqrt
-    call = fwd * ndtr(d1) - pv_strike * ndtr(d1 - sig_sqrt)
-    forward = fwd - pv_strike
-    price = np.where(code == CALL, call, np.where(code == PUT, call - forward, forward))
-    payoff = np.where(
-        code == CALL,
-        np.maximum(spot - strike, 0.0),
-        np.where(code == PUT, np.maximum(strike - spot, 0.0), spot - strike),
-    )
-    expiring = np.abs(tau_arr) <= TAU_EPS
-    out: np.ndarray = np.where(alive, price, np.where(expiring, payoff, 0.0))
+    tau = np.asarray(tau, dtype=np.float64)
+    out = np.zeros(np.shape(spot))
+    alive = tau > TAU_EPS
+    options = np.flatnonzero(alive & (table.code != FORWARD))
+    if options.size:
+        t = tau[options]
+        pv_strike = table.strike[options] * np.exp(-rate * t)
+        sig_sqrt = table.vol[options] * np.sqrt(t)
+        fwd = spot[..., options] * np.exp(-table.dividend[options] * t)
+        with np.errstate(divide="ignore"):
+            d1 = np.log(fwd / pv_strike) / sig_sqrt + 0.5 * sig_sqrt
+        call = fwd * ndtr(d1) - pv_strike * ndtr(d1 - sig_sqrt)
+        out[..., options] = np.where(table.code[options] == PUT, call - fwd + pv_strike, call)
+    forwards = np.flatnonzero(alive & (table.code == FORWARD))
+    if forwards.size:
+        t = tau[forwards]
+        out[..., forwards] = spot[..., forwards] * np.exp(-table.dividend[forwards] * t) - table.strike[
+            forwards
+        ] * np.exp(-rate * t)
+    expiring = np.flatnonzero(np.abs(tau) <= TAU_EPS)
+    if expiring.size:
+        s, k, code = spot[..., expiring], table.strike[expiring], table.code[expiring]
+        out[..., expiring] = np.where(
+            code == CALL, np.maximum(s - k, 0.0), np.where(code == PUT, np.maximum(k - s, 0.0), s - k)
+        )
     return out
 
 
-def unit_deltas(table: TradeTable, spot: np.ndarray, tau: np.ndarray | float, rate: float) -> np.ndarray:
+def unit_deltas(table: TradeTable, spot: np.ndarray, tau: np.ndarray, rate: float) -> np.ndarray:
     """∂price/∂spot of one unit of each trade (the payoff's slope on the maturity date, 0 afterwards)."""
-    tau_arr = np.broadcast_to(
-        np.asarray(tau, dtype=np.float64), np.broadcast_shapes(np.shape(tau), spot.shape)
-    )
-    alive = tau_arr > TAU_EPS
-    tau_pos = np.where(alive, tau_arr, 1.0)
-    code = table.code
-    disc_q = np.exp(-table.dividend * tau_pos)
-    sig_sqrt = table.vol * np.sqrt(tau_pos)
-    is_option = code != FORWARD
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d1 = (
-            np.log(spot * disc_q / np.where(is_option, table.strike * np.exp(-rate * tau_pos), 1.0))
-            / sig_sqrt
-            + 0.5 * sig_sqrt
-        )
-    call_delta = disc_q * ndtr(d1)
-    delta = np.where(code == CALL, call_delta, np.where(code == PUT, call_delta - disc_q, disc_q))
-    payoff_slope = np.where(
-        code == CALL, (spot > table.strike) * 1.0, np.where(code == PUT, -1.0 * (spot < table.strike), 1.0)
-    )
-    expiring = np.abs(tau_arr) <= TAU_EPS
-    out: np.ndarray = np.where(alive, delta, np.where(expiring, payoff_slope, 0.0))
+    tau = np.asarray(tau, dtype=np.float64)
+    out = np.zeros(np.shape(spot))
+    alive = tau > TAU_EPS
+    disc_q = np.exp(-table.dividend * np.where(alive, tau, 0.0))
+    options = np.flatnonzero(alive & (table.code != FORWARD))
+    if options.size:
+        t = tau[options]
+        sig_sqrt = table.vol[options] * np.sqrt(t)
+        fwd = spot[..., options] * disc_q[options]
+        with np.errstate(divide="ignore"):
+            d1 = np.log(fwd / (table.strike[options] * np.exp(-rate * t))) / sig_sqrt + 0.5 * sig_sqrt
+        call_delta = disc_q[options] * ndtr(d1)
+        out[..., options] = np.where(table.code[options] == PUT, call_delta - disc_q[options], call_delta)
+    forwards = np.flatnonzero(alive & (table.code == FORWARD))
+    out[..., forwards] = disc_q[forwards]
+    expiring = np.flatnonzero(np.abs(tau) <= TAU_EPS)
+    if expiring.size:
+        s, k, code = spot[..., expiring], table.strike[expiring], table.code[expiring]
+        out[..., expiring] = np.where(code == CALL, 1.0 * (s > k), np.where(code == PUT, -1.0 * (s < k), 1.0))
     return out
 
 
 def netting_set_value(table: TradeTable, spots: np.ndarray, time: float, rate: float) -> np.ndarray:
     """V = Σ quantity·price at ``time`` for spot vectors ``spots`` of shape (…, underlyings)."""
     prices = unit_prices(table, spots[..., table.underlying], table.maturity - time, rate)
-    out: np.ndarray = prices @ table.quantity
+    out: np.ndarray = np.einsum("...j,j->...", prices, table.quantity)
     return out

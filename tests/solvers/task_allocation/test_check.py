@@ -1,0 +1,102 @@
+"""The independent checker: feasibility rules and the recomputed profit."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solvers.task_allocation import KIND
+
+PAIRED = copy.deepcopy(KIND.example) | {"pair_costs": [[1, 0], [2, 0], [0, 0.5]]}
+
+
+def test_profit_is_rewards_of_covered_tasks_minus_agent_and_pair_costs() -> None:
+    instance = KIND.parse(PAIRED)
+    solution = {
+        "assignments": {"bridge": ["welder", "crane"], "fence": ["all-rounder"]},
+        "completed": ["bridge", "fence"],
+    }
+    verdict = KIND.check(instance, solution)
+    # bridge 12 − (3 + 1) − (4 + 2); fence 5 − (6 + 0.5)
+    assert verdict.feasible and verdict.objective == 12 - 4 - 6 + 5 - 6.5
+    assert verdict.max_violation == 0.0
+
+
+def test_agents_on_an_uncovered_task_still_cost() -> None:
+    instance = KIND.parse(KIND.example)
+    verdict = KIND.check(instance, {"assignments": {"bridge": ["crane"]}, "completed": []})
+    assert verdict.feasible and verdict.objective == -4
+
+
+def test_empty_solution_earns_nothing() -> None:
+    verdict = KIND.check(KIND.parse(KIND.example), {"assignments": {}, "completed": []})
+    assert verdict.feasible and verdict.objective == 0
+
+
+def test_claiming_an_uncovered_task_is_infeasible_with_its_shortfall() -> None:
+    instance = KIND.parse(KIND.example)
+    verdict = KIND.check(instance, {"assignments": {"bridge": ["welder"]}, "completed": ["bridge"]})
+    assert not verdict.feasible
+    assert verdict.max_violation == 3.0
+    assert "bridge" in verdict.message
+
+
+def test_covered_but_unlisted_task_counts_and_is_mentioned() -> None:
+    instance = KIND.parse(KIND.example)
+    verdict = KIND.check(instance, {"assignments": {"fence": ["welder"]}, "completed": []})
+    assert verdict.feasible and verdict.objective == 2
+    assert "fence" in verdict.message
+
+
+def test_an_agent_serves_at_most_one_task() -> None:
+    instance = KIND.parse(KIND.example)
+    solution = {"assignments": {"bridge": ["welder", "crane"], "fence": ["welder"]}, "completed": ["bridge"]}
+    verdict = KIND.check(instance, solution)
+    assert not verdict.feasible and "welder" in verdict.message
+    twice = {"assignments": {"bridge": ["crane", "crane", "welder"]}, "completed": ["bridge"]}
+    assert not KIND.check(instance, twice).feasible
+
+
+def test_unknown_ids_are_infeasible() -> None:
+    instance = KIND.parse(KIND.example)
+    for solution in (
+        {"assignments": {"roof": ["welder"]}, "completed": []},
+        {"assignments": {"bridge": ["ghost"]}, "completed": []},
+        {"assignments": {}, "completed": ["roof"]},
+    ):
+        verdict = KIND.check(instance, solution)
+        assert not verdict.feasible and verdict.objective is None
+
+
+def test_tolerance_accepts_rounding_noise_only() -> None:
+    raw = copy.deepcopy(KIND.example)
+    raw["agents"][0]["capabilities"] = [0.1 + 0.2, 0]
+    raw["tasks"][1]["requirements"] = [0.3, 0]
+    instance = KIND.parse(raw)
+    assert KIND.check(instance, {"assignments": {"fence": ["welder"]}, "completed": ["fence"]}).feasible
+    raw["tasks"][1]["requirements"] = [0.3001, 0]
+    instance = KIND.parse(raw)
+    assert not KIND.check(instance, {"assignments": {"fence": ["welder"]}, "completed": ["fence"]}).feasible
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.sampled_from(["welder", "bridge", "x"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["assignments", "completed", "bridge", "fence", "x"]), children, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_malformed_solutions_never_raise(solution: Any) -> None:
+    verdict = KIND.check(KIND.parse(PAIRED), solution)
+    if not verdict.feasible:
+        assert verdict.message and verdict.objective is None

@@ -1,0 +1,2 @@
+    X  COST  1.0
+NAME  BAD

@@ -1,0 +1,5 @@
+NAME BAD
+ROWS
+ N  COST
+ L  LIM1
+ G  LIM1

@@ -1,0 +1,2 @@
+<!DOCTYPE html>
+<html><body>502 Bad Gateway</body></html>

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import highspy
@@ -47,6 +48,18 @@ MIN_PRUNE_TOLERANCE = 1e-9
 INTEGRALITY_TOLERANCE = 1e-6
 
 
+@dataclass(frozen=True)
+class MasterSolution:
+    """What a restricted master LP solve gives: value, x and its reduced costs, row duals."""
+
+    value: float
+    x: FloatArray
+    x_reduced_costs: FloatArray
+    xi_duals: FloatArray
+    link_duals: FloatArray
+    convexity_dual: float
+
+
 class DantzigWolfeMaster:
     """The restricted master LP; columns are kept across nodes, branching only changes x's bounds."""
 
@@ -55,6 +68,7 @@ class DantzigWolfeMaster:
         n = data.n
         inf = highspy.kHighsInf
         self.lp = new_lp()
+        self.lp.setOptionValue("presolve", "off")  # re-solves start from the previous basis
         self.lp.changeObjectiveSense(highspy.ObjSense.kMaximize)
         # Columns 0..n-1: x; n: π; n+1..2n: ρ.
         self.lp.addVars(n, np.zeros(n), np.ones(n))
@@ -95,8 +109,8 @@ class DantzigWolfeMaster:
         n = self.data.n
         self.lp.changeColsBounds(n, np.arange(n, dtype=np.int32), lower, upper)
 
-    def solve(self) -> tuple[float, FloatArray, FloatArray, FloatArray, float]:
-        """Solve the RMP: value, x, duals of the ξ rows, duals of the linking rows, dual of Σλ = 1."""
+    def solve(self) -> MasterSolution:
+        """Solve the restricted master LP."""
         self.lp.run()
         status = self.lp.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
@@ -104,17 +118,24 @@ class DantzigWolfeMaster:
         n = self.data.n
         solution = self.lp.getSolution()
         duals = np.asarray(solution.row_dual)
-        x = np.asarray(solution.col_value)[:n]
-        return self.lp.getObjectiveValue(), x, duals[:n], duals[n : 2 * n], float(duals[2 * n])
+        return MasterSolution(
+            value=self.lp.getObjectiveValue(),
+            x=np.asarray(solution.col_value)[:n],
+            x_reduced_costs=np.asarray(solution.col_dual)[:n],
+            xi_duals=duals[:n],
+            link_duals=duals[n : 2 * n],
+            convexity_dual=float(duals[2 * n]),
+        )
 
-    def price(
-        self, xi_duals: FloatArray, link_duals: FloatArray, convexity_dual: float, allowed: BoolArray
-    ) -> tuple[float, Reaction]:
-        """The reaction of largest reduced cost, and that reduced cost."""
-        value_repair = self.data.penalty - link_duals
-        value_produce = value_repair + self.data.degradation * xi_duals
+    def price(self, solved: MasterSolution, allowed: BoolArray) -> tuple[float, Reaction]:
+        """The reaction of largest reduced cost, and that reduced cost.
+
+        Reduced cost of (y, r): Σᵢ yᵢ(fᵢ − linkᵢ) + Σᵢ p̂ᵢ ξdualᵢ (yᵢ − rᵢ) − convexity dual.
+        """
+        value_repair = self.data.penalty - solved.link_duals
+        value_produce = value_repair + self.data.degradation * solved.xi_duals
         best, reaction = best_reaction(self.data, value_produce, value_repair, allowed)
-        return best - convexity_dual, reaction
+        return best - solved.convexity_dual, reaction
 
 
 @dataclass(order=True)
@@ -126,6 +147,11 @@ class Node:
     upper: FloatArray
     bound: float
     depth: int
+
+    @staticmethod
+    def of(lower: FloatArray, upper: FloatArray, bound: float, depth: int, counter: Iterator[int]) -> Node:
+        """A node ordered by best bound, then depth (deeper first), then creation."""
+        return Node((-bound, -depth, next(counter)), lower, upper, bound, depth)
 
 
 class BranchAndPriceSolver:
@@ -161,6 +187,9 @@ class _BranchAndPrice:
         self.nodes = 0
         self.lp_solves = 0
         self.evaluations = 0
+        self.fixed_by_reduced_cost = 0
+        # Branch where the relaxation dodges most first-stage cost: a fractional xᵢ pays only xᵢ(fᵢ − p̄ᵢ).
+        self.branching_weight = np.maximum(data.penalty - data.profit, 0.0) + 1e-6
         self.last_log = self.started
 
     @property
@@ -215,8 +244,11 @@ class _BranchAndPrice:
                 f"columns={self.master.columns} incumbent={self.incumbent:.6f} bound={bound:.6f}"
             )
 
-    def process(self, node: Node) -> Termination | None:
-        """Column generation at a node, then prune, accept or branch. Returns a stop reason if any."""
+    def process(self, node: Node) -> tuple[Termination | None, Node | None]:
+        """Column generation at a node, then prune, accept or branch.
+
+        Returns a stop reason, if any, and the child to explore next (the other one is queued).
+        """
         self.nodes += 1
         self.master.set_fixings(node.lower, node.upper)
         allowed = node.upper > 0.5
@@ -224,57 +256,83 @@ class _BranchAndPrice:
         while True:
             reason = self.stop_reason()
             if reason is not None:
-                self.push(node.lower, node.upper, node_bound, node.depth)  # unfinished: keep it open
-                return reason
-            value, x, xi_duals, link_duals, convexity_dual = self.master.solve()
+                self.push(Node.of(node.lower, node.upper, node_bound, node.depth, self.counter))
+                return reason, None
+            solved = self.master.solve()
             self.lp_solves += 1
-            reduced_cost, reaction = self.master.price(xi_duals, link_duals, convexity_dual, allowed)
-            node_bound = min(node_bound, value + max(reduced_cost, 0.0))
+            reduced_cost, reaction = self.master.price(solved, allowed)
+            node_bound = min(node_bound, solved.value + max(reduced_cost, 0.0))
             self.report_bound(node_bound)
             if node_bound <= self.incumbent + self.prune_tolerance():
                 self.pruned_bound = max(self.pruned_bound, node_bound)
-                return None
-            if reduced_cost <= PRICING_TOLERANCE * max(1.0, abs(value)) or not self.master.add_column(
-                reaction
-            ):
+                return None, None
+            if reduced_cost <= PRICING_TOLERANCE * max(1.0, abs(solved.value)):
                 break
-        fractional = np.minimum(x, 1.0 - x)
+            if not self.master.add_column(reaction):  # numerically stalled: no reduced-cost fixing
+                reduced_cost = float("inf")
+                break
+        x = solved.x
         rounded = x > 0.5
-        if fractional.max() <= INTEGRALITY_TOLERANCE:
-            self.try_selection(rounded)
+        self.try_selection(rounded)
+        fractional = np.minimum(x, 1.0 - x)
+        if fractional.max() <= INTEGRALITY_TOLERANCE or node_bound <= self.incumbent + self.prune_tolerance():
+            # an integral LP solution is the exact worst case of that selection: nothing left below
             self.pruned_bound = max(self.pruned_bound, node_bound)
             self.report_bound(-float("inf"))
-            return None
-        self.try_selection(rounded)
-        if node_bound <= self.incumbent + self.prune_tolerance():
-            self.pruned_bound = max(self.pruned_bound, node_bound)
-            return None
-        branch = int(np.argmax(fractional))
+            return None, None
+        lower, upper = node.lower, node.upper
+        if reduced_cost < float("inf"):
+            lower, upper = self.fix_by_reduced_cost(node, solved, solved.value + max(reduced_cost, 0.0))
+        branch = int(
+            np.argmax(np.where(fractional > INTEGRALITY_TOLERANCE, fractional, 0.0) * self.branching_weight)
+        )
+        children = []
         for fixed_value in (1.0, 0.0):
-            lower, upper = node.lower.copy(), node.upper.copy()
-            lower[branch] = upper[branch] = fixed_value
-            self.push(lower, upper, node_bound, node.depth + 1)
-        return None
+            child_lower, child_upper = lower.copy(), upper.copy()
+            child_lower[branch] = child_upper[branch] = fixed_value
+            children.append(Node.of(child_lower, child_upper, node_bound, node.depth + 1, self.counter))
+        dive, other = children if x[branch] >= 0.5 else children[::-1]
+        self.push(other)
+        return None, dive
 
-    def push(self, lower: FloatArray, upper: FloatArray, bound: float, depth: int) -> None:
+    def fix_by_reduced_cost(
+        self, node: Node, solved: MasterSolution, lagrangian_bound: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Fix free xᵢ at their LP value where flipping them would cost more than the gap to the incumbent.
+
+        Valid because the duals at column-generation convergence stay dual feasible (up to the last
+        reduced cost, included in ``lagrangian_bound``) when only x's bounds change.
+        """
+        lower, upper = node.lower.copy(), node.upper.copy()
+        slack = lagrangian_bound - self.incumbent - self.prune_tolerance()
+        free = lower < upper
+        at_one = free & (solved.x >= 1.0 - INTEGRALITY_TOLERANCE) & (solved.x_reduced_costs >= slack)
+        at_zero = free & (solved.x <= INTEGRALITY_TOLERANCE) & (-solved.x_reduced_costs >= slack)
+        lower[at_one] = 1.0
+        upper[at_zero] = 0.0
+        self.fixed_by_reduced_cost += int(at_one.sum() + at_zero.sum())
+        return lower, upper
+
+    def push(self, node: Node) -> None:
         """Queue a node, best bound first (deeper first among equals)."""
-        heapq.heappush(self.open, Node((-bound, -depth, next(self.counter)), lower, upper, bound, depth))
+        heapq.heappush(self.open, node)
 
     def run(self) -> Result:
-        """The search loop."""
+        """The search loop: best bound first, diving into one child after each branching."""
         n = self.data.n
         self.try_selection(nominal_selection(self.data))
-        self.push(np.zeros(n), np.ones(n), float("inf"), 0)
+        self.push(Node.of(np.zeros(n), np.ones(n), float("inf"), 0, self.counter))
         termination = Termination.optimal
-        while self.open:
-            node = heapq.heappop(self.open)
-            if node.bound <= self.incumbent + self.prune_tolerance():
-                self.pruned_bound = max(self.pruned_bound, node.bound)
-                continue
-            reason = self.process(node)
-            if reason is not None:
-                termination = reason
-                break
+        while self.open and termination is Termination.optimal:
+            node: Node | None = heapq.heappop(self.open)
+            while node is not None:
+                if node.bound <= self.incumbent + self.prune_tolerance():
+                    self.pruned_bound = max(self.pruned_bound, node.bound)
+                    break
+                reason, node = self.process(node)
+                if reason is not None:
+                    termination = reason
+                    break
         return self.result(termination)
 
     def result(self, termination: Termination) -> Result:
@@ -301,5 +359,6 @@ class _BranchAndPrice:
                 "columns": self.master.columns,
                 "lp_solves": self.lp_solves,
                 "evaluations": self.evaluations,
+                "fixed_by_reduced_cost": self.fixed_by_reduced_cost,
             },
         )

@@ -19,6 +19,10 @@ RUN_JOB_TASK = "solvent.run_job"
 def celery_config(broker_url: str) -> dict[str, object]:
     """Celery settings shared by the API (sender) and the workers."""
     settings = get_settings()
+    transport_options: dict[str, object] = {}
+    if broker_url.startswith(("redis", "rediss")):
+        # Above the longest allowed job, so Redis never re-delivers a job that is still running.
+        transport_options["visibility_timeout"] = int(settings.max_time_limit_s * 2 + 600)
     return {
         "broker_url": broker_url,
         "result_backend": None,
@@ -29,8 +33,7 @@ def celery_config(broker_url: str) -> dict[str, object]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_timeout": 3,
         "broker_connection_retry_on_startup": True,
-        # Above the longest allowed job, so Redis never re-delivers a job that is still running.
-        "broker_transport_options": {"visibility_timeout": int(settings.max_time_limit_s * 2 + 600)},
+        "broker_transport_options": transport_options,
         "worker_hijack_root_logger": False,
     }
 

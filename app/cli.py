@@ -122,3 +122,7 @@ def serve(
 def main() -> None:
     """Entry point of the ``solvent`` command."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,10 @@ from solvers.base import Kind
 #: kind name -> module whose ``KIND`` attribute is the :class:`~solvers.base.Kind`.
 KIND_MODULES: dict[str, str] = {
     "milp": "solvers.milp",
+    "knapsack_2ro": "solvers.knapsack_2ro",
+    "task_allocation": "solvers.task_allocation",
+    "treemap": "solvers.treemap",
+    "xva": "solvers.xva",
 }
 
 

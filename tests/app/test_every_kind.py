@@ -1,0 +1,41 @@
+"""Every registered kind's example goes through the service and comes back verified."""
+
+from __future__ import annotations
+
+import pytest
+
+from solvers.registry import KIND_MODULES
+from tests.conftest import Api
+
+pytestmark = pytest.mark.usefixtures("worker")
+REAL_KINDS = [name for name in KIND_MODULES if name != "fake"]
+
+
+@pytest.mark.parametrize("kind", REAL_KINDS)
+def test_example_of_each_kind_is_solved_and_verified(api: Api, kind: str) -> None:
+    described = api.request("GET", f"/v1/kinds/{kind}").json()
+    job = api.submit(kind, described["example"], options={"time_limit_s": 30})
+    done = api.wait(job["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    result = api.request("GET", f"/v1/jobs/{job['id']}/result").json()
+    assert result["verification"]["feasible"] is True, result["verification"]
+    assert result["solver"] == described["default_solver"] or kind == "milp"
+    events = api.request("GET", f"/v1/jobs/{job['id']}/events").json()["items"]
+    assert events[-1]["data"]["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("kind", ["treemap", "xva"])
+def test_result_svg_is_a_picture(api: Api, kind: str) -> None:
+    example = api.request("GET", f"/v1/kinds/{kind}").json()["example"]
+    job = api.submit(kind, example, options={"time_limit_s": 30})
+    api.wait(job["id"], timeout=120)
+    response = api.request("GET", f"/v1/jobs/{job['id']}/result.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert response.text.lstrip().startswith(("<svg", "<?xml")) and "</svg>" in response.text
+
+
+def test_kind_without_picture_answers_404_for_svg(api: Api) -> None:
+    job = api.submit("fake", {"steps": 0})
+    api.wait(job["id"])
+    assert api.request("GET", f"/v1/jobs/{job['id']}/result.svg").status_code == 404

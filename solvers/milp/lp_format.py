@@ -147,6 +147,8 @@ class _LpReader:
                     break
                 sections.append((section, line_number, []))
                 line = line[match.end() :]
+                if section in ("min", "max"):
+                    line = line.lstrip().removeprefix(":")  # "max: 3 x + y"
             elif not sections and line.strip():
                 raise ModelTextError(line_number, "an LP file starts with 'minimize' or 'maximize'")
             if sections:

@@ -100,7 +100,7 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, Any]]) -> None:
     print(f"\n### {title}\n")
     print("| " + " | ".join(label for label, _ in columns) + " |")
     print("|" + "---|" * len(columns))
@@ -122,18 +122,23 @@ COLUMNS = [
 
 
 def chains(args: argparse.Namespace) -> None:
-    """Maximum aspect ratio (d²/A for every solver) against depth, for each ε."""
+    """Maximum aspect ratio (d²/A for every solver) against depth: one row per solver and ε."""
     rows = []
-    for epsilon in args.epsilons:
-        for depth in range(1, args.chain_depth + 1, args.chain_step):
-            instance = parse(epsilon_chain(depth, epsilon))
-            row: dict[str, Any] = {"epsilon": epsilon, "depth": depth}
-            for solver in args.solvers:
-                row[solver] = run_solver(instance, solver, args.time_limit, check=True).get("max_d2a")
-            row[PEER] = run_peer(instance)["max_d2a"]
+    for solver in [*args.solvers, PEER]:
+        for epsilon in args.epsilons:
+            row: dict[str, Any] = {"solver": solver, "epsilon": epsilon}
+            for depth in args.chain_depths:
+                instance = parse(epsilon_chain(depth, epsilon))
+                if solver == PEER:
+                    row[depth] = run_peer(instance)["max_d2a"]
+                else:
+                    outcome = run_solver(instance, solver, args.time_limit, check=True)
+                    if outcome["verified"] != "yes":
+                        raise SystemExit(f"{solver} failed the check on the chain ({depth}, {epsilon})")
+                    row[depth] = outcome["max_d2a"]
             rows.append(row)
-    columns = [("ε", "epsilon"), ("depth", "depth")] + [(s, s) for s in [*args.solvers, PEER]]
-    table("(a) ε / 1 − ε chains: maximum aspect ratio (diameter² / area) against depth", rows, columns)
+    columns = [("solver", "solver"), ("ε", "epsilon")] + [(f"d={d}", d) for d in args.chain_depths]
+    table("(a) ε / 1 − ε chains: maximum aspect ratio (diameter² / area) against depth d", rows, columns)
 
 
 def sized(
@@ -161,15 +166,34 @@ def sized(
     table(title, rows, COLUMNS)
 
 
+def pictures(args: argparse.Namespace) -> None:
+    """Write one SVG per solver of the directory tree ``--picture-tree`` into ``--pictures``."""
+    instance = parse(directory_tree(args.picture_tree, args.picture_max_nodes))
+    assert KIND.render_svg is not None
+    for solver in args.solvers:
+        spec = KIND.solvers[solver]
+        result = spec.load().solve(instance, spec.options(), NullProgress(), NeverCancel())
+        result_dict = {"solver": solver, "objective": result.objective, "solution": result.solution}
+        path = f"{args.pictures}/treemap-{solver}.svg"
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(KIND.render_svg(instance, result_dict))
+        print(f"<!-- wrote {path}: {instance.size} nodes of {args.picture_tree} -->")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--solvers", nargs="+", default=list(KIND.solvers), choices=list(KIND.solvers))
     parser.add_argument("--epsilons", nargs="+", type=float, default=[1e-2, 1e-4, 1e-6, 1e-9])
-    parser.add_argument("--chain-depth", type=int, default=20, help="deepest ε-chain")
-    parser.add_argument("--chain-step", type=int, default=1)
-    parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10000], help="random tree sizes")
+    parser.add_argument(
+        "--chain-depths",
+        nargs="*",
+        type=int,
+        default=[1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20],
+        help="ε-chain depths",
+    )
+    parser.add_argument("--sizes", nargs="*", type=int, default=[1000, 10000], help="random tree sizes")
     parser.add_argument("--tail", type=float, default=1.2, help="Pareto index of the leaf weights")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dirs", nargs="*", default=[], help="directories to lay out (their file sizes)")
@@ -177,10 +201,13 @@ def main() -> None:
     parser.add_argument("--polygonal-max-nodes", type=int, default=20000, help="skip polygonal above this")
     parser.add_argument("--check-max-nodes", type=int, default=100000, help="verify layouts up to this size")
     parser.add_argument("--time-limit", type=float, default=120.0, help="per solve, seconds")
+    parser.add_argument("--pictures", help="write treemap-<solver>.svg of --picture-tree into this folder")
+    parser.add_argument("--picture-tree", default=".", help="directory drawn by --pictures")
+    parser.add_argument("--picture-max-nodes", type=int, default=1500)
     args = parser.parse_args()
 
     print(f"Treemap benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    if args.chain_depth > 0:
+    if args.chain_depths:
         chains(args)
     if args.sizes:
         cases = [
@@ -191,6 +218,8 @@ def main() -> None:
     if args.dirs:
         cases = [(path, lambda path=path: directory_tree(path, args.dir_max_nodes)) for path in args.dirs]
         sized("(c) directory trees of this machine (file sizes in bytes)", cases, args)
+    if args.pictures:
+        pictures(args)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nPeak resident memory of the benchmark process: {peak:.0f} MiB")
 

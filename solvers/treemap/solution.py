@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from solvers.base import JSON, Cancel, Progress, Result, SolutionStatus, Termination
@@ -79,19 +80,17 @@ class Watch:
         return time.perf_counter() - self.start
 
 
-def rectangle_aspect(x0: float, y0: float, x1: float, y1: float) -> float:
-    """max(w/h, h/w) of an axis-parallel rectangle."""
-    w, h = x1 - x0, y1 - y0
-    if w <= 0 or h <= 0:
-        return math.inf
-    return max(w / h, h / w)
-
-
 def rectangle_nodes(
     instance: TreemapInstance, rects: Sequence[Sequence[float]], watch: Watch
 ) -> list[JSON] | Termination:
     """Solution nodes for axis-parallel rectangles rects = (x0s, y0s, x1s, y1s); a Termination if stopped."""
     x0s, y0s, x1s, y1s = rects
+    widths = np.subtract(x1s, x0s)
+    heights = np.subtract(y1s, y0s)
+    areas = (widths * heights).tolist()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.maximum(widths / heights, heights / widths)
+    aspects = np.where((widths > 0) & (heights > 0), ratios, np.inf).tolist()
     paths = instance.paths()
     nodes: list[JSON] = []
     for lo in range(0, instance.size, BUILD_CHUNK):
@@ -100,15 +99,24 @@ def rectangle_nodes(
         hi = min(lo + BUILD_CHUNK, instance.size)
         nodes += [
             {
-                "path": paths[i],
-                "depth": instance.depth[i],
-                "weight": instance.weight[i],
+                "path": path,
+                "depth": depth,
+                "weight": weight,
                 "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
-                "area": (x1 - x0) * (y1 - y0),
-                "aspect_ratio": rectangle_aspect(x0, y0, x1, y1),
+                "area": area,
+                "aspect_ratio": aspect,
             }
-            for i, x0, y0, x1, y1 in zip(
-                range(lo, hi), x0s[lo:hi], y0s[lo:hi], x1s[lo:hi], y1s[lo:hi], strict=True
+            for path, depth, weight, x0, y0, x1, y1, area, aspect in zip(
+                paths[lo:hi],
+                instance.depth[lo:hi],
+                instance.weight[lo:hi],
+                x0s[lo:hi],
+                y0s[lo:hi],
+                x1s[lo:hi],
+                y1s[lo:hi],
+                areas[lo:hi],
+                aspects[lo:hi],
+                strict=True,
             )
         ]
     return nodes

@@ -46,8 +46,8 @@ def release_uncovered(instance: Instance, task_of_agent: IntArray) -> IntArray:
     """A copy with agents of uncovered tasks unassigned (they would only cost)."""
     result = task_of_agent.copy()
     covered = covered_tasks(instance, result)
-    assigned = result >= 0
-    result[assigned & ~covered[np.maximum(result, 0)]] = UNASSIGNED
+    assigned = np.flatnonzero(result >= 0)
+    result[assigned[~covered[result[assigned]]]] = UNASSIGNED
     return result
 
 
@@ -150,6 +150,8 @@ def greedy_fill(
     """
     inst = builder.instance
     result = task_of_agent.copy()
+    if inst.n_tasks == 0:
+        return result
     free = result < 0
     open_tasks = ~covered_tasks(inst, result)
     open_tasks[np.unique(result[result >= 0])] = False

@@ -157,6 +157,8 @@ class GeneticSolver:
     def _mutate(instance: Instance, genes: IntArray, rng: np.random.Generator) -> IntArray:
         """Dissolve a coalition, move one agent to a random task (or none), or swap two agents' tasks."""
         child = genes.copy()
+        if child.size == 0:
+            return child
         assigned = np.flatnonzero(child >= 0)
         operator = int(rng.integers(0, 3))
         if assigned.size == 0 or operator == 1:

@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from solvers.base import NeverCancel, NullProgress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.task_allocation import KIND
@@ -170,3 +172,59 @@ def test_cancel_before_start_returns_at_once(name: str) -> None:
     result, _ = run(name, instance, cancel=CancelAfter(0), time_limit_s=60)
     assert time.monotonic() - started < 1.0
     assert result.termination == Termination.cancelled
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"capabilities": ["a"], "agents": [], "tasks": [{"id": "t", "reward": 3, "requirements": [1]}]},
+        {"capabilities": ["a"], "agents": [{"id": "x", "cost": 1, "capabilities": [1]}], "tasks": []},
+        {"capabilities": ["a"], "agents": [], "tasks": []},
+    ],
+    ids=["no agents", "no tasks", "empty"],
+)
+def test_degenerate_instances(raw: dict[str, Any]) -> None:
+    instance = KIND.parse(raw)
+    for name in SOLVER_NAMES:
+        result, _ = run(name, instance, **({"max_generations": 3} if name == "genetic" else {}))
+        assert result.objective == 0.0
+
+
+small_number = st.integers(0, 3).map(float)
+
+
+@st.composite
+def small_instances(draw: st.DrawFn) -> dict[str, Any]:
+    """Arbitrary tiny instances, zeros included, sometimes with pair costs."""
+    n_caps = draw(st.integers(1, 2))
+    n_agents, n_tasks = draw(st.integers(0, 5)), draw(st.integers(0, 3))
+    vector = st.lists(small_number, min_size=n_caps, max_size=n_caps)
+    agents = [
+        {"id": f"a{i}", "cost": draw(small_number), "capabilities": draw(vector)} for i in range(n_agents)
+    ]
+    tasks = [
+        {"id": f"t{j}", "reward": draw(st.integers(0, 12).map(float)), "requirements": draw(vector)}
+        for j in range(n_tasks)
+    ]
+    pair_costs = None
+    if draw(st.booleans()):
+        pair_costs = [[draw(small_number) for _ in range(n_tasks)] for _ in range(n_agents)]
+    return {
+        "capabilities": [f"c{k}" for k in range(n_caps)],
+        "agents": agents,
+        "tasks": tasks,
+        "pair_costs": pair_costs,
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_instances())
+def test_exact_equals_brute_force_on_arbitrary_tiny_instances(raw: dict[str, Any]) -> None:
+    instance = KIND.parse(raw)
+    optimum = brute_force_optimum(instance)
+    for backend in ("cpsat", "highs"):
+        result, _ = run("exact", instance, backend=backend, time_limit_s=20)
+        assert result.status == SolutionStatus.optimal
+        assert result.objective == pytest.approx(optimum, abs=1e-6)
+    greedy, _ = run("greedy", instance)
+    assert greedy.objective is not None and greedy.objective <= optimum + 1e-6

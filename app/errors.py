@@ -94,8 +94,8 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             if (
                 err.get("type") in ("json_invalid", "model_attributes_type")
-                or err.get("type") == "missing"
-                and (tuple(err.get("loc", ())) == ("body",))
+                or (err.get("type") == "missing"
+                and (tuple(err.get("loc", ())) == ("body",)))
             ):
                 body_unparsable = body_unparsable or err.get("type") == "json_invalid"
             errors.append({"loc": _json_safe_loc(err.get("loc", ())), "msg": str(err.get("msg", ""))})

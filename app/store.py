@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import Job, JobEvent, JobResult, Tenant, WorkerHeartbeat, utcnow
@@ -33,14 +33,14 @@ class JobNotFound(Exception):
 # Tenant-scoped reads (every {job_id} lookup goes through tenant_jobs)
 
 
-def tenant_jobs(tenant_id: int) -> Any:
+def tenant_jobs(tenant_id: int) -> Select[Any]:
     """The one place that scopes job queries to a tenant."""
     return select(Job).where(Job.tenant_id == tenant_id)
 
 
 def get_job(session: Session, tenant_id: int, job_id: uuid.UUID) -> Job:
     """The tenant's job, or JobNotFound (also for another tenant's job)."""
-    job = session.scalars(tenant_jobs(tenant_id).where(Job.id == job_id)).first()
+    job: Job | None = session.scalars(tenant_jobs(tenant_id).where(Job.id == job_id)).first()
     if job is None:
         raise JobNotFound(str(job_id))
     return job
@@ -175,7 +175,9 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
     hinted = session.get(Job, hint_job_id)
     if hinted is None:
         return None
-    group = select(Job.id).where(Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued")
+    group = select(Job.id).where(
+        Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued"
+    )
     for _ in range(50):
         candidate = group.order_by(Job.priority.desc(), Job.created_at, Job.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":

@@ -68,7 +68,9 @@ def database() -> Iterator[str]:
     _drop_database()
 
 
-def start_worker(extra_env: dict[str, str] | None = None, concurrency: int = 2, beat: bool = True) -> subprocess.Popen[bytes]:
+def start_worker(
+    extra_env: dict[str, str] | None = None, concurrency: int = 2, beat: bool = True
+) -> subprocess.Popen[bytes]:
     """A real Celery worker process, started with production's command line."""
     command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
     command += ["--concurrency", str(concurrency), "-n", f"w{secrets.token_hex(3)}@%h"]
@@ -76,7 +78,9 @@ def start_worker(extra_env: dict[str, str] | None = None, concurrency: int = 2, 
         command += ["-B", "--schedule", f"/tmp/solvent-beat-{RUN_ID}-{secrets.token_hex(3)}"]
     log = open(f"/tmp/solvent-worker-{RUN_ID}.log", "ab")  # noqa: SIM115 - lives as long as the process
     env = {**os.environ, **TEST_ENV, **(extra_env or {})}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 20) -> None:
@@ -92,7 +96,9 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 20) -> None:
             process.wait()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition"
+) -> Any:
     """Poll until predicate() is truthy; its value, or an AssertionError after timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -176,8 +182,17 @@ class Api:
         body: dict[str, Any] = response.json()
         return body
 
-    def wait(self, job_id: str, timeout: float = 60, statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled")) -> dict[str, Any]:
-        return dict(wait_for(lambda: (j := self.job(job_id))["status"] in statuses and j, timeout, what=f"job {job_id}"))
+    def wait(
+        self,
+        job_id: str,
+        timeout: float = 60,
+        statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
+    ) -> dict[str, Any]:
+        return dict(
+            wait_for(
+                lambda: (j := self.job(job_id))["status"] in statuses and j, timeout, what=f"job {job_id}"
+            )
+        )
 
 
 def mps_instance(name: str) -> dict[str, Any]:

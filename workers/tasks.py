@@ -157,9 +157,10 @@ def _verification_problem(result: dict[str, Any], verification: dict[str, Any]) 
     if result["status"] in ("optimal", "feasible") and not verification["feasible"]:
         return f"the solver's answer failed independent verification: {verification.get('message') or 'infeasible'}"
     claimed, checked = result.get("objective"), verification.get("objective")
-    if isinstance(claimed, (int, float)) and isinstance(checked, (int, float)) and math.isfinite(checked):
-        if abs(claimed - checked) > OBJECTIVE_TOLERANCE * max(1.0, abs(checked)):
-            return f"the solver reported objective {claimed} but the solution's objective is {checked}"
+    if not isinstance(claimed, (int, float)) or not isinstance(checked, (int, float)) or not math.isfinite(checked):
+        return None
+    if abs(claimed - checked) > OBJECTIVE_TOLERANCE * max(1.0, abs(checked)):
+        return f"the solver reported objective {claimed} but the solution's objective is {checked}"
     return None
 
 

@@ -100,12 +100,18 @@ def test_compose_services_as_local_processes_solve_flugpl(compose_database: str,
     logs = tmp_path / "logs"
     logs.mkdir()
     try:
-        for name, (cmd, proc_env) in {"api": (command, env), "worker": env_for("worker"), "beat": env_for("beat")}.items():
+        for name, (cmd, proc_env) in {
+            "api": (command, env),
+            "worker": env_for("worker"),
+            "beat": env_for("beat"),
+        }.items():
             if name == "beat":
                 cmd = [*cmd[:-1], str(tmp_path / "celerybeat-schedule")]
             out = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
             processes.append(
-                subprocess.Popen(cmd, cwd=ROOT, env=proc_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                subprocess.Popen(
+                    cmd, cwd=ROOT, env=proc_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
             )
         key_output = subprocess.run(
             ["solvent", "keys", "create", "--tenant", "compose"],
@@ -122,7 +128,10 @@ def test_compose_services_as_local_processes_solve_flugpl(compose_database: str,
                 return False
 
         wait_for(ready, 90, interval=1, what="the api to be ready with a live worker")
-        body = {"kind": "milp", "instance": {"format": "mps", "model": (SHARED_DATA / "milp" / "flugpl.mps").read_text()}}
+        body = {
+            "kind": "milp",
+            "instance": {"format": "mps", "model": (SHARED_DATA / "milp" / "flugpl.mps").read_text()},
+        }
         job = httpx.post(f"{url}/v1/jobs", json=body, headers=headers, timeout=30).json()
         done = wait_for(
             lambda: (j := httpx.get(f"{url}/v1/jobs/{job['id']}", headers=headers, timeout=10).json())["status"]

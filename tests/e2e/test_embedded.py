@@ -40,7 +40,9 @@ def test_solvent_serve_solves_flugpl_without_postgres_or_redis(tmp_path: Path) -
         wait_for(ready, 90, interval=1, what="the embedded server to be ready")
         model = (SHARED_DATA / "milp" / "flugpl.mps").read_text()
         created = httpx.post(
-            f"{url}/v1/jobs", json={"kind": "milp", "instance": {"format": "mps", "model": model}}, headers=headers
+            f"{url}/v1/jobs",
+            json={"kind": "milp", "instance": {"format": "mps", "model": model}},
+            headers=headers,
         )
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]

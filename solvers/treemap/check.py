@@ -71,9 +71,7 @@ def _verify(instance: TreemapInstance, solution: Any) -> Verification:
         parsed = TreemapSolution.model_validate(solution)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[:MAX_LISTED]
-        return _fail(
-            "malformed solution: " + "; ".join(f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in first)
-        )
+        return _fail("malformed solution: " + "; ".join(f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in first))
     paths = instance.paths()
     index = {path: i for i, path in enumerate(paths)}
     polygons: list[list[Point] | None] = [None] * instance.size
@@ -95,9 +93,7 @@ def _verify(instance: TreemapInstance, solution: Any) -> Verification:
     return _check_geometry(instance, polys, parsed.aspect_ratio_measure, parsed.slack)
 
 
-def _check_geometry(
-    instance: TreemapInstance, polys: list[list[Point]], measure: str, slack: float
-) -> Verification:
+def _check_geometry(instance: TreemapInstance, polys: list[list[Point]], measure: str, slack: float) -> Verification:
     """The geometric part of :func:`check`, on polygons in instance node order."""
     problems = _Problems()
     width, height = instance.width, instance.height

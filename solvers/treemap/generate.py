@@ -22,9 +22,7 @@ def _base36(i: int) -> str:
             return out
 
 
-def _from_parents(
-    parents: list[int], leaf_weight: dict[int, float], fmt: Format, size: tuple[float, float]
-) -> JSON:
+def _from_parents(parents: list[int], leaf_weight: dict[int, float], fmt: Format, size: tuple[float, float]) -> JSON:
     """A raw instance from a parent array (parents[i] < i, parents[0] = -1) and leaf weights."""
     n = len(parents)
     names = ["root"] + ["n" + _base36(i) for i in range(1, n)]

@@ -42,8 +42,14 @@ def fatness(poly: Sequence[Point]) -> float:
     return diameter_squared(poly) / area if area > 0 else math.inf
 
 
+def without_repeats(poly: Sequence[Point]) -> Polygon:
+    """The polygon without vertices equal to their predecessor (a cut through a vertex can repeat it)."""
+    return [p for i, p in enumerate(poly) if p != poly[i - 1]] if len(poly) > 1 else list(poly)
+
+
 def is_convex_ccw(poly: Sequence[Point], tol: float) -> bool:
     """True when the polygon turns left (up to ``tol`` in cross product) everywhere and winds once."""
+    poly = without_repeats(poly)
     n = len(poly)
     if n < 3:
         return False
@@ -127,12 +133,32 @@ def _split_at(poly: Sequence[Point], nx: float, ny: float, c: float) -> tuple[Po
             cut = (p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1]))
             low.append(cut)
             high.append(cut)
-    return low, high
+    return without_repeats(low), without_repeats(high)
 
 
-def _area_below(poly: Sequence[Point], nx: float, ny: float, c: float) -> float:
-    low = _split_at(poly, nx, ny, c)[0]
-    return signed_area(low) if len(low) >= 3 else 0.0
+def _area_below(poly: Sequence[Point], heights: Sequence[float], c: float) -> float:
+    """Area of the part of ``poly`` where n·p <= c (``heights`` = n·p per vertex), without building it."""
+    m = len(poly)
+    twice_area = 0.0
+    fx = fy = px = py = 0.0
+    started = False
+    for i in range(m):
+        hp, hq = heights[i] - c, heights[(i + 1) % m] - c
+        p = poly[i]
+        points = []
+        if hp <= 0:
+            points.append(p)
+        if (hp < 0 < hq) or (hq < 0 < hp):
+            q = poly[(i + 1) % m]
+            t = hp / (hp - hq)
+            points.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+        for x, y in points:
+            if not started:
+                fx, fy, started = x, y, True
+            else:
+                twice_area += (px - fx) * (y - fy) - (py - fy) * (x - fx)
+            px, py = x, y
+    return 0.5 * twice_area
 
 
 def cut_by_area(poly: Sequence[Point], angle: float, fraction: float) -> tuple[Polygon, Polygon]:
@@ -144,18 +170,19 @@ def cut_by_area(poly: Sequence[Point], angle: float, fraction: float) -> tuple[P
     nx, ny = math.cos(angle), math.sin(angle)
     total = signed_area(poly)
     target = fraction * total
-    heights = sorted({nx * x + ny * y for x, y in poly})
-    lo, hi = 0, len(heights) - 1
-    while hi - lo > 1:  # invariant: area below heights[lo] <= target <= area below heights[hi]
+    vertex_heights = [nx * x + ny * y for x, y in poly]
+    levels = sorted(set(vertex_heights))
+    lo, hi = 0, len(levels) - 1
+    while hi - lo > 1:  # invariant: area below levels[lo] <= target <= area below levels[hi]
         mid = (lo + hi) // 2
-        if _area_below(poly, nx, ny, heights[mid]) <= target:
+        if _area_below(poly, vertex_heights, levels[mid]) <= target:
             lo = mid
         else:
             hi = mid
-    h0, h1 = heights[lo], heights[hi]
-    a0 = _area_below(poly, nx, ny, h0)
-    a1 = _area_below(poly, nx, ny, h1)
-    am = _area_below(poly, nx, ny, 0.5 * (h0 + h1))
+    h0, h1 = levels[lo], levels[hi]
+    a0 = _area_below(poly, vertex_heights, h0)
+    a1 = _area_below(poly, vertex_heights, h1)
+    am = _area_below(poly, vertex_heights, 0.5 * (h0 + h1))
     # A(h0 + t·w) = a0 + b·t + q·t² on t in [0, 1], through the three samples.
     q = 2.0 * (a1 + a0 - 2.0 * am)
     b = a1 - a0 - q

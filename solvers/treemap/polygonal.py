@@ -21,6 +21,8 @@ from solvers.treemap.solution import Watch, finished, polygon_nodes, stopped
 
 #: The clock and the cancel flag are polled after this many cuts.
 POLL_EVERY = 256
+#: Corner cuts (along the bisectors) are tried when the lighter side holds less than this share.
+CORNER_FRACTION = 0.25
 
 
 def balanced_split(group: list[int], weight: list[float]) -> int:
@@ -53,7 +55,8 @@ def corner_bisectors(poly: Polygon) -> list[float]:
 def best_cut(poly: Polygon, fraction: float, directions: int) -> tuple[Polygon, Polygon]:
     """The exact-area cut (low side holds ``fraction``) with the fattest worse piece among the candidates."""
     candidates = [math.pi * k / directions for k in range(2 * directions)]
-    candidates += corner_bisectors(poly)
+    if fraction < CORNER_FRACTION:
+        candidates += corner_bisectors(poly)
     best: tuple[Polygon, Polygon] | None = None
     best_score = math.inf
     for angle in candidates:
@@ -77,9 +80,7 @@ class PolygonalSolver:
     Options = PolygonalOptions
 
     @gc_paused()
-    def solve(
-        self, instance: TreemapInstance, options: PolygonalOptions, progress: Progress, cancel: Cancel
-    ) -> Result:
+    def solve(self, instance: TreemapInstance, options: PolygonalOptions, progress: Progress, cancel: Cancel) -> Result:
         """Cut each node's polygon among its children by recursive balanced exact-area cuts."""
         watch = Watch(options.time_limit_s, cancel)
         w, h = instance.width, instance.height
@@ -108,6 +109,4 @@ class PolygonalSolver:
                 stack.append((heavy, high))
         layout_s = watch.elapsed()
         nodes = polygon_nodes(instance, polys, watch)
-        return finished(
-            nodes, "diameter2_over_area", 0.0, watch, progress, {"layout_time_s": layout_s, "cuts": cuts}
-        )
+        return finished(nodes, "diameter2_over_area", 0.0, watch, progress, {"layout_time_s": layout_s, "cuts": cuts})

@@ -177,9 +177,7 @@ def _parse_tree(tree: dict[str, Any], width: float, height: float, errors: _Erro
     while queue:
         raw_node, loc, parent_index, node_depth = queue.popleft()
         if len(names) >= MAX_NODES:
-            errors.add(
-                ["tree"], f"the tree has more than MAX_NODES = {MAX_NODES} nodes; split it or prune it"
-            )
+            errors.add(["tree"], f"the tree has more than MAX_NODES = {MAX_NODES} nodes; split it or prune it")
             break
         try:
             node = TreeNode.model_validate(raw_node)
@@ -253,10 +251,10 @@ def _parse_csv(model: CsvInstanceModel) -> TreemapInstance:
                 continue
             path, weight_text = row[0].strip(), row[1].strip()
             parts = path.split("/")
-            if not path or any(not p for p in parts):
+            if "" in parts:
                 errors.add(["text", line], f"path {path!r} has an empty component; use 'root/a/b'")
                 continue
-            if any(len(p) > MAX_NAME_LENGTH for p in parts):
+            if len(path) > MAX_NAME_LENGTH and max(map(len, parts)) > MAX_NAME_LENGTH:
                 errors.add(["text", line], f"a name is longer than MAX_NAME_LENGTH = {MAX_NAME_LENGTH}")
                 continue
             if len(parts) - 1 > MAX_DEPTH:
@@ -277,7 +275,7 @@ def _parse_csv(model: CsvInstanceModel) -> TreemapInstance:
                 if not (math.isfinite(weight) and weight > 0):
                     errors.add(["text", line], "weights must be positive and finite")
                     continue
-            node = _ensure_path(parts, index_of, names, kids, declared, mention, line)
+            node = _ensure_path(path, index_of, names, kids, declared, mention, line)
             if node is None:
                 errors.add(["text"], f"more than MAX_NODES = {MAX_NODES} nodes; split or prune the tree")
                 break
@@ -300,7 +298,7 @@ def _parse_csv(model: CsvInstanceModel) -> TreemapInstance:
 
 
 def _ensure_path(
-    parts: list[str],
+    path: str,
     index_of: dict[str, int],
     names: list[str],
     kids: list[list[int]],
@@ -308,14 +306,14 @@ def _ensure_path(
     mention: list[int],
     line: int,
 ) -> int | None:
-    """Index of the node at ``parts``, creating it and any missing ancestors; None past MAX_NODES."""
-    path = "/".join(parts)
+    """Index of the node at ``path``, creating it and any missing ancestors; None past MAX_NODES."""
     existing = index_of.get(path)
     if existing is not None:
         return existing
+    parent_path, _, name = path.rpartition("/")
     parent_index = -1
-    if len(parts) > 1:
-        found = _ensure_path(parts[:-1], index_of, names, kids, declared, mention, line)
+    if parent_path:
+        found = _ensure_path(parent_path, index_of, names, kids, declared, mention, line)
         if found is None:
             return None
         parent_index = found
@@ -323,7 +321,7 @@ def _ensure_path(
         return None
     index = len(names)
     index_of[path] = index
-    names.append(parts[-1])
+    names.append(name)
     kids.append([])
     declared.append(None)
     mention.append(line)

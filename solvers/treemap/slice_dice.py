@@ -21,9 +21,7 @@ class SliceDiceSolver:
     Options = SliceDiceOptions
 
     @gc_paused()
-    def solve(
-        self, instance: TreemapInstance, options: SliceDiceOptions, progress: Progress, cancel: Cancel
-    ) -> Result:
+    def solve(self, instance: TreemapInstance, options: SliceDiceOptions, progress: Progress, cancel: Cancel) -> Result:
         """Cut each node's rectangle into strips proportional to its children's weights."""
         watch = Watch(options.time_limit_s, cancel)
         n = instance.size

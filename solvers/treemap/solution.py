@@ -32,9 +32,7 @@ class SolutionNode(BaseModel):
     path: str = Field(description="Slash path from the root, e.g. 'root/b/c'.")
     depth: int = Field(ge=0)
     weight: float = Field(gt=0)
-    polygon: list[tuple[FiniteFloat, FiniteFloat]] = Field(
-        min_length=3, description="Counter-clockwise, y up."
-    )
+    polygon: list[tuple[FiniteFloat, FiniteFloat]] = Field(min_length=3, description="Counter-clockwise, y up.")
     area: float = Field(description="Shoelace area of the polygon.")
     aspect_ratio: float = Field(description="In the solution's aspect_ratio_measure.")
 
@@ -122,9 +120,7 @@ def rectangle_nodes(
     return nodes
 
 
-def polygon_nodes(
-    instance: TreemapInstance, polygons: Sequence[Polygon], watch: Watch
-) -> list[JSON] | Termination:
+def polygon_nodes(instance: TreemapInstance, polygons: Sequence[Polygon], watch: Watch) -> list[JSON] | Termination:
     """Solution nodes for convex polygons, with diameter² / area as aspect ratio; a Termination if stopped."""
     paths = instance.paths()
     nodes: list[JSON] = []

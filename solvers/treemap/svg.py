@@ -34,9 +34,7 @@ def _polygon(raw: Any) -> list[tuple[float, float]] | None:
         if not (isinstance(point, list | tuple) and len(point) == 2):
             return None
         x, y = point
-        if not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y)
-        ):
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y)):
             return None
         points.append((float(x), float(y)))
     return points
@@ -80,8 +78,7 @@ def render_svg(instance: TreemapInstance, result: JSON) -> str:
             continue
         pixels = [(x * scale, CAPTION_HEIGHT + (height - y) * scale) for x, y in poly]
         area_px = abs(
-            sum(pixels[i][0] * pixels[i - 1][1] - pixels[i - 1][0] * pixels[i][1] for i in range(len(pixels)))
-            / 2
+            sum(pixels[i][0] * pixels[i - 1][1] - pixels[i - 1][0] * pixels[i][1] for i in range(len(pixels))) / 2
         )
         if area_px < MIN_DRAWN_AREA_PX and node["path"].count("/") > 0:
             continue

@@ -53,9 +53,7 @@ def bs(kind: str, spot: float, strike: float, tau: float, dividend: float = 0.0)
     return float(call if kind == "call" else call - fwd + pv)
 
 
-def one_trade(
-    trade_type: str, quantity: float, paths: int, steps: int, maturity: float = 1.0
-) -> dict[str, Any]:
+def one_trade(trade_type: str, quantity: float, paths: int, steps: int, maturity: float = 1.0) -> dict[str, Any]:
     """The API example with one uncollateralised trade."""
     raw = copy.deepcopy(EXAMPLE)
     raw["trades"] = [
@@ -125,10 +123,7 @@ def accuracy(paths: int) -> None:
 def structural(paths: int) -> None:
     """Grid-only against bridge-corrected first passage, and importance sampling of rare defaults."""
     print(f"\n### Structural default probability by T = 1 ({paths} paths): grid-only vs Brownian bridge\n")
-    print(
-        "| barrier | dates | exact (Black–Cox) | grid-only | rel. error | bridge | std error "
-        "| (bridge − exact)/se |"
-    )
+    print("| barrier | dates | exact (Black–Cox) | grid-only | rel. error | bridge | std error | (bridge − exact)/se |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for barrier in (65.0, 80.0):
         model = StructuralDefault(model="structural", asset=100.0, vol=0.25, barrier=barrier)
@@ -162,12 +157,29 @@ def structural(paths: int) -> None:
         )
 
 
+def structural_cva(paths: int) -> None:
+    """CVA of a long call against a rarely defaulting structural counterparty, by PD method."""
+    print(f"\n### CVA with a structural counterparty (X₀ 100, s 0.2, B 50; long call; {paths} paths)\n")
+    print("| default probabilities | importance sampling | CVA | std error | (CVA − exact)/se | wall s |")
+    print("|---|---|---:|---:|---:|---:|")
+    raw = one_trade("european_call", 1.0, paths, 50)
+    model = StructuralDefault(model="structural", asset=100.0, vol=0.2, barrier=50.0)
+    raw["counterparty"] = {"recovery": 0.4, "default": model.model_dump()}
+    exact = 0.6 * bs("call", SPOT, 100.0, 1.0) * float(default_cdf(model, RATE, np.array([1.0]))[0])
+    for method, importance in (("exact", False), ("simulated", False), ("simulated", True)):
+        solution, elapsed = run(raw, default_probabilities=method, importance_sampling=importance)
+        se = solution["std_error"]["cva"]
+        print(
+            f"| {method} | {'yes' if importance else 'no'} | {solution['cva']:.3e} | {se:.1e} | "
+            f"{(solution['cva'] - exact) / se:+.2f} | {elapsed:.2f} |"
+        )
+    print(f"\nclosed form: {exact:.4e}")
+
+
 def _timed_case(args: tuple[int, int, int, int, bool]) -> tuple[float, float, float, float]:
     """In a fresh process: wall time, CVA, its std error and peak resident memory (MiB)."""
     paths, steps, underlyings, trades, with_im = args
-    raw = generate(
-        3, underlyings=underlyings, trades=trades, paths=paths, steps=steps, initial_margin=with_im
-    )
+    raw = generate(3, underlyings=underlyings, trades=trades, paths=paths, steps=steps, initial_margin=with_im)
     solution, elapsed = run(raw)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return elapsed, solution["cva"], solution["std_error"]["cva"], peak
@@ -177,8 +189,7 @@ def scaling(paths: int, big_paths: int) -> None:
     """Runtime and peak memory against paths × dates × underlyings (each case in a fresh process)."""
     print("\n### Runtime against paths × dates × underlyings (fresh process per row; 10-day margin period)\n")
     print(
-        "| paths | dates | underlyings | trades | initial margin | wall s | paths/s | CVA | std error "
-        "| peak RSS MiB |"
+        "| paths | dates | underlyings | trades | initial margin | wall s | paths/s | CVA | std error | peak RSS MiB |"
     )
     print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     cases = [
@@ -225,12 +236,8 @@ def variance_reduction(paths: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--paths", type=int, default=20_000, help="paths of the accuracy and variance sections"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--paths", type=int, default=20_000, help="paths of the accuracy and variance sections")
     parser.add_argument("--scale-paths", type=int, default=10_000, help="paths of the runtime rows")
     parser.add_argument(
         "--big-paths", type=int, default=0, help="also run paths × 200 dates × 20 underlyings (0: skip)"
@@ -247,6 +254,8 @@ def main() -> None:
         accuracy(args.paths)
     if "structural" in sections:
         structural(args.paths)
+    if "structural" in sections:
+        structural_cva(args.paths)
     if "scaling" in sections:
         scaling(args.scale_paths, args.big_paths)
     if "variance" in sections:

@@ -31,9 +31,7 @@ class _Problems:
         """Record ``message`` with its ``violation`` size unless ``ok``."""
         if not ok:
             self.messages.append(message)
-            self.max_violation = max(
-                self.max_violation, float(violation) if np.isfinite(violation) else 1e300
-            )
+            self.max_violation = max(self.max_violation, float(violation) if np.isfinite(violation) else 1e300)
 
 
 def _fail(message: str) -> Verification:
@@ -89,9 +87,7 @@ def check(inst: Instance, solution: Any) -> Verification:
         problems.require(low >= -EXACT_TOL * scale, -low, f"exposure.{name} must be ≥ 0 on every date")
     for name in ("cva", "dva", "mva"):
         problems.require(solution[name] >= -EXACT_TOL * scale, -solution[name], f"{name} must be ≥ 0")
-    problems.require(
-        solution["colva"] == 0.0, abs(solution["colva"]), "colva is 0 (collateral earns the rate)"
-    )
+    problems.require(solution["colva"] == 0.0, abs(solution["colva"]), "colva is 0 (collateral earns the rate)")
     simulated = solution.get("default_probabilities") == "simulated"
     rate = inst.market.rate
     cva = _check_adjustment(inst, solution, "cva", "counterparty", arrays["epe"], simulated, problems)
@@ -100,9 +96,7 @@ def check(inst: Instance, solution: Any) -> Verification:
         1.0 - default_cdf(inst.bank.default, rate, times)
     )
     dt = np.diff(times)
-    funding_stat = simulated and any(
-        isinstance(p.default, StructuralDefault) for p in (inst.counterparty, inst.bank)
-    )
+    funding_stat = simulated and any(isinstance(p.default, StructuralDefault) for p in (inst.counterparty, inst.bank))
     has_im = inst.collateral.initial_margin is not None and inst.margin_period > 0
     expected_value = optional.get("expected_value")
     if expected_value is None and not has_im:
@@ -169,9 +163,7 @@ def _check_adjustment(
     recomputed = (1.0 - recovery) * float(np.sum(profile[1:] * np.diff(cdf)))
     statistical = simulated and isinstance(who.default, StructuralDefault)
     scale = 1.0 + float(np.max(np.abs(profile)))
-    _require_close(
-        problems, name, solution[name], recomputed, solution["std_error"][name], statistical, scale
-    )
+    _require_close(problems, name, solution[name], recomputed, solution["std_error"][name], statistical, scale)
     return recomputed
 
 
@@ -183,9 +175,7 @@ def _values_today(inst: Instance) -> np.ndarray:
     return out
 
 
-def _check_first_date(
-    inst: Instance, arrays: dict[str, np.ndarray], problems: _Problems, scale: float
-) -> None:
+def _check_first_date(inst: Instance, arrays: dict[str, np.ndarray], problems: _Problems, scale: float) -> None:
     """At t_0 nothing is random: EPE_0 = (V_0 − C_0)⁺ and ENE_0 = (C_0 − V_0)⁺ with C_0 = C*(V_0)."""
     value = float(np.sum(_values_today(inst)))
     csa = inst.collateral
@@ -198,9 +188,7 @@ def _check_first_date(
         problems.require(gap <= EXACT_TOL * scale, gap, f"{name} at t_0 must be {expected:.6g}")
 
 
-def _check_martingale(
-    inst: Instance, optional: dict[str, np.ndarray], problems: _Problems, scale: float
-) -> None:
+def _check_martingale(inst: Instance, optional: dict[str, np.ndarray], problems: _Problems, scale: float) -> None:
     """Uncollateralised: E[D_k V_k] = Σ today's prices of the trades still alive at t_k (a martingale)."""
     today = _values_today(inst)
     maturities = np.array([t.maturity for t in inst.trades])

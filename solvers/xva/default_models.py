@@ -58,6 +58,9 @@ def simulate_structural(
 ) -> PathDefaultWeights:
     """Weights whose path average estimates S(t_k) and PD_k of the structural model.
 
+    Survival is 1 − the cumulated default weights (not the likelihood-weighted conditional survival),
+    so it inherits the low variance that importance sampling gives the default weights.
+
     ``normals`` (paths, N) drive the asset on the grid ``times`` (N+1 dates from 0); ``shift`` is the
     drift change θ; with ``bridge`` the conditional probability of crossing between two dates is used,
     without it only the grid dates are monitored (biased low, kept for comparison).
@@ -73,17 +76,14 @@ def simulate_structural(
     if bridge:
         with np.errstate(over="ignore"):
             crossing = np.exp(
-                -2.0
-                * np.maximum(distance[:, :-1], 0.0)
-                * np.maximum(distance[:, 1:], 0.0)
-                / (model.vol**2 * dt)
+                -2.0 * np.maximum(distance[:, :-1], 0.0) * np.maximum(distance[:, 1:], 0.0) / (model.vol**2 * dt)
             )
         crossing = np.where(below[:, 1:] | below[:, :-1], 1.0, crossing)
     else:
         crossing = below[:, 1:].astype(np.float64)
     conditional_survival = np.concatenate([np.ones((n_paths, 1)), np.cumprod(1.0 - crossing, axis=1)], axis=1)
     likelihood = np.exp(shift * brownian + 0.5 * shift**2 * times)
-    survival = likelihood * conditional_survival
-    default = np.zeros_like(survival)
+    default = np.zeros_like(conditional_survival)
     default[:, 1:] = likelihood[:, 1:] * (conditional_survival[:, :-1] - conditional_survival[:, 1:])
+    survival = 1.0 - np.cumsum(default, axis=1)
     return PathDefaultWeights(survival=survival, default=default)

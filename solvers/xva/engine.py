@@ -57,9 +57,7 @@ class Setup:
         times = inst.grid()
         lookback = np.maximum(times - inst.margin_period, 0.0)
         scale = max(inst.horizon, 1.0)
-        sim_times, inverse = np.unique(
-            np.round(np.concatenate([times, lookback]) / scale, 12), return_inverse=True
-        )
+        sim_times, inverse = np.unique(np.round(np.concatenate([times, lookback]) / scale, 12), return_inverse=True)
         n = len(times)
         unds = inst.market.underlyings
         vol = np.array([u.vol for u in unds])
@@ -88,9 +86,7 @@ class Setup:
         return chunk - chunk % 2
 
 
-def initial_margin(
-    setup: Setup, spots: np.ndarray, time: float, value: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def initial_margin(setup: Setup, spots: np.ndarray, time: float, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Received and posted IM at ``time`` for spots (paths, underlyings) and netting-set values ``value``.
 
     The quantiles of ΔV = V(t + δ) − V(t) are taken by full revaluation at ±z_a along the direction in
@@ -183,25 +179,21 @@ def simulate_chunk(
             dt = time - previous
             shocks = np.einsum("pf,uf->pu", _normals(rng, n_paths, len(setup.vol), antithetic), setup.factor)
             log_spot += setup.drift * dt + setup.vol * np.sqrt(dt) * shocks
-            if m % 8 == 0 and stop():
+            if stop():
                 return None
         previous = time
         spots = np.exp(log_spot)
         values[:, m] = netting_set_value(setup.trades, spots, time, rate)
         if has_im:
             im_received[:, m], im_posted[:, m] = initial_margin(setup, spots, time, values[:, m])
-    counterparty = _party_weights(
-        setup, "counterparty", rng, n_paths, antithetic, simulate_defaults, use_importance
-    )
+    counterparty = _party_weights(setup, "counterparty", rng, n_paths, antithetic, simulate_defaults, use_importance)
     bank = _party_weights(setup, "bank", rng, n_paths, antithetic, simulate_defaults, use_importance)
     result = _exposures(setup, values, im_received, im_posted)
     result.adjustments = _adjustments(setup, result, counterparty, bank)
     return result
 
 
-def _exposures(
-    setup: Setup, values: np.ndarray, im_received: np.ndarray, im_posted: np.ndarray
-) -> ChunkResult:
+def _exposures(setup: Setup, values: np.ndarray, im_received: np.ndarray, im_posted: np.ndarray) -> ChunkResult:
     """Lagged collateral with threshold and minimum transfer, then discounted exposures per path and date."""
     csa = setup.inst.collateral
     n_paths = values.shape[0]

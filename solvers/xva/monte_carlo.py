@@ -89,9 +89,7 @@ class MonteCarloSolver:
     learned = False
     Options = MonteCarloOptions
 
-    def solve(
-        self, instance: Instance, options: MonteCarloOptions, progress: Progress, cancel: Cancel
-    ) -> Result:
+    def solve(self, instance: Instance, options: MonteCarloOptions, progress: Progress, cancel: Cancel) -> Result:
         """Simulate the requested paths chunk by chunk until done, out of time or cancelled."""
         started = time.monotonic()
         deadline = started + options.time_limit_s

@@ -32,9 +32,7 @@ class Underlying(_Model):
     name: str = Field(min_length=1, max_length=64)
     spot: float = Field(gt=0, le=1e9, description="Spot price S_0.")
     vol: float = Field(gt=0, le=5.0, description="Lognormal volatility σ per year.")
-    dividend: float = Field(
-        0.0, ge=-1.0, le=1.0, description="Continuous dividend yield (or foreign rate) q."
-    )
+    dividend: float = Field(0.0, ge=-1.0, le=1.0, description="Continuous dividend yield (or foreign rate) q.")
 
 
 class Market(_Model):
@@ -149,9 +147,7 @@ def _semantic_errors(inst: Instance) -> list[JSON]:
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
-            errors.append(
-                {"loc": ["market", "underlyings", i, "name"], "msg": f"duplicate underlying {name!r}"}
-            )
+            errors.append({"loc": ["market", "underlyings", i, "name"], "msg": f"duplicate underlying {name!r}"})
         seen.add(name)
     trade_ids: set[str] = set()
     for j, trade in enumerate(inst.trades):

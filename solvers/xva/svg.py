@@ -53,10 +53,7 @@ def render_svg(inst: Instance, result: dict[str, Any]) -> str:
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>'
     )
     if not isinstance(exposure, dict) or not times or len(times) < 2:
-        return (
-            head
-            + f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no exposure profile</text></svg>'
-        )
+        return head + f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no exposure profile</text></svg>'
     curves = {}
     for key, _, _, _ in SERIES:
         values = _series(exposure, key, len(times))
@@ -87,16 +84,10 @@ def render_svg(inst: Instance, result: dict[str, Any]) -> str:
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.2f}" text-anchor="end">{tick:g}</text>')
     for tick in x_ticks:
         x = x_of(tick)
-        parts.append(
-            f'<line x1="{x:.2f}" y1="{TOP + plot_h}" x2="{x:.2f}" y2="{TOP + plot_h + 5}" stroke="black"/>'
-        )
+        parts.append(f'<line x1="{x:.2f}" y1="{TOP + plot_h}" x2="{x:.2f}" y2="{TOP + plot_h + 5}" stroke="black"/>')
         parts.append(f'<text x="{x:.2f}" y="{TOP + plot_h + 18}" text-anchor="middle">{tick:g}</text>')
-    parts.append(
-        f'<line x1="{LEFT}" y1="{y_of(0.0):.2f}" x2="{WIDTH - RIGHT}" y2="{y_of(0.0):.2f}" stroke="#888"/>'
-    )
-    parts.append(
-        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>'
-    )
+    parts.append(f'<line x1="{LEFT}" y1="{y_of(0.0):.2f}" x2="{WIDTH - RIGHT}" y2="{y_of(0.0):.2f}" stroke="#888"/>')
+    parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>')
     parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 10}" text-anchor="middle">time (years)</text>')
     parts.append(
         f'<text x="16" y="{TOP + plot_h / 2}" text-anchor="middle" '
@@ -108,8 +99,7 @@ def render_svg(inst: Instance, result: dict[str, Any]) -> str:
         points = " ".join(f"{x_of(t):.2f},{y_of(v):.2f}" for t, v in zip(times, curves[key], strict=True))
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(
-            f'<polyline class="{key}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr} '
-            f'points="{points}"/>'
+            f'<polyline class="{key}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr} points="{points}"/>'
         )
         y = TOP + 14 + 16 * row
         parts.append(

@@ -51,9 +51,7 @@ def solve(raw: dict[str, Any], **options: Any) -> Result:
     return result
 
 
-def black_scholes(
-    kind: str, spot: float, strike: float, tau: float, rate: float, dividend: float, vol: float
-) -> float:
+def black_scholes(kind: str, spot: float, strike: float, tau: float, rate: float, dividend: float, vol: float) -> float:
     """Black–Scholes call or put price (written independently of solvers.xva.pricing)."""
     forward = spot * math.exp(-dividend * tau)
     discounted_strike = strike * math.exp(-rate * tau)

@@ -64,9 +64,7 @@ def test_simulated_default_solution_is_checked_statistically() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=15,
 )
 
@@ -93,11 +91,7 @@ def test_corrupted_parts_never_raise(top: str, inner: str, value: Any) -> None:
 
 
 def test_svg_plots_three_profiles_with_axes_and_legend() -> None:
-    svg = (
-        KIND.render_svg(INSTANCE, {"objective": SOLUTION["cva"], "solution": SOLUTION})
-        if KIND.render_svg
-        else ""
-    )
+    svg = KIND.render_svg(INSTANCE, {"objective": SOLUTION["cva"], "solution": SOLUTION}) if KIND.render_svg else ""
     root = ET.fromstring(svg)
     namespace = "{http://www.w3.org/2000/svg}"
     lines = {p.get("class"): p for p in root.iter(f"{namespace}polyline")}

@@ -46,15 +46,28 @@ def test_structural_counterparty_cva_uses_the_black_cox_default_probability() ->
     assert abs(solution["cva"] - exact) <= 3 * solution["std_error"]["cva"]
 
 
-def test_simulated_structural_defaults_give_the_same_cva_within_their_standard_error() -> None:
-    structural = {"model": "structural", "asset": 100.0, "vol": 0.2, "barrier": 60.0}
+def test_simulated_structural_defaults_give_the_same_cva_and_fva_within_their_standard_error() -> None:
+    structural = {"model": "structural", "asset": 100.0, "vol": 0.2, "barrier": 50.0}
     raw = single_trade(collateral=UNCOLLATERALISED, counterparty={"recovery": 0.4, "default": structural})
     price = black_scholes("call", SPOT, 100.0, 1.0, RATE, 0.0, VOL)
-    exact = 0.6 * price * black_cox_cdf(100.0, 60.0, 0.2, RATE, 1.0)
+    exact_cva = 0.6 * price * black_cox_cdf(100.0, 50.0, 0.2, RATE, 1.0)
+    times = np.linspace(0.0, 1.0, 51)[:-1]
+    survival = [
+        (1 - black_cox_cdf(100.0, 50.0, 0.2, RATE, t)) * (1 - black_cox_cdf(100.0, 50.0, 0.2, RATE, t))
+        if t > 0
+        else 1.0
+        for t in times
+    ]
+    exact_fva = -0.01 * price * 0.02 * float(np.sum(survival))
+    errors = {}
     for importance in (True, False):
         solution = solve(raw, default_probabilities="simulated", importance_sampling=importance).solution
         assert solution is not None
-        assert abs(solution["cva"] - exact) <= 3 * solution["std_error"]["cva"]
+        assert abs(solution["cva"] - exact_cva) <= 3 * solution["std_error"]["cva"]
+        assert abs(solution["fva"] - exact_fva) <= 3 * solution["std_error"]["fva"]
+        errors[importance] = solution["std_error"]
+    assert errors[True]["cva"] < 0.2 * errors[False]["cva"]
+    assert errors[True]["fva"] < 2 * errors[False]["fva"]
 
 
 def test_short_call_dva_mirrors_cva_with_the_bank_default() -> None:
@@ -101,12 +114,8 @@ def test_forward_exposure_profiles_cva_dva_and_fva_match_their_closed_forms() ->
     times = np.linspace(0.0, maturity, steps + 1)
     exact = np.array([_forward_exposure(t, maturity, strike, dividend) for t in times])
     exposure = solution["exposure"]
-    assert np.all(
-        np.abs(np.array(exposure["epe"]) - exact[:, 0]) <= 4 * np.array(exposure["epe_std_error"]) + 1e-9
-    )
-    assert np.all(
-        np.abs(np.array(exposure["ene"]) - exact[:, 1]) <= 4 * np.array(exposure["ene_std_error"]) + 1e-9
-    )
+    assert np.all(np.abs(np.array(exposure["epe"]) - exact[:, 0]) <= 4 * np.array(exposure["epe_std_error"]) + 1e-9)
+    assert np.all(np.abs(np.array(exposure["ene"]) - exact[:, 1]) <= 4 * np.array(exposure["ene_std_error"]) + 1e-9)
     pd_c = np.diff(1 - np.exp(-0.02 * times))
     bank_cdf = np.array([0.0] + [black_cox_cdf(100.0, 50.0, 0.2, RATE, t) for t in times[1:]])
     cva = 0.6 * float(np.sum(exact[1:, 0] * pd_c))
@@ -151,9 +160,7 @@ def test_lagged_collateral_on_a_forward_matches_the_conditional_closed_form() ->
     assert solution is not None
     times = np.linspace(0.0, maturity, steps + 1)
     delta = days / 365
-    exact = np.array(
-        [0.0] + [_lagged_forward_epe(t, max(t - delta, 0.0), maturity, strike) for t in times[1:]]
-    )
+    exact = np.array([0.0] + [_lagged_forward_epe(t, max(t - delta, 0.0), maturity, strike) for t in times[1:]])
     epe = np.array(solution["exposure"]["epe"])
     assert np.all(np.abs(epe - exact) <= 4 * np.array(solution["exposure"]["epe_std_error"]) + 1e-9)
     cva = 0.6 * float(np.sum(exact[1:] * np.diff(1 - np.exp(-0.02 * times))))

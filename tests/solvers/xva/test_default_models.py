@@ -13,9 +13,7 @@ RATE = 0.01
 TIMES = np.linspace(0.0, 1.0, 51)
 
 
-def _estimate(
-    model: StructuralDefault, bridge: bool, shift: float, paths: int = 20_000
-) -> tuple[float, float]:
+def _estimate(model: StructuralDefault, bridge: bool, shift: float, paths: int = 20_000) -> tuple[float, float]:
     """Mean and standard error of the simulated P(default by T)."""
     normals = np.random.default_rng(3).standard_normal((paths, len(TIMES) - 1))
     weights = simulate_structural(model, RATE, TIMES, normals, shift=shift, bridge=bridge)
@@ -55,9 +53,7 @@ def test_importance_sampling_makes_rare_defaults_precise() -> None:
     model = StructuralDefault(model="structural", asset=100.0, vol=0.2, barrier=45.0)
     exact = black_cox_cdf(100.0, 45.0, 0.2, RATE, 1.0)
     _, plain_error = _estimate(model, bridge=True, shift=0.0, paths=4_000)
-    shifted, shifted_error = _estimate(
-        model, bridge=True, shift=importance_shift(model, RATE, 1.0), paths=4_000
-    )
+    shifted, shifted_error = _estimate(model, bridge=True, shift=importance_shift(model, RATE, 1.0), paths=4_000)
     assert exact < 1e-3
     assert abs(shifted - exact) <= 3 * shifted_error
     assert shifted_error < 0.05 * exact

@@ -36,12 +36,9 @@ def test_single_trade_initial_margin_is_the_exact_quantile_of_the_value_change()
                 value = netting_set_value(setup.trades, spots, time, RATE)
                 received, posted = initial_margin(setup, spots, time, value)
                 for i, spot in enumerate(spots[:, 0]):
-                    moves = spot * np.exp(
-                        (RATE - 0.5 * VOL**2) * delta + VOL * math.sqrt(delta) * np.array([z, -z])
-                    )
+                    moves = spot * np.exp((RATE - 0.5 * VOL**2) * delta + VOL * math.sqrt(delta) * np.array([z, -z]))
                     later = [
-                        quantity * black_scholes(kind, s, 100.0, 1.0 - time - delta, RATE, 0.0, VOL)
-                        for s in moves
+                        quantity * black_scholes(kind, s, 100.0, 1.0 - time - delta, RATE, 0.0, VOL) for s in moves
                     ]
                     changes = np.array(later) - value[i]
                     assert math.isclose(received[i], max(changes.max(), 0.0), rel_tol=1e-9, abs_tol=1e-12)

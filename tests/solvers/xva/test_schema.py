@@ -56,9 +56,7 @@ def test_example_parses_and_summarises() -> None:
         ([[1.0, 1.5], [1.5, 1.0]], ["market", "correlation"], "[-1, 1]"),
     ],
 )
-def test_bad_correlation_is_reported_where_it_is(
-    correlation: list[list[float]], loc: list[Any], fragment: str
-) -> None:
+def test_bad_correlation_is_reported_where_it_is(correlation: list[list[float]], loc: list[Any], fragment: str) -> None:
     errors = errors_of(two_underlyings(correlation))
     assert any(e["loc"] == loc and fragment in e["msg"] for e in errors), errors
 
@@ -122,9 +120,7 @@ def test_importing_the_kind_loads_no_engine() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=20,
 )
 
@@ -153,9 +149,7 @@ ALL_PATHS = _paths(EXAMPLE)[1:]
 
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(ALL_PATHS), json_values)
-def test_one_corrupted_field_raises_only_invalid_instance_or_parses(
-    path: tuple[Any, ...], value: Any
-) -> None:
+def test_one_corrupted_field_raises_only_invalid_instance_or_parses(path: tuple[Any, ...], value: Any) -> None:
     raw = copy.deepcopy(EXAMPLE)
     node = raw
     for key in path[:-1]:

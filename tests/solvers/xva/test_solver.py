@@ -63,9 +63,7 @@ def test_cancellation_keeps_the_paths_done_with_their_standard_errors() -> None:
     raw = single_trade(paths=20_000, steps=20)
     inst = KIND.parse(raw)
     progress = NullProgress()
-    result = MonteCarloSolver().solve(
-        inst, MonteCarloOptions(chunk_paths=1_000), progress, CancelAfter(progress, 3)
-    )
+    result = MonteCarloSolver().solve(inst, MonteCarloOptions(chunk_paths=1_000), progress, CancelAfter(progress, 3))
     assert result.termination == Termination.cancelled
     assert result.status == SolutionStatus.feasible
     assert result.solution is not None
@@ -90,7 +88,7 @@ def test_time_limit_stops_early_with_a_verified_partial_estimate() -> None:
     assert result.termination == Termination.time_limit
     assert result.solution is not None
     assert 0 < result.stats["paths_done"] < 400_000
-    assert result.stats["solve_time_s"] < 3.0
+    assert result.stats["solve_time_s"] < 5.0
     assert KIND.check(inst, result.solution).feasible
 
 

@@ -5,9 +5,8 @@ Importing this module loads no native solver library; back-ends are loaded throu
 
 from __future__ import annotations
 
-from typing import Any
-
 from solvers.base import JSON, Kind, SolverSpec
+from solvers.milp.auto import choose_auto
 from solvers.milp.check import check
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions, HighsOptions, ScipOptions
@@ -81,10 +80,6 @@ SOLVERS: dict[str, SolverSpec] = {
 }
 
 
-def _choose_auto(instance: Any) -> str:
-    return "highs"
-
-
 KIND = Kind(
     name="milp",
     title="Mixed-integer linear programming",
@@ -99,7 +94,7 @@ KIND = Kind(
     instance_schema=_instance_schema(),
     result_schema=Solution.model_json_schema(),
     example=EXAMPLE,
-    choose_auto=_choose_auto,
+    choose_auto=choose_auto,
 )
 
 __all__ = ["KIND", "CpsatOptions", "HighsOptions", "MilpModel", "ScipOptions", "check", "parse", "summary"]

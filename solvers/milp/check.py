@@ -19,9 +19,7 @@ _SHOWN = 5
 
 
 def _refuse(message: str) -> Verification:
-    return Verification(
-        feasible=False, objective=None, max_violation=0.0, checked_by=CHECKED_BY, message=message
-    )
+    return Verification(feasible=False, objective=None, max_violation=0.0, checked_by=CHECKED_BY, message=message)
 
 
 def _values(model: MilpModel, solution: Any) -> np.ndarray | str:
@@ -72,9 +70,7 @@ def check(model: MilpModel, solution: Any) -> Verification:
     bound_excess[is_semi & (np.abs(x) <= FEASIBILITY_TOLERANCE)] = 0.0
     bound_bad = bound_excess > FEASIBILITY_TOLERANCE * _scale(model.lb, model.ub, x)
     for j in np.flatnonzero(bound_bad)[:_SHOWN]:
-        problems.append(
-            f"variable {model.var_names[j]!r} = {x[j]:g} outside [{model.lb[j]:g}, {model.ub[j]:g}]"
-        )
+        problems.append(f"variable {model.var_names[j]!r} = {x[j]:g} outside [{model.lb[j]:g}, {model.ub[j]:g}]")
     is_int = model.var_types == VarType.integer
     fraction = np.where(is_int, np.abs(x - np.round(x)), 0.0)
     int_bad = fraction > INTEGRALITY_TOLERANCE
@@ -85,8 +81,7 @@ def check(model: MilpModel, solution: Any) -> Verification:
     row_bad = row_excess > FEASIBILITY_TOLERANCE * _scale(model.row_lb, model.row_ub, activity)
     for i in np.flatnonzero(row_bad)[:_SHOWN]:
         problems.append(
-            f"row {model.row_names[i]!r}: activity {activity[i]:g} "
-            f"outside [{model.row_lb[i]:g}, {model.row_ub[i]:g}]"
+            f"row {model.row_names[i]!r}: activity {activity[i]:g} outside [{model.row_lb[i]:g}, {model.row_ub[i]:g}]"
         )
     violations = [
         float(bound_excess.max(initial=0.0)),

@@ -27,70 +27,37 @@ from solvers.milp.outcome import (
     improves_incumbent,
     inconsistent_bounds,
 )
+from solvers.milp.scaling import INTEGRALITY_EPS, integer_refusal, integral_scale
 
 _POLL_S = 0.1
 #: From this many threads on, CP-SAT runs its parallel portfolio; below, one LP-based worker.
 _PORTFOLIO_THREADS = 8
 #: Largest magnitude of a scaled coefficient or bound CP-SAT is given (well inside int64).
 _MAX_MAGNITUDE = 2**53
-#: How close value·scale must be to an integer to count as integral (relative to its size).
-_INTEGRALITY_EPS = 1e-9
-
-
-def integral_scale(values: np.ndarray, max_scale: float) -> int | None:
-    """The smallest power of ten s ≤ max_scale with every value·s integral, or None."""
-    finite = values[np.isfinite(values)]
-    scale = 1
-    while scale <= max_scale:
-        scaled = finite * scale
-        if np.all(np.abs(scaled - np.round(scaled)) <= _INTEGRALITY_EPS * np.maximum(1.0, np.abs(scaled))):
-            return scale
-        scale *= 10
-    return None
-
-
-def _refusal_reason(model: MilpModel) -> str | None:
-    if model.num_continuous or model.num_semicontinuous:
-        kinds = model.num_continuous + model.num_semicontinuous
-        return (
-            f"CP-SAT takes only integer variables; this model has {kinds} continuous or semi-continuous ones"
-        )
-    infinite = np.flatnonzero(~(np.isfinite(model.lb) & np.isfinite(model.ub)))
-    if len(infinite):
-        name = model.var_names[infinite[0]]
-        return (
-            f"CP-SAT needs finite bounds on every variable; {name!r} (and {len(infinite) - 1} more) has none"
-        )
-    return None
 
 
 class _Build:
     """The CP-SAT model of a MilpModel, with its objective scale."""
 
     def __init__(self, model: MilpModel, max_scale: float) -> None:
-        reason = _refusal_reason(model)
+        reason = integer_refusal(model, max_scale)
         if reason:
             raise SolverRefused(reason)
         self.cp = cp_model.CpModel()
-        lb, ub = np.ceil(model.lb - _INTEGRALITY_EPS), np.floor(model.ub + _INTEGRALITY_EPS)
+        lb, ub = np.ceil(model.lb - INTEGRALITY_EPS), np.floor(model.ub + INTEGRALITY_EPS)
         if np.any(np.abs(lb) > _MAX_MAGNITUDE) or np.any(np.abs(ub) > _MAX_MAGNITUDE):
             raise SolverRefused("CP-SAT needs variable bounds within ±2^53")
         self.variables = [
-            self.cp.new_int_var(int(lo), int(up), name)
-            for lo, up, name in zip(lb, ub, model.var_names, strict=True)
+            self.cp.new_int_var(int(lo), int(up), name) for lo, up, name in zip(lb, ub, model.var_names, strict=True)
         ]
         matrix = model.matrix
         for i in range(model.num_rows):
             start, end = matrix.indptr[i], matrix.indptr[i + 1]
             coefficients, columns = matrix.data[start:end], matrix.indices[start:end]
-            self._add_row(
-                model.row_names[i], coefficients, columns, model.row_lb[i], model.row_ub[i], max_scale
-            )
+            self._add_row(model.row_names[i], coefficients, columns, model.row_lb[i], model.row_ub[i], max_scale)
         scale = integral_scale(model.obj, max_scale)
         if scale is None:
-            raise SolverRefused(
-                f"objective coefficients are not integral after scaling by up to {max_scale:g}"
-            )
+            raise SolverRefused(f"objective coefficients are not integral after scaling by up to {max_scale:g}")
         self.objective_scale = scale
         coefficients = np.round(model.obj * scale)
         used = np.flatnonzero(coefficients)
@@ -113,24 +80,14 @@ class _Build:
     ) -> None:
         scale = integral_scale(coefficients, max_scale)
         if scale is None:
-            raise SolverRefused(
-                f"row {name!r} has coefficients not integral after scaling by up to {max_scale:g}"
-            )
+            raise SolverRefused(f"row {name!r} has coefficients not integral after scaling by up to {max_scale:g}")
         scaled = np.round(coefficients * scale)
         if np.any(np.abs(scaled) > _MAX_MAGNITUDE):
             raise SolverRefused(f"row {name!r} has coefficients too large for CP-SAT after scaling")
-        expression = cp_model.LinearExpr.weighted_sum(
-            [self.variables[j] for j in columns], [int(c) for c in scaled]
-        )
-        lo = (
-            math.ceil(lower * scale - _INTEGRALITY_EPS * max(1.0, abs(lower * scale)))
-            if math.isfinite(lower)
-            else None
-        )
+        expression = cp_model.LinearExpr.weighted_sum([self.variables[j] for j in columns], [int(c) for c in scaled])
+        lo = math.ceil(lower * scale - INTEGRALITY_EPS * max(1.0, abs(lower * scale))) if math.isfinite(lower) else None
         up = (
-            math.floor(upper * scale + _INTEGRALITY_EPS * max(1.0, abs(upper * scale)))
-            if math.isfinite(upper)
-            else None
+            math.floor(upper * scale + INTEGRALITY_EPS * max(1.0, abs(upper * scale))) if math.isfinite(upper) else None
         )
         if lo is not None and up is not None:
             self.cp.add_linear_constraint(expression, lo, up)

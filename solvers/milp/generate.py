@@ -56,8 +56,7 @@ def set_cover(seed: int, rows: int = 250, columns: int = 500, density: float = 0
     costs = rng.integers(1, 101, size=columns)
     variables = [_variable(f"x{j}", "binary", costs[j], ub=1) for j in range(columns)]
     constraints = [
-        _constraint(f"cover{i}", {f"x{j}": 1.0 for j in np.flatnonzero(cover[i])}, 1.0, None)
-        for i in range(rows)
+        _constraint(f"cover{i}", {f"x{j}": 1.0 for j in np.flatnonzero(cover[i])}, 1.0, None) for i in range(rows)
     ]
     return _instance(f"set_cover_{seed}", "minimize", variables, constraints)
 
@@ -98,21 +97,16 @@ def facility_location(
     demand = rng.integers(5, 36, size=customers)
     capacity = rng.integers(10, 161, size=facilities).astype(float)
     capacity = np.ceil(capacity * ratio * demand.sum() / capacity.sum()).astype(int)
-    fixed = np.round(
-        rng.integers(100, 111, size=facilities) * np.sqrt(capacity) + rng.integers(0, 91, size=facilities)
-    )
+    fixed = np.round(rng.integers(100, 111, size=facilities) * np.sqrt(capacity) + rng.integers(0, 91, size=facilities))
     distance = np.sqrt((cx[:, None] - fx[None, :]) ** 2 + (cy[:, None] - fy[None, :]) ** 2)
     transport = np.round(10 * distance * demand[:, None])
     assign_type = "binary" if single_source else "continuous"
     variables = [_variable(f"open{j}", "binary", fixed[j], ub=1) for j in range(facilities)]
     variables += [
-        _variable(f"x{i}_{j}", assign_type, transport[i, j], ub=1)
-        for i in range(customers)
-        for j in range(facilities)
+        _variable(f"x{i}_{j}", assign_type, transport[i, j], ub=1) for i in range(customers) for j in range(facilities)
     ]
     constraints = [
-        _constraint(f"serve{i}", {f"x{i}_{j}": 1.0 for j in range(facilities)}, 1.0, 1.0)
-        for i in range(customers)
+        _constraint(f"serve{i}", {f"x{i}_{j}": 1.0 for j in range(facilities)}, 1.0, 1.0) for i in range(customers)
     ]
     for j in range(facilities):
         terms = {f"x{i}_{j}": float(demand[i]) for i in range(customers)}
@@ -155,8 +149,7 @@ def independent_set(seed: int, nodes: int = 150, affinity: int = 4) -> JSON:
             cliques.append(clique)
     variables = [_variable(f"v{v}", "binary", 1.0, ub=1) for v in range(nodes)]
     constraints = [
-        _constraint(f"clique{k}", {f"v{v}": 1.0 for v in sorted(clique)}, None, 1.0)
-        for k, clique in enumerate(cliques)
+        _constraint(f"clique{k}", {f"v{v}": 1.0 for v in sorted(clique)}, None, 1.0) for k, clique in enumerate(cliques)
     ]
     return _instance(f"independent_set_{seed}", "maximize", variables, constraints)
 

@@ -127,9 +127,7 @@ class HighsSolver:
             result.termination is Termination.other
             and h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible
         ):
-            result = self._infeasible_or_unbounded(
-                instance, options, options.time_limit_s - (time.monotonic() - start)
-            )
+            result = self._infeasible_or_unbounded(instance, options, options.time_limit_s - (time.monotonic() - start))
         result.stats["solve_time_s"] = time.monotonic() - start
         return result
 
@@ -173,9 +171,7 @@ class HighsSolver:
         h.passModel(_to_highs_lp(model, zero_objective=True))
         h.run()
         status = h.getModelStatus()
-        stats = {
-            "highs_status": "infeasible or unbounded; feasibility check: " + h.modelStatusToString(status)
-        }
+        stats = {"highs_status": "infeasible or unbounded; feasibility check: " + h.modelStatusToString(status)}
         if status == highspy.HighsModelStatus.kInfeasible:
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
         if status == highspy.HighsModelStatus.kOptimal:

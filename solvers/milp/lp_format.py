@@ -89,9 +89,7 @@ def _tokenise(text: str, line_number: int) -> list[_Token]:
             break
         value = match.group(kind)
         if kind == "quad":
-            raise ModelTextError(
-                line_number, f"{value!r}: quadratic terms are not supported (linear models only)"
-            )
+            raise ModelTextError(line_number, f"{value!r}: quadratic terms are not supported (linear models only)")
         if kind == "bad":
             raise ModelTextError(line_number, f"unexpected character {value!r}")
         tokens.append(_Token(kind, value, line_number))
@@ -139,9 +137,7 @@ class _LpReader:
             if match is not None:
                 word = " ".join(match.group(1).lower().split())
                 if word in _REFUSED_WORDS:
-                    raise ModelTextError(
-                        line_number, f"section {word!r}: {_REFUSED_WORDS[word]} are not supported"
-                    )
+                    raise ModelTextError(line_number, f"section {word!r}: {_REFUSED_WORDS[word]} are not supported")
                 section = _SECTION_WORDS[word]
                 if section == "end":
                     break
@@ -154,9 +150,7 @@ class _LpReader:
             if sections:
                 sections[-1][2].extend(_tokenise(line, line_number))
         if not sections or sections[0][0] not in ("min", "max"):
-            raise ModelTextError(
-                sections[0][1] if sections else 0, "an LP file starts with 'minimize' or 'maximize'"
-            )
+            raise ModelTextError(sections[0][1] if sections else 0, "an LP file starts with 'minimize' or 'maximize'")
         seen: set[str] = set()
         for section, line_number, tokens in sections:
             group = "objective" if section in ("min", "max") else section
@@ -202,11 +196,7 @@ class _LpReader:
                     raise ModelTextError(token.line, f"expression ends with {token.text!r}")
                 token = tokens[position]
             elif not first:
-                if (
-                    token.kind == "name"
-                    and position + 1 < len(tokens)
-                    and tokens[position + 1].kind == "colon"
-                ):
+                if token.kind == "name" and position + 1 < len(tokens) and tokens[position + 1].kind == "colon":
                     break  # the next constraint's label
                 raise ModelTextError(token.line, f"expected '+' or '-' before {token.text!r}")
             first = False
@@ -247,11 +237,7 @@ class _LpReader:
         while position < len(tokens):
             start = tokens[position]
             name = f"R{len(self.rows) + 1}"
-            if (
-                start.kind in ("name", "num")
-                and position + 1 < len(tokens)
-                and tokens[position + 1].kind == "colon"
-            ):
+            if start.kind in ("name", "num") and position + 1 < len(tokens) and tokens[position + 1].kind == "colon":
                 name = start.text
                 position += 2
                 if name in self.row_names:
@@ -289,9 +275,7 @@ class _LpReader:
         if relation.text == "=" or left_relation.text == "=":
             raise ModelTextError(relation.line, "a ranged constraint uses <= or >= on both sides, not '='")
         if (left_relation.text in ("<=", "=<", "<")) != less:
-            raise ModelTextError(
-                relation.line, "a ranged constraint needs both relations in the same direction"
-            )
+            raise ModelTextError(relation.line, "a ranged constraint needs both relations in the same direction")
         return (left_value, right) if less else (right, left_value)
 
     @staticmethod
@@ -327,14 +311,8 @@ class _LpReader:
                 self.apply_bound(index, relation, value, variable_first=True)
                 continue
             value, position = self.constant(tokens, position, token.line)
-            if (
-                position + 1 >= len(tokens)
-                or tokens[position].kind != "rel"
-                or tokens[position + 1].kind != "name"
-            ):
-                raise ModelTextError(
-                    token.line, "a bound reads 'l <= x', 'x <= u', 'l <= x <= u', 'x = v' or 'x free'"
-                )
+            if position + 1 >= len(tokens) or tokens[position].kind != "rel" or tokens[position + 1].kind != "name":
+                raise ModelTextError(token.line, "a bound reads 'l <= x', 'x <= u', 'l <= x <= u', 'x = v' or 'x free'")
             relation = tokens[position]
             index = self.variable(tokens[position + 1])
             position += 2
@@ -358,9 +336,7 @@ class _LpReader:
     def read_type_list(self, section: str, tokens: list[_Token]) -> None:
         for token in tokens:
             if token.kind != "name":
-                raise ModelTextError(
-                    token.line, f"the {section} section lists variable names, found {token.text!r}"
-                )
+                raise ModelTextError(token.line, f"the {section} section lists variable names, found {token.text!r}")
             index = self.variable(token)
             if section == "general":
                 self.types[index] = VarType.integer
@@ -373,9 +349,7 @@ class _LpReader:
     def build(self) -> MilpModel:
         for j, kind in enumerate(self.types):
             if kind == VarType.semicontinuous and not (math.isfinite(self.ub[j]) and self.ub[j] > 0):
-                raise ModelTextError(
-                    0, f"semi-continuous variable {self.var_names[j]!r} needs a finite positive bound"
-                )
+                raise ModelTextError(0, f"semi-continuous variable {self.var_names[j]!r} needs a finite positive bound")
         if not self.var_names:
             raise ModelTextError(0, "the model has no variables")
         n, m = len(self.var_names), len(self.rows)

@@ -101,9 +101,7 @@ class _MpsReader:
             return line.split()
         parts = [line[a:b].strip() for a, b in _FIXED_FIELDS[0 if with_type else 1 :]]
         if len(line.rstrip()) > 61:
-            raise ModelTextError(
-                lineno, "text beyond column 61 in a fixed-format MPS line (try mps_format 'free')"
-            )
+            raise ModelTextError(lineno, "text beyond column 61 in a fixed-format MPS line (try mps_format 'free')")
         while parts and not parts[-1]:
             parts.pop()
         return parts
@@ -148,9 +146,7 @@ class _MpsReader:
                     self.section_header(keyword, rest.strip(), lineno)
                     continue
                 if section is None:
-                    raise ModelTextError(
-                        lineno, f"expected a section keyword such as NAME or ROWS, found {head!r}"
-                    )
+                    raise ModelTextError(lineno, f"expected a section keyword such as NAME or ROWS, found {head!r}")
             if section is None:
                 raise ModelTextError(lineno, "data before the first section (NAME or ROWS expected)")
             self.data_line(section, line, lineno)
@@ -233,9 +229,7 @@ class _MpsReader:
                     raise ModelTextError(lineno, "INTEND marker without a matching INTORG")
                 self.in_integer_block = False
             else:
-                raise ModelTextError(
-                    lineno, f"unknown marker {marker_token!r}; expected 'INTORG' or 'INTEND'"
-                )
+                raise ModelTextError(lineno, f"unknown marker {marker_token!r}; expected 'INTORG' or 'INTEND'")
             return
         if len(tokens) not in (3, 5):
             raise ModelTextError(
@@ -269,9 +263,7 @@ class _MpsReader:
         if self.columns and self.columns[-1].name == name:
             return self.columns[-1]
         if name in self.column_index:
-            raise ModelTextError(
-                lineno, f"entries of column {name!r} are not contiguous (it appeared before)"
-            )
+            raise ModelTextError(lineno, f"entries of column {name!r} are not contiguous (it appeared before)")
         if len(self.columns) >= MAX_VARIABLES:
             raise ModelTextError(lineno, f"more than {MAX_VARIABLES} variables (the size limit)")
         integer = self.in_integer_block
@@ -288,8 +280,7 @@ class _MpsReader:
             return "", tokens
         raise ModelTextError(
             lineno,
-            f"a {section} line has an optional set name and one or two (row, value) pairs, "
-            f"found {len(tokens)} fields",
+            f"a {section} line has an optional set name and one or two (row, value) pairs, found {len(tokens)} fields",
         )
 
     def rhs_line(self, tokens: list[str], lineno: int) -> None:
@@ -400,16 +391,12 @@ class _MpsReader:
                     lineno, f"semi-continuous column {column.name!r} needs a finite positive upper bound"
                 )
             if column.integer:
-                raise ModelTextError(
-                    lineno, f"column {column.name!r}: semi-integer variables are not supported"
-                )
+                raise ModelTextError(lineno, f"column {column.name!r}: semi-integer variables are not supported")
             column.semicontinuous = True
             column.ub = value
         if kind in {"LI", "UI"}:
             if column.semicontinuous:
-                raise ModelTextError(
-                    lineno, f"column {column.name!r}: semi-integer variables are not supported"
-                )
+                raise ModelTextError(lineno, f"column {column.name!r}: semi-integer variables are not supported")
             column.integer = True
 
     # -- model ------------------------------------------------------------------------------------
@@ -441,20 +428,12 @@ class _MpsReader:
         n = len(self.columns)
         counts = np.fromiter((len(c.rows) for c in self.columns), dtype=np.int64, count=n)
         col_idx = np.repeat(np.arange(n, dtype=np.int64), counts)
-        row_idx = np.fromiter(
-            (i for c in self.columns for i in c.rows), dtype=np.int64, count=int(counts.sum())
-        )
-        values = np.fromiter(
-            (v for c in self.columns for v in c.rows.values()), dtype=float, count=len(row_idx)
-        )
+        row_idx = np.fromiter((i for c in self.columns for i in c.rows), dtype=np.int64, count=int(counts.sum()))
+        values = np.fromiter((v for c in self.columns for v in c.rows.values()), dtype=float, count=len(row_idx))
         matrix = sp.csr_matrix((values, (row_idx, col_idx)), shape=(num_rows, n))
         types = np.array(
             [
-                VarType.semicontinuous
-                if c.semicontinuous
-                else VarType.integer
-                if c.integer
-                else VarType.continuous
+                VarType.semicontinuous if c.semicontinuous else VarType.integer if c.integer else VarType.continuous
                 for c in self.columns
             ],
             dtype=np.int8,

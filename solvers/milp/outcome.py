@@ -34,12 +34,7 @@ def finish_status(objective: float | None, bound: float | None) -> tuple[Termina
     if objective is None:
         return Termination.other, SolutionStatus.no_solution
     gap = relative_gap(objective, bound)
-    if (
-        bound is None
-        or gap is None
-        or gap <= OPTIMALITY_TOLERANCE
-        or abs(objective - bound) <= OPTIMALITY_TOLERANCE
-    ):
+    if bound is None or gap is None or gap <= OPTIMALITY_TOLERANCE or abs(objective - bound) <= OPTIMALITY_TOLERANCE:
         return Termination.optimal, SolutionStatus.optimal
     return Termination.gap_limit, SolutionStatus.feasible
 

@@ -118,9 +118,7 @@ def _decode_text(instance: TextInstance) -> str:
     try:
         compressed = base64.b64decode("".join(instance.model.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInstance(
-            [{"loc": ["model"], "msg": "not valid base64 (encoding is 'gzip+base64')"}]
-        ) from None
+        raise InvalidInstance([{"loc": ["model"], "msg": "not valid base64 (encoding is 'gzip+base64')"}]) from None
     inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
     try:
         data = inflater.decompress(compressed, MAX_TEXT_BYTES + 1)
@@ -173,9 +171,7 @@ def _model_from_json(instance: JsonInstance) -> MilpModel:
     index: dict[str, int] = {}
     for j, var in enumerate(instance.variables):
         if var.name in index:
-            errors.append(
-                {"loc": ["variables", j, "name"], "msg": f"variable name {var.name!r} is used twice"}
-            )
+            errors.append({"loc": ["variables", j, "name"], "msg": f"variable name {var.name!r} is used twice"})
         else:
             index[var.name] = j
     rows: list[int] = []
@@ -184,20 +180,14 @@ def _model_from_json(instance: JsonInstance) -> MilpModel:
     row_names: set[str] = set()
     for i, con in enumerate(instance.constraints):
         if con.name in row_names:
-            errors.append(
-                {"loc": ["constraints", i, "name"], "msg": f"constraint name {con.name!r} is used twice"}
-            )
+            errors.append({"loc": ["constraints", i, "name"], "msg": f"constraint name {con.name!r} is used twice"})
         row_names.add(con.name)
         for var_name, coef in con.terms.items():
             if var_name not in index:
-                errors.append(
-                    {"loc": ["constraints", i, "terms", var_name], "msg": f"unknown variable {var_name!r}"}
-                )
+                errors.append({"loc": ["constraints", i, "terms", var_name], "msg": f"unknown variable {var_name!r}"})
                 continue
             if abs(coef) >= 1e20:
-                errors.append(
-                    {"loc": ["constraints", i, "terms", var_name], "msg": "coefficient too large (≥ 1e20)"}
-                )
+                errors.append({"loc": ["constraints", i, "terms", var_name], "msg": "coefficient too large (≥ 1e20)"})
                 continue
             if coef != 0.0:
                 rows.append(i)
@@ -212,9 +202,7 @@ def _model_from_json(instance: JsonInstance) -> MilpModel:
             )
             break
     for j, var in enumerate(instance.variables):
-        if var.type == "semicontinuous" and (
-            var.ub is None or not math.isfinite(as_bound(var.ub)) or var.ub <= 0
-        ):
+        if var.type == "semicontinuous" and (var.ub is None or not math.isfinite(as_bound(var.ub)) or var.ub <= 0):
             errors.append(
                 {
                     "loc": ["variables", j, "ub"],

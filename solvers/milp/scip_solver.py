@@ -55,8 +55,7 @@ def _build(model: MilpModel, zero_objective: bool = False) -> tuple[Model, list[
     for i in range(model.num_rows):
         start, end = matrix.indptr[i], matrix.indptr[i + 1]
         expression = quicksum(
-            float(c) * variables[j]
-            for c, j in zip(matrix.data[start:end], matrix.indices[start:end], strict=True)
+            float(c) * variables[j] for c, j in zip(matrix.data[start:end], matrix.indices[start:end], strict=True)
         )
         lo = None if math.isinf(model.row_lb[i]) else float(model.row_lb[i])
         up = None if math.isinf(model.row_ub[i]) else float(model.row_ub[i])
@@ -74,9 +73,7 @@ def _build(model: MilpModel, zero_objective: bool = False) -> tuple[Model, list[
 class _Reporter(Eventhdlr):
     """Queues new best solutions and improved dual bounds for the calling thread."""
 
-    def __init__(
-        self, events: queue.SimpleQueue[tuple[str, float, Any]], variables: list[Any], with_values: bool
-    ):
+    def __init__(self, events: queue.SimpleQueue[tuple[str, float, Any]], variables: list[Any], with_values: bool):
         super().__init__()
         self.events = events
         self.variables = variables
@@ -158,9 +155,7 @@ class ScipSolver:
             raise outcome["error"]
         result = self._result(scip, variables, instance, cancelled)
         if result.termination is Termination.other and scip.getStatus() == "inforunbd":
-            result = self._infeasible_or_unbounded(
-                instance, options, options.time_limit_s - (time.monotonic() - start)
-            )
+            result = self._infeasible_or_unbounded(instance, options, options.time_limit_s - (time.monotonic() - start))
         result.stats["solve_time_s"] = time.monotonic() - start
         result.stats["threads_used"] = 1
         return result
@@ -189,11 +184,7 @@ class ScipSolver:
             solution = model.solution_dict(x)
             objective = model.objective_value(x)
         dual = scip.getDualbound()
-        if (
-            math.isfinite(dual)
-            and abs(dual) < 1e20
-            and status not in ("infeasible", "unbounded", "inforunbd")
-        ):
+        if math.isfinite(dual) and abs(dual) < 1e20 and status not in ("infeasible", "unbounded", "inforunbd"):
             bound = float(dual)
         if status == "infeasible":
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)

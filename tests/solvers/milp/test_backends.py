@@ -59,9 +59,7 @@ def assert_progress_is_monotone(model: MilpModel, result: Result, progress: Null
 
 @pytest.mark.parametrize("name", sorted(DEV_OPTIMA))
 @pytest.mark.parametrize("solver", ["highs", "scip"])
-def test_general_backends_reach_the_known_optimum_of_development_files(
-    load_dev: Any, name: str, solver: str
-) -> None:
+def test_general_backends_reach_the_known_optimum_of_development_files(load_dev: Any, name: str, solver: str) -> None:
     model = load_dev(name)
     result, progress = solve(solver, model, rel_gap=0.0)
     assert_verified_optimum(model, result, DEV_OPTIMA[name])
@@ -118,25 +116,19 @@ def test_infeasible_is_reported_by_every_backend(solver: str) -> None:
 
 @pytest.mark.parametrize("solver", ["highs", "scip"])
 def test_unbounded_is_reported_by_general_backends(solver: str) -> None:
-    model = _pure_integer(
-        "maximize", [{"name": "diff", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 1}], ub=None
-    )
+    model = _pure_integer("maximize", [{"name": "diff", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 1}], ub=None)
     result, _ = solve(solver, model)
     assert (result.status, result.termination) == (SolutionStatus.unbounded, Termination.unbounded)
 
 
 def test_cpsat_refuses_infinite_bounds_with_the_variable_named() -> None:
-    model = _pure_integer(
-        "maximize", [{"name": "diff", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 1}], ub=None
-    )
+    model = _pure_integer("maximize", [{"name": "diff", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 1}], ub=None)
     with pytest.raises(SolverRefused, match=r"finite bounds.*'x'"):
         solve("cpsat", model)
 
 
 def test_cpsat_scales_decimal_data_exactly() -> None:
-    model = _pure_integer(
-        "maximize", [{"name": "cap", "terms": {"x": 0.5, "y": 0.25}, "lb": None, "ub": 1.75}]
-    )
+    model = _pure_integer("maximize", [{"name": "cap", "terms": {"x": 0.5, "y": 0.25}, "lb": None, "ub": 1.75}])
     model.obj[:] = [0.1, 0.03]
     reference, _ = solve("highs", model, rel_gap=0.0)
     result, _ = solve("cpsat", model, rel_gap=0.0)
@@ -197,9 +189,7 @@ def test_time_limit_is_honoured_by_every_backend(solver: str) -> None:
     model: MilpModel = KIND.parse(generate(5, "set_cover", rows=500, columns=1000, density=0.05))
     backend = BACKENDS[solver]
     started = time.monotonic()
-    result = backend.solve(
-        model, backend.Options(time_limit_s=0.5, rel_gap=0.0), NullProgress(), NeverCancel()
-    )
+    result = backend.solve(model, backend.Options(time_limit_s=0.5, rel_gap=0.0), NullProgress(), NeverCancel())
     assert time.monotonic() - started < 6
     assert result.termination in (Termination.time_limit, Termination.optimal)
     if result.termination is Termination.time_limit and result.solution is not None:

@@ -120,9 +120,7 @@ def test_check_accepts_a_feasible_solution_and_recomputes_the_objective(model: M
         ({"x": 3, "y": 1, "s": 0.5 + 1e-3}, "outside"),
     ],
 )
-def test_check_reports_each_kind_of_violation(
-    model: MilpModel, values: dict[str, float], problem: str
-) -> None:
+def test_check_reports_each_kind_of_violation(model: MilpModel, values: dict[str, float], problem: str) -> None:
     verification = KIND.check(model, {"values": values})
     assert not verification.feasible and problem in verification.message
     assert verification.max_violation > 0
@@ -145,8 +143,6 @@ def test_check_tolerates_values_within_the_stated_tolerance(model: MilpModel) ->
         ({"values": {"x": math.inf, "y": 1, "s": 0}}, "not a finite number"),
     ],
 )
-def test_check_refuses_malformed_solutions_without_raising(
-    model: MilpModel, solution: Any, problem: str
-) -> None:
+def test_check_refuses_malformed_solutions_without_raising(model: MilpModel, solution: Any, problem: str) -> None:
     verification = KIND.check(model, solution)
     assert not verification.feasible and problem in verification.message

@@ -77,8 +77,7 @@ def test_objsense_inline_and_as_section() -> None:
 
 def test_objective_rhs_is_minus_the_offset_and_free_rows_are_dropped() -> None:
     model = mps(
-        "NAME\nROWS\n N obj\n N other\n G c1\nCOLUMNS\n x obj 2 other 5\n x c1 1\n"
-        "RHS\n rhs obj 7 c1 1\nENDATA\n"
+        "NAME\nROWS\n N obj\n N other\n G c1\nCOLUMNS\n x obj 2 other 5\n x c1 1\nRHS\n rhs obj 7 c1 1\nENDATA\n"
     )
     assert model.objective_offset == -7.0 and model.row_names == ["c1"] and model.matrix.nnz == 1
 
@@ -110,9 +109,7 @@ def test_ranges(row_type: str, range_value: float, expected: tuple[float, float]
         (" UP x 4", 0.0, 4.0, VarType.continuous),  # no bound-set name
     ],
 )
-def test_bound_types(
-    bound_lines: str, expected_lb: float, expected_ub: float, expected_type: VarType
-) -> None:
+def test_bound_types(bound_lines: str, expected_lb: float, expected_ub: float, expected_type: VarType) -> None:
     model = mps(HEADER + f" x obj 1 c1 1\nRHS\n rhs c1 10\nBOUNDS\n{bound_lines}\nENDATA\n")
     assert (model.lb[0], model.ub[0], model.var_types[0]) == (expected_lb, expected_ub, expected_type)
 

@@ -177,9 +177,7 @@ def test_arbitrary_text_parses_or_is_refused(text: str) -> None:
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 
@@ -227,8 +225,7 @@ def test_json_shaped_instances_parse_or_are_refused(raw: dict[str, Any]) -> None
 
 @settings(max_examples=200, deadline=None)
 @given(
-    JSON_VALUES
-    | st.fixed_dictionaries({"values": st.dictionaries(st.sampled_from(["x", "y", "z", "q"]), JSON_VALUES)})
+    JSON_VALUES | st.fixed_dictionaries({"values": st.dictionaries(st.sampled_from(["x", "y", "z", "q"]), JSON_VALUES)})
 )
 def test_check_never_raises_on_malformed_solutions(solution: Any) -> None:
     model = KIND.parse(KIND.example)

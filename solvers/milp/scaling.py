@@ -1,0 +1,49 @@
+"""Exact decimal scaling of model data to integers, and whether CP-SAT can take a model (no native imports)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solvers.milp.model import MilpModel
+
+#: How close value·scale must be to an integer to count as integral (relative to its size).
+INTEGRALITY_EPS = 1e-9
+#: Default largest power of ten data may be multiplied by (CpsatOptions.max_scale).
+DEFAULT_MAX_SCALE = 1e6
+
+
+def integral_scale(values: np.ndarray, max_scale: float) -> int | None:
+    """The smallest power of ten s ≤ max_scale with every finite value·s integral, or None."""
+    finite = values[np.isfinite(values)]
+    scale = 1
+    while scale <= max_scale:
+        scaled = finite * scale
+        if np.all(np.abs(scaled - np.round(scaled)) <= INTEGRALITY_EPS * np.maximum(1.0, np.abs(scaled))):
+            return scale
+        scale *= 10
+    return None
+
+
+def row_scales(model: MilpModel, max_scale: float) -> list[int | None]:
+    """Per row, the power of ten making its coefficients integral (None where there is none)."""
+    matrix = model.matrix
+    return [
+        integral_scale(matrix.data[matrix.indptr[i] : matrix.indptr[i + 1]], max_scale) for i in range(model.num_rows)
+    ]
+
+
+def integer_refusal(model: MilpModel, max_scale: float = DEFAULT_MAX_SCALE) -> str | None:
+    """Why an integer-only exact solver (CP-SAT) cannot take ``model``, or None when it can."""
+    other = model.num_continuous + model.num_semicontinuous
+    if other:
+        return f"CP-SAT takes only integer variables; this model has {other} continuous or semi-continuous ones"
+    infinite = np.flatnonzero(~(np.isfinite(model.lb) & np.isfinite(model.ub)))
+    if len(infinite):
+        name = model.var_names[infinite[0]]
+        return f"CP-SAT needs finite bounds on every variable; {name!r} (and {len(infinite) - 1} more) has none"
+    for i, scale in enumerate(row_scales(model, max_scale)):
+        if scale is None:
+            return f"row {model.row_names[i]!r} has coefficients not integral after scaling by up to {max_scale:g}"
+    if integral_scale(model.obj, max_scale) is None:
+        return f"objective coefficients are not integral after scaling by up to {max_scale:g}"
+    return None

@@ -68,7 +68,8 @@ def is_convex_ccw(poly: Sequence[Point], tol: float) -> bool:
 
 
 def is_axis_rectangle(poly: Sequence[Point]) -> bool:
-    """True for a four-vertex polygon whose edges are exactly horizontal or vertical."""
+    """True for a four-vertex polygon (repeats aside) whose edges are exactly horizontal or vertical."""
+    poly = without_repeats(poly)
     if len(poly) != 4:
         return False
     xs = {p[0] for p in poly}

@@ -122,9 +122,7 @@ def test_gaps_are_allowed_only_within_declared_slack() -> None:
 
 
 def test_rotated_convex_tiling_is_accepted() -> None:
-    inst = parse(
-        {"tree": {"name": "r", "children": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]}}
-    )
+    inst = parse({"tree": {"name": "r", "children": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]}})
     sol = {
         "nodes": [
             node("r", 0, 2.0, rect(0, 0, 1, 1)),
@@ -137,6 +135,14 @@ def test_rotated_convex_tiling_is_accepted() -> None:
     assert verdict.objective == pytest.approx(4.0)  # right isosceles triangle: 2 / (1/2)
     sol["nodes"][2]["polygon"] = [[1, 0], [1, 1], [0.1, 0.9]]
     assert not KIND.check(inst, sol).feasible
+
+
+def test_repeated_vertices_are_harmless() -> None:
+    sol = hand_made()
+    poly = sol["nodes"][3]["polygon"]
+    sol["nodes"][3]["polygon"] = [poly[0], poly[1], poly[1], poly[2], poly[3], poly[0]]
+    verdict = KIND.check(INSTANCE, sol)
+    assert verdict.feasible, verdict.message
 
 
 @pytest.mark.parametrize(
@@ -157,9 +163,7 @@ def test_non_finite_coordinates_are_rejected() -> None:
 
 garbage = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=6),
-    lambda inner: (
-        st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(["path", "polygon", "nodes"]), inner)
-    ),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(["path", "polygon", "nodes"]), inner),
     max_leaves=30,
 )
 

@@ -140,9 +140,7 @@ def test_depth_cap_names_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     for level in range(5):
         node = {"name": f"l{level}", "children": [node]}
     assert any("MAX_DEPTH" in e["msg"] for e in errors_of({"tree": node}))
-    assert any(
-        "MAX_DEPTH" in e["msg"] for e in errors_of({"format": "csv", "text": "id,weight\na/b/c/d/e,1\n"})
-    )
+    assert any("MAX_DEPTH" in e["msg"] for e in errors_of({"format": "csv", "text": "id,weight\na/b/c/d/e,1\n"}))
 
 
 def test_tiny_relative_weights_are_refused() -> None:

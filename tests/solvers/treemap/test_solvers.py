@@ -21,9 +21,7 @@ INSTANCES = {
     "random_csv_wide": generate(seed=4, nodes=300, fmt="csv", width=3.0, height=0.5),
     "epsilon_chain": epsilon_chain(depth=8, epsilon=1e-4),
     "directory": directory_tree(os.path.dirname(os.path.dirname(__file__)), max_nodes=300),
-    "single_children": {
-        "tree": {"name": "r", "children": [{"name": "a", "children": [{"name": "b", "weight": 2}]}]}
-    },
+    "single_children": {"tree": {"name": "r", "children": [{"name": "a", "children": [{"name": "b", "weight": 2}]}]}},
     "example": KIND.example,
 }
 
@@ -164,6 +162,27 @@ def test_cancel_stops_without_a_solution(solver: str) -> None:
     assert result.termination == Termination.cancelled
     assert result.status == SolutionStatus.no_solution
     assert result.solution is None
+
+
+class _SetAfter:
+    """A Cancel that becomes set on its ``polls``-th poll, i.e. in the middle of a solve."""
+
+    def __init__(self, polls: int) -> None:
+        self.left = polls
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left <= 0
+
+
+@pytest.mark.parametrize("solver", SOLVER_NAMES)
+def test_cancel_during_the_solve_stops_it(solver: str) -> None:
+    instance = parse(generate(seed=1, nodes=6000, tail=0.9))
+    spec = KIND.solvers[solver]
+    cancel = _SetAfter(2)
+    result = spec.load().solve(instance, spec.options(), NullProgress(), cancel)
+    assert result.termination == Termination.cancelled
+    assert cancel.left == 0  # stopped at the poll that saw the flag
 
 
 def test_time_limit_is_honoured() -> None:

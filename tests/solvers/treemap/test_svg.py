@@ -20,9 +20,7 @@ def render(raw: dict[str, Any], solver: str) -> tuple[ET.Element, Any]:
     instance = parse(raw)
     result = solve(instance, solver)
     assert KIND.render_svg is not None
-    svg = KIND.render_svg(
-        instance, {"solver": solver, "objective": result.objective, "solution": result.solution}
-    )
+    svg = KIND.render_svg(instance, {"solver": solver, "objective": result.objective, "solution": result.solution})
     return ET.fromstring(svg), result
 
 
@@ -54,9 +52,7 @@ def test_labels_are_escaped_and_only_where_they_fit() -> None:
 
 
 def test_y_axis_points_up() -> None:
-    raw = {
-        "tree": {"name": "r", "children": [{"name": "low", "weight": 1.0}, {"name": "high", "weight": 1.0}]}
-    }
+    raw = {"tree": {"name": "r", "children": [{"name": "low", "weight": 1.0}, {"name": "high", "weight": 1.0}]}}
     instance = parse(raw)
     solution = {
         "nodes": [

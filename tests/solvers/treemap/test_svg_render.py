@@ -72,9 +72,7 @@ def decode_png(data: bytes) -> np.ndarray:
     return out.reshape(height, width, channels)
 
 
-@pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK), reason="needs /usr/bin/chromium (apt-get install chromium)"
-)
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="needs /usr/bin/chromium (apt-get install chromium)")
 def test_chromium_draws_a_colourful_treemap(tmp_path: Path) -> None:
     instance = parse(directory_tree(str(Path(__file__).resolve().parents[3] / "solvers"), max_nodes=400))
     result = solve(instance, "squarified")

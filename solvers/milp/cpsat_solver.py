@@ -9,7 +9,6 @@ variables, infinite variable bounds, or data that no allowed power of ten makes 
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
 from typing import Any
@@ -20,13 +19,7 @@ from ortools.sat.python import cp_model
 from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions
-from solvers.milp.outcome import (
-    INCUMBENT_SOLUTION_MAX_VARS,
-    finish_status,
-    improves_bound,
-    improves_incumbent,
-    inconsistent_bounds,
-)
+from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
 from solvers.milp.scaling import INTEGRALITY_EPS, integer_refusal, integral_scale
 
 _POLL_S = 0.1
@@ -100,14 +93,13 @@ class _Build:
 class _Reporter(cp_model.CpSolverSolutionCallback):
     """Queues every improving solution (objective, values) for the calling thread."""
 
-    def __init__(self, events: queue.SimpleQueue[tuple[str, float, Any]], with_values: bool) -> None:
+    def __init__(self, relay: ProgressRelay) -> None:
         super().__init__()
-        self.events = events
-        self.with_values = with_values
+        self.relay = relay
 
     def on_solution_callback(self) -> None:
-        values = list(self.response_proto.solution) if self.with_values else None
-        self.events.put(("incumbent", float(self.objective_value), values))
+        values = list(self.response_proto.solution) if self.relay.with_values else None
+        self.relay.events.put(("incumbent", float(self.objective_value), values))
 
 
 class CpsatSolver:
@@ -143,9 +135,9 @@ class CpsatSolver:
             # CP-SAT's small portfolios on MILPs by far.
             solver.parameters.num_workers = 1
             solver.parameters.linearization_level = 2
-        events: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()
-        solver.best_bound_callback = lambda bound: events.put(("bound", float(bound), None))
-        reporter = _Reporter(events, instance.num_vars <= INCUMBENT_SOLUTION_MAX_VARS)
+        relay = ProgressRelay(instance, progress, objective_scale=scale, objective_offset=offset)
+        solver.best_bound_callback = lambda bound: relay.events.put(("bound", float(bound), None))
+        reporter = _Reporter(relay)
         outcome: dict[str, Any] = {}
 
         def run() -> None:
@@ -156,33 +148,17 @@ class CpsatSolver:
 
         thread = threading.Thread(target=run, name="cpsat-solve", daemon=True)
         thread.start()
-        best: list[float | None] = [None, None]
         cancelled = False
-
-        def drain() -> None:
-            while True:
-                try:
-                    what, value, values = events.get_nowait()
-                except queue.Empty:
-                    return
-                value = value / scale + offset
-                if what == "incumbent" and improves_incumbent(instance.sense, value, best[0]):
-                    best[0] = value
-                    progress.incumbent(value, instance.solution_dict(values) if values is not None else None)
-                elif what == "bound" and improves_bound(instance.sense, value, best[1]):
-                    best[1] = value
-                    progress.bound(value)
-
         while thread.is_alive():
             thread.join(_POLL_S)
-            drain()
+            relay.drain()
             if not cancelled and cancel.is_set():
                 cancelled = True
                 solver.stop_search()
-        drain()
         if "error" in outcome:
             raise outcome["error"]
         result = self._result(solver, outcome["status"], instance, scale, cancelled)
+        relay.finish(result)
         result.stats["solve_time_s"] = time.monotonic() - start
         result.stats["objective_scale"] = scale
         return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import time
 from typing import Any
 
@@ -12,13 +11,7 @@ import numpy as np
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import HighsOptions
-from solvers.milp.outcome import (
-    INCUMBENT_SOLUTION_MAX_VARS,
-    finish_status,
-    improves_bound,
-    improves_incumbent,
-    inconsistent_bounds,
-)
+from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
 
 _POLL_S = 0.1
 
@@ -81,53 +74,37 @@ class HighsSolver:
             )
         h = _new_highs(options, options.time_limit_s)
         h.passModel(_to_highs_lp(instance))
-        events: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()
-        send_solutions = instance.num_vars <= INCUMBENT_SOLUTION_MAX_VARS
+        relay = ProgressRelay(instance, progress)
 
         def on_improving(event: Any) -> None:
             out = event.data_out
             # HiGHS may append auxiliary columns (semi-continuous variables): keep the model's own.
-            values = list(map(float, out.mip_solution[: instance.num_vars])) if send_solutions else None
-            events.put(("incumbent", float(out.objective_function_value), values))
+            values = list(map(float, out.mip_solution[: instance.num_vars])) if relay.with_values else None
+            relay.events.put(("incumbent", float(out.objective_function_value), values))
 
         def on_interrupt(event: Any) -> None:
-            events.put(("bound", float(event.data_out.mip_dual_bound), None))
+            relay.events.put(("bound", float(event.data_out.mip_dual_bound), None))
 
         h.cbMipImprovingSolution.subscribe(on_improving)
         h.cbMipInterrupt.subscribe(on_interrupt)
         h.HandleUserInterrupt = True
-        best: list[float | None] = [None, None]  # incumbent objective, bound
-
-        def drain() -> None:
-            while True:
-                try:
-                    what, value, values = events.get_nowait()
-                except queue.Empty:
-                    return
-                if what == "incumbent" and improves_incumbent(instance.sense, value, best[0]):
-                    best[0] = value
-                    progress.incumbent(value, instance.solution_dict(values) if values is not None else None)
-                elif what == "bound" and improves_bound(instance.sense, value, best[1]):
-                    best[1] = value
-                    progress.bound(value)
-
         cancelled = False
         h.startSolve()
         while True:
             done, _ = h.wait(_POLL_S)
-            drain()
+            relay.drain()
             if done:
                 break
             if not cancelled and cancel.is_set():
                 cancelled = True
                 h.cancelSolve()  # type: ignore[no-untyped-call]
-        drain()
         result = self._result(h, instance, cancelled)
         if (
             result.termination is Termination.other
             and h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible
         ):
             result = self._infeasible_or_unbounded(instance, options, options.time_limit_s - (time.monotonic() - start))
+        relay.finish(result)
         result.stats["solve_time_s"] = time.monotonic() - start
         return result
 

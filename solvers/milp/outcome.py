@@ -1,11 +1,17 @@
-"""Helpers every milp back-end shares to turn a solver's end state into a Result."""
+"""Helpers every milp back-end shares: relaying progress from solver threads, and turning end states into Results."""
 
 from __future__ import annotations
 
+import queue
+from typing import Any
+
 import numpy as np
 
-from solvers.base import Sense, SolutionStatus, Termination, relative_gap
+from solvers.base import Progress, Result, Sense, SolutionStatus, Termination, relative_gap
 from solvers.milp.model import MilpModel, VarType
+
+#: An event a solver thread queues: ("incumbent" | "bound", objective or bound, values or None).
+Event = tuple[str, float, Any]
 
 #: Incumbent events carry the full solution only up to this many variables (else objective only).
 INCUMBENT_SOLUTION_MAX_VARS = 200_000
@@ -46,3 +52,54 @@ def inconsistent_bounds(model: MilpModel) -> bool:
     lb[is_int] = np.ceil(lb[is_int] - 1e-9)
     ub[is_int] = np.floor(ub[is_int] + 1e-9)
     return bool(np.any(lb > ub) or np.any(model.row_lb > model.row_ub))
+
+
+class ProgressRelay:
+    """Receives events queued by a solver's threads and forwards strict improvements to ``progress``.
+
+    Solver callbacks run on the solver's threads; they only ``put`` into :attr:`events`, and the calling
+    thread calls :meth:`drain`, so ``progress`` is only ever used from the calling thread.
+    """
+
+    def __init__(
+        self, model: MilpModel, progress: Progress, objective_scale: float = 1.0, objective_offset: float = 0.0
+    ) -> None:
+        self.model = model
+        self.progress = progress
+        self.objective_scale = objective_scale
+        self.objective_offset = objective_offset
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.best_objective: float | None = None
+        self.best_bound: float | None = None
+        self.with_values = model.num_vars <= INCUMBENT_SOLUTION_MAX_VARS
+
+    def drain(self) -> None:
+        """Forward every queued improvement, mapping solver units back: value / scale + offset."""
+        while True:
+            try:
+                what, value, values = self.events.get_nowait()
+            except queue.Empty:
+                return
+            value = value / self.objective_scale + self.objective_offset
+            if what == "bound":
+                self.bound(value)
+            elif improves_incumbent(self.model.sense, value, self.best_objective):
+                self.best_objective = value
+                solution = self.model.solution_dict(values) if values is not None and self.with_values else None
+                self.progress.incumbent(value, solution)
+
+    def bound(self, bound: float) -> None:
+        """Forward a bound if it is strictly tighter than every earlier one."""
+        if improves_bound(self.model.sense, bound, self.best_bound):
+            self.best_bound = bound
+            self.progress.bound(bound)
+
+    def finish(self, result: Result) -> None:
+        """Report the final answer and bound too, where the callbacks did not (LPs, last improvements)."""
+        self.drain()
+        objective = result.objective
+        if objective is not None and improves_incumbent(self.model.sense, objective, self.best_objective):
+            self.best_objective = objective
+            self.progress.incumbent(objective, result.solution if self.with_values else None)
+        if result.bound is not None:
+            self.bound(result.bound)

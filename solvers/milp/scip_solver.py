@@ -7,7 +7,6 @@ SCIP itself is single-threaded here; ``threads`` is accepted and reported but do
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
 from typing import Any
@@ -21,13 +20,7 @@ from pyscipopt.scip import ExprCons
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import ScipOptions
-from solvers.milp.outcome import (
-    INCUMBENT_SOLUTION_MAX_VARS,
-    finish_status,
-    improves_bound,
-    improves_incumbent,
-    inconsistent_bounds,
-)
+from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
 
 _POLL_S = 0.1
 _PRESOLVE = {"default": None, "off": "off", "aggressive": "aggressive", "fast": "fast"}
@@ -73,11 +66,10 @@ def _build(model: MilpModel, zero_objective: bool = False) -> tuple[Model, list[
 class _Reporter(Eventhdlr):
     """Queues new best solutions and improved dual bounds for the calling thread."""
 
-    def __init__(self, events: queue.SimpleQueue[tuple[str, float, Any]], variables: list[Any], with_values: bool):
+    def __init__(self, relay: ProgressRelay, variables: list[Any]) -> None:
         super().__init__()
-        self.events = events
+        self.relay = relay
         self.variables = variables
-        self.with_values = with_values
 
     def eventinit(self) -> None:
         for event_type in _EVENTS:
@@ -90,10 +82,10 @@ class _Reporter(Eventhdlr):
     def eventexec(self, event: Any) -> None:
         if event.getType() == SCIP_EVENTTYPE.BESTSOLFOUND:
             solution = self.model.getBestSol()
-            values = [self.model.getSolVal(solution, v) for v in self.variables] if self.with_values else None
-            self.events.put(("incumbent", float(self.model.getSolObjVal(solution)), values))
+            values = [self.model.getSolVal(solution, v) for v in self.variables] if self.relay.with_values else None
+            self.relay.events.put(("incumbent", float(self.model.getSolObjVal(solution)), values))
         else:
-            self.events.put(("bound", float(self.model.getDualbound()), None))
+            self.relay.events.put(("bound", float(self.model.getDualbound()), None))
 
 
 class ScipSolver:
@@ -115,8 +107,8 @@ class ScipSolver:
             )
         scip, variables = _build(instance)
         self._configure(scip, options, options.time_limit_s)
-        events: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()
-        reporter = _Reporter(events, variables, instance.num_vars <= INCUMBENT_SOLUTION_MAX_VARS)
+        relay = ProgressRelay(instance, progress)
+        reporter = _Reporter(relay, variables)
         scip.includeEventhdlr(reporter, "solvent_progress", "reports incumbents and bounds")
         outcome: dict[str, BaseException] = {}
 
@@ -128,34 +120,19 @@ class ScipSolver:
 
         thread = threading.Thread(target=run, name="scip-solve", daemon=True)
         thread.start()
-        best: list[float | None] = [None, None]
         cancelled = False
-
-        def drain() -> None:
-            while True:
-                try:
-                    what, value, values = events.get_nowait()
-                except queue.Empty:
-                    return
-                if what == "incumbent" and improves_incumbent(instance.sense, value, best[0]):
-                    best[0] = value
-                    progress.incumbent(value, instance.solution_dict(values) if values is not None else None)
-                elif what == "bound" and improves_bound(instance.sense, value, best[1]):
-                    best[1] = value
-                    progress.bound(value)
-
         while thread.is_alive():
             thread.join(_POLL_S)
-            drain()
+            relay.drain()
             if not cancelled and cancel.is_set():
                 cancelled = True
                 scip.interruptSolve()
-        drain()
         if "error" in outcome:
             raise outcome["error"]
         result = self._result(scip, variables, instance, cancelled)
         if result.termination is Termination.other and scip.getStatus() == "inforunbd":
             result = self._infeasible_or_unbounded(instance, options, options.time_limit_s - (time.monotonic() - start))
+        relay.finish(result)
         result.stats["solve_time_s"] = time.monotonic() - start
         result.stats["threads_used"] = 1
         return result

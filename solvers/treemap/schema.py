@@ -165,62 +165,78 @@ def parse(raw: Any) -> TreemapInstance:
     return _parse_tree(tree_model.tree, tree_model.width, tree_model.height, errors)
 
 
+def _tree_loc(index: int, parent: list[int], child_start: list[int]) -> list[str | int]:
+    """Location of node ``index`` in the nested JSON, rebuilt from the parent chain (no per-node storage)."""
+    steps: list[str | int] = []
+    while parent[index] >= 0:
+        steps += [index - child_start[parent[index]], "children"]
+        index = parent[index]
+    return ["tree", *reversed(steps)]
+
+
 def _parse_tree(tree: dict[str, Any], width: float, height: float, errors: _Errors) -> TreemapInstance:
-    """Walk the nested tree breadth-first, validating every node."""
+    """Walk the nested tree breadth-first, validating every node.
+
+    Breadth-first numbering gives contiguous child ranges: a node's children come after every node
+    already queued, so they start at ``len(names) + len(queue)`` when the node is taken off the queue.
+    """
     names: list[str] = []
     parent: list[int] = []
     declared: list[float | None] = []
     child_start: list[int] = []
     depth: list[int] = []
-    locs: list[tuple[str | int, ...]] = []
-    queue: deque[tuple[Any, tuple[str | int, ...], int, int]] = deque([(tree, ("tree",), -1, 0)])
+    queue: deque[tuple[Any, int, int]] = deque([(tree, -1, 0)])
     while queue:
-        raw_node, loc, parent_index, node_depth = queue.popleft()
+        raw_node, parent_index, node_depth = queue.popleft()
         if len(names) >= MAX_NODES:
             errors.add(["tree"], f"the tree has more than MAX_NODES = {MAX_NODES} nodes; split it or prune it")
             break
-        try:
-            node = TreeNode.model_validate(raw_node)
-        except ValidationError as exc:
-            errors.extend(errors_from_validation(exc, loc))
-            node = None
         index = len(names)
-        names.append(node.name if node else "")
+        names.append("")
         parent.append(parent_index)
-        declared.append(node.weight if node else None)
         depth.append(node_depth)
-        locs.append(loc)
-        kids = node.children if node and node.children else []
-        if node is None and isinstance(raw_node, dict) and isinstance(raw_node.get("children"), list):
+        child_start.append(index + 1 + len(queue))
+        try:
+            node: TreeNode | None = TreeNode.model_validate(raw_node)
+        except ValidationError as exc:
+            errors.extend(errors_from_validation(exc, _tree_loc(index, parent, child_start)))
+            node = None
+        kids: list[Any] = []
+        if node is not None:
+            names[index] = node.name
+            kids = node.children or []
+            if node.children is not None and not node.children:
+                loc = _tree_loc(index, parent, child_start)
+                errors.add([*loc, "children"], "children is empty; omit it and give the node a weight")
+            if not kids and node.weight is None:
+                errors.add([*_tree_loc(index, parent, child_start), "weight"], "a leaf needs a positive weight")
+        elif isinstance(raw_node, dict) and isinstance(raw_node.get("children"), list):
             kids = raw_node["children"]  # keep walking to report problems further down too
-        if node and node.children is not None and not node.children:
-            errors.add([*loc, "children"], "children is empty; omit it for a leaf and give a weight")
-        if node and not kids and node.weight is None:
-            errors.add([*loc, "weight"], "a leaf needs a positive weight")
+        declared.append(node.weight if node else None)
         if kids and node_depth + 1 > MAX_DEPTH:
+            loc = _tree_loc(index, parent, child_start)
             errors.add([*loc, "children"], f"the tree is deeper than MAX_DEPTH = {MAX_DEPTH}")
             kids = []
-        child_start.append(len(names) + len(queue))
         seen: set[str] = set()
         for k, kid in enumerate(kids):
             kid_name = kid.get("name") if isinstance(kid, dict) else None
             if isinstance(kid_name, str):
                 if kid_name in seen:
+                    loc = _tree_loc(index, parent, child_start)
                     errors.add([*loc, "children", k, "name"], f"duplicate sibling name {kid_name!r}")
                 seen.add(kid_name)
-            queue.append((kid, (*loc, "children", k), index, node_depth + 1))
+            queue.append((kid, index, node_depth + 1))
     errors.raise_if_any()
-    # Breadth-first numbering: a node's children start after every node already queued, so the
-    # ranges child_start[i] : child_start[i + 1] are contiguous (and empty for leaves).
+    starts = [*child_start, len(names)]
     return _finish(
         names,
         parent,
-        [*child_start, len(names)],
+        starts,
         declared,
         depth,
         width,
         height,
-        lambda i: [*locs[i], "weight"],
+        lambda i: [*_tree_loc(i, parent, starts), "weight"],
     )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import heapq
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -62,6 +65,43 @@ def to_solution(instance: Instance, task_of_agent: IntArray) -> JSON:
     return {"assignments": assignments, "completed": completed}
 
 
+def fractional_cover_cost(capability: FloatArray, cost: FloatArray, need: float) -> float:
+    """Cheapest cost of covering ``need`` with fractions of agents (∞ when they cannot)."""
+    if need <= 0:
+        return 0.0
+    supplying = capability > 0
+    rate = cost[supplying] / capability[supplying]
+    amount = capability[supplying]
+    order = np.argsort(rate, kind="stable")
+    filled = np.cumsum(amount[order])
+    last = int(np.searchsorted(filled, need - COVER_TOL * max(1.0, need)))
+    if last >= order.size:
+        return math.inf
+    before = float(filled[last - 1]) if last > 0 else 0.0
+    spent = float((rate[order[:last]] * amount[order[:last]]).sum())
+    return spent + max(need - before, 0.0) * float(rate[order[last]])
+
+
+def coalition_cost_bound(instance: Instance, allowed: BoolArray, tasks: BoolArray | None = None) -> FloatArray:
+    """Per task, a lower bound on the cost of any coalition of allowed agents covering it (∞: none can).
+
+    For each requirement k the cheapest fractional cover of q_jk by cost-per-unit order bounds the cost
+    of any covering coalition; the bound is the largest over k (0 for tasks outside ``tasks``).
+    """
+    bound = np.zeros(instance.n_tasks)
+    requirement, capability, cost = instance.task_requirement, instance.agent_capability, instance.assign_cost
+    for j in np.flatnonzero(tasks if tasks is not None else np.ones(instance.n_tasks, dtype=bool)):
+        members = allowed[:, j]
+        bound[j] = max(
+            (
+                fractional_cover_cost(capability[members, k], cost[members, j], float(requirement[j, k]))
+                for k in np.flatnonzero(requirement[j] > 0)
+            ),
+            default=0.0,
+        )
+    return bound
+
+
 @dataclass
 class CoalitionBuilder:
     """Builds a cheap covering coalition for one task from the free agents (ratio greedy + pruning).
@@ -72,12 +112,18 @@ class CoalitionBuilder:
     """
 
     instance: Instance
-    useful: BoolArray = field(init=False)  # (agents, tasks): agent has a capability the task needs
+    #: (agents, tasks): the agent has a capability the task needs and costs less than its reward there
+    allowed: BoolArray = field(init=False)
+    #: (tasks,): no coalition can cover the task for less than its reward
+    hopeless: BoolArray = field(init=False)
 
     def __post_init__(self) -> None:
-        needs = self.instance.task_requirement > 0
-        has = self.instance.agent_capability > 0
-        self.useful = (has.astype(np.int32) @ needs.T.astype(np.int32)) > 0
+        inst = self.instance
+        needs = inst.task_requirement > 0
+        has = inst.agent_capability > 0
+        self.allowed = (has.astype(np.int32) @ needs.T.astype(np.int32)) > 0
+        self.allowed &= inst.assign_cost < inst.task_reward[None, :]
+        self.hopeless = coalition_cost_bound(inst, self.allowed) >= inst.task_reward
 
     def build(
         self,
@@ -92,7 +138,9 @@ class CoalitionBuilder:
         needed = np.flatnonzero(requirement > 0)
         if needed.size == 0:
             return np.zeros(0, dtype=np.int64), 0.0
-        candidates = np.flatnonzero(free & self.useful[:, task])
+        if self.hopeless[task]:
+            return None
+        candidates = np.flatnonzero(free & self.allowed[:, task])
         if candidates.size == 0:
             return None
         capability = inst.agent_capability[np.ix_(candidates, needed)]
@@ -141,12 +189,13 @@ def greedy_fill(
     noise: float = 0.0,
     should_stop: Callable[[], bool] | None = None,
 ) -> IntArray:
-    """Complete an allocation: repeatedly commit the uncovered task whose greedy coalition scores best.
+    """Complete an allocation: repeatedly commit the open task whose greedy coalition scores best.
 
     ``rule`` is ``"profit"`` (reward − coalition cost) or ``"ratio"`` (reward / coalition cost); only
-    tasks with positive profit are committed. Cached coalitions are rebuilt only when one of their
-    agents was taken, which gives the same result as rebuilding every round. When ``should_stop``
-    returns True the tasks committed so far are returned (still a valid allocation).
+    tasks with positive profit are committed. Evaluation is lazy: a task whose coalition lost an agent
+    is rebuilt only when it reaches the top of the queue, and committed if it is still on top after
+    that (taking agents away rarely improves a coalition). When ``should_stop`` returns True the tasks
+    committed so far are returned (still a valid allocation).
     """
     inst = builder.instance
     result = task_of_agent.copy()
@@ -156,14 +205,17 @@ def greedy_fill(
     open_tasks = ~covered_tasks(inst, result)
     open_tasks[np.unique(result[result >= 0])] = False
     coalitions: dict[int, IntArray] = {}
-    score = np.full(inst.n_tasks, -np.inf)
-    users: dict[int, set[int]] = {}
+    users: dict[int, set[int]] = {}  # agent -> open tasks whose cached coalition uses it
+    stale: set[int] = set()
+    queue: list[tuple[float, int]] = []  # (−score, task)
+    current: dict[int, float] = {}  # task -> −score of its live queue entry
 
-    def rebuild(task: int) -> None:
+    def build(task: int) -> None:
         for agent in coalitions.pop(task, np.zeros(0, dtype=np.int64)):
             users.get(int(agent), set()).discard(task)
+        stale.discard(task)
+        current.pop(task, None)
         built = builder.build(task, free, rng, noise)
-        score[task] = -np.inf
         if built is None:
             return
         agents, cost = built
@@ -173,24 +225,26 @@ def greedy_fill(
         coalitions[task] = agents
         for agent in agents:
             users.setdefault(int(agent), set()).add(task)
-        score[task] = gain if rule == "profit" else float(inst.task_reward[task]) / max(cost, 1e-12)
+        score = gain if rule == "profit" else float(inst.task_reward[task]) / max(cost, 1e-12)
+        current[task] = -score
+        heapq.heappush(queue, (-score, task))
 
     for task in np.flatnonzero(open_tasks):
         if should_stop is not None and should_stop():
             return result
-        rebuild(int(task))
-    while should_stop is None or not should_stop():
-        best = int(np.argmax(score))
-        if not np.isfinite(score[best]):
-            break
+        build(int(task))
+    while queue and (should_stop is None or not should_stop()):
+        negative_score, best = heapq.heappop(queue)
+        if current.get(best) != negative_score:
+            continue  # superseded by a rebuild, or no longer worth doing
+        if best in stale:
+            build(best)
+            continue
+        del current[best]
         agents = coalitions.pop(best)
-        score[best] = -np.inf
         result[agents] = best
         free[agents] = False
-        stale: set[int] = set()
         for agent in agents:
-            stale |= users.pop(int(agent), set())
+            stale.update(users.pop(int(agent), set()))
         stale.discard(best)
-        for stale_task in stale:
-            rebuild(stale_task)
     return result

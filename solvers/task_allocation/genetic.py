@@ -30,6 +30,8 @@ from solvers.task_allocation.options import GeneticOptions
 #: Score noise of the randomised greedy used for the initial population and for repairs.
 INITIAL_NOISE = 0.3
 REPAIR_NOISE = 0.1
+#: Share of the time limit spent building the initial population (the first generations fill it up).
+INITIAL_SHARE = 0.25
 
 
 def prune_and_drop(instance: Instance, task_of_agent: IntArray) -> IntArray:
@@ -90,7 +92,10 @@ class GeneticSolver:
         for rule in ("profit", "ratio"):
             if not watch.should_stop():
                 admit(greedy_fill(builder, empty, rule, should_stop=watch.should_stop))
-        while len(population) < options.population_size and not watch.should_stop():
+        initial_deadline = INITIAL_SHARE * options.time_limit_s
+        while len(population) < options.population_size and watch.elapsed() < initial_deadline:
+            if watch.should_stop():
+                break
             admit(greedy_fill(builder, empty, rng=rng, noise=INITIAL_NOISE, should_stop=watch.should_stop))
 
         generations = stalled = 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, shortfall_tolerance
+from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, coalition_cost_bound
 from solvers.task_allocation.model import FloatArray, Instance
 
 
@@ -77,23 +77,6 @@ class ReducedModel:
         return task_of_agent
 
 
-def _fractional_cover_cost(capability: FloatArray, cost: FloatArray, need: float) -> float:
-    """Cheapest cost of covering ``need`` with fractions of agents (∞ when they cannot)."""
-    supplying = capability > 0
-    if need <= 0:
-        return 0.0
-    rate = cost[supplying] / capability[supplying]
-    amount = capability[supplying]
-    order = np.argsort(rate, kind="stable")
-    filled = np.cumsum(amount[order])
-    last = int(np.searchsorted(filled, need - shortfall_tolerance(np.array([need]))[0]))
-    if last >= order.size:
-        return math.inf
-    before = float(filled[last - 1]) if last > 0 else 0.0
-    spent = float((rate[order[:last]] * amount[order[:last]]).sum())
-    return spent + (need - before) * float(rate[order[last]])
-
-
 def reduce_instance(instance: Instance, enabled: bool = True) -> ReducedModel:
     """The model data after the reductions listed in the module docstring (or only singletons when off)."""
     requirement, capability, cost = instance.task_requirement, instance.agent_capability, instance.assign_cost
@@ -105,18 +88,10 @@ def reduce_instance(instance: Instance, enabled: bool = True) -> ReducedModel:
         allowed &= cost < instance.task_reward[None, :]
     else:
         allowed = np.ones((instance.n_agents, instance.n_tasks), dtype=bool)
-    cost_bound = np.zeros(instance.n_tasks)
-    for j in np.flatnonzero(kept):
-        members = allowed[:, j]
-        cost_bound[j] = max(
-            (
-                _fractional_cover_cost(capability[members, k], cost[members, j], float(requirement[j, k]))
-                for k in np.flatnonzero(requirement[j] > 0)
-            ),
-            default=0.0,
-        )
-        if math.isinf(cost_bound[j]) or (enabled and cost_bound[j] >= instance.task_reward[j]):
-            kept[j] = False
+    cost_bound = coalition_cost_bound(instance, allowed, kept)
+    kept &= np.isfinite(cost_bound)
+    if enabled:
+        kept &= cost_bound < instance.task_reward
     tasks = np.flatnonzero(kept)
     allowed = allowed[:, tasks]
     agents = np.flatnonzero(allowed.any(axis=1))

@@ -69,9 +69,7 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    data_dir: Annotated[Path, typer.Option(help="Where the embedded database and broker live.")] = Path(
-        "var"
-    ),
+    data_dir: Annotated[Path, typer.Option(help="Where the embedded database and broker live.")] = Path("var"),
     workers: Annotated[int, typer.Option(help="Concurrent solves in the embedded worker.")] = 1,
 ) -> None:
     """Embedded quick start: SQLite store, SQLAlchemy broker, one worker; no Postgres or Redis needed."""

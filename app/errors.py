@@ -79,9 +79,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.detail, errors=exc.errors, title=exc.title, headers=exc.headers
-        )
+        return problem_response(exc.status, exc.detail, errors=exc.errors, title=exc.title, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -92,10 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = []
         body_unparsable = False
         for err in exc.errors():
-            if (
-                err.get("type") in ("json_invalid", "model_attributes_type")
-                or (err.get("type") == "missing"
-                and (tuple(err.get("loc", ())) == ("body",)))
+            if err.get("type") in ("json_invalid", "model_attributes_type") or (
+                err.get("type") == "missing" and (tuple(err.get("loc", ())) == ("body",))
             ):
                 body_unparsable = body_unparsable or err.get("type") == "json_invalid"
             errors.append({"loc": _json_safe_loc(err.get("loc", ())), "msg": str(err.get("msg", ""))})
@@ -109,9 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
         retry = str(get_settings().retry_after_s)
-        return problem_response(
-            503, "The database is unreachable; retry later.", headers={"Retry-After": retry}
-        )
+        return problem_response(503, "The database is unreachable; retry later.", headers={"Retry-After": retry})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

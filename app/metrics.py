@@ -29,9 +29,7 @@ class JobsCollector(Collector):
         )
         try:
             with get_sessionmaker()() as session:
-                rows = session.execute(
-                    select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
-                )
+                rows = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status))
                 for kind, status, count in rows:
                     jobs.add_metric([kind, status], count)
                     if status == "queued":
@@ -57,12 +55,8 @@ class JobsCollector(Collector):
 
 REGISTRY = CollectorRegistry()
 REGISTRY.register(JobsCollector())
-REQUESTS = Counter(
-    "solvent_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY
-)
-LATENCY = Histogram(
-    "solvent_http_request_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY
-)
+REQUESTS = Counter("solvent_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
+LATENCY = Histogram("solvent_http_request_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY)
 
 
 async def record_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -16,9 +16,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     broker_url: str = "redis://127.0.0.1:6379/0"
     queue_name: str = "solvent"
-    api_key_secret: str = Field(
-        "dev-only-change-me", description="Server-side key for hashing API keys (HMAC-SHA256)."
-    )
+    api_key_secret: str = Field("dev-only-change-me", description="Server-side key for hashing API keys (HMAC-SHA256).")
     max_body_bytes: int = 32 * 1024 * 1024
     max_time_limit_s: float = 3600.0
     default_time_limit_s: float = 60.0

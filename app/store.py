@@ -175,9 +175,7 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
     hinted = session.get(Job, hint_job_id)
     if hinted is None:
         return None
-    group = select(Job.id).where(
-        Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued"
-    )
+    group = select(Job.id).where(Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued")
     for _ in range(50):
         candidate = group.order_by(Job.priority.desc(), Job.created_at, Job.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":
@@ -206,9 +204,7 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
         if claimed is None:
             continue
         instance_json = session.scalar(select(Job.instance).where(Job.id == job_id)) or "{}"
-        add_event(
-            session, job_id, "status", {"status": "running", "attempt": claimed.attempts, "worker": worker}
-        )
+        add_event(session, job_id, "status", {"status": "running", "attempt": claimed.attempts, "worker": worker})
         return Claim(job_id, claimed.attempts, claimed.kind, claimed.solver, claimed.options, instance_json)
     return None
 
@@ -229,9 +225,7 @@ def renew_lease(session: Session, job_id: uuid.UUID, attempt: int, lease_s: floa
 def set_progress(session: Session, job_id: uuid.UUID, attempt: int, progress: dict[str, Any]) -> bool:
     """Store the latest progress snapshot of a running attempt; False if the attempt is no longer ours."""
     result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
-        .values(progress=progress)
+        update(Job).where(Job.id == job_id, Job.attempts == attempt, Job.status == "running").values(progress=progress)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -263,6 +257,27 @@ def finish_job(
     return True
 
 
+def release_job(session: Session, job_id: uuid.UUID, attempt: int, *, max_attempts: int, reason: str) -> str | None:
+    """Give a running attempt back: queued again while attempts remain, else failed with ``solver_error``.
+
+    Returns the new status, or None if the attempt is no longer ours.
+    """
+    if attempt < max_attempts:
+        values: dict[str, Any] = {"status": "queued", "lease_expires_at": None, "worker": None, "rung_at": None}
+        event: dict[str, Any] = {"status": "queued", "reason": reason}
+    else:
+        error = {"code": "solver_error", "message": f"{reason} (attempt {attempt} of {max_attempts}); giving up"}
+        values = {"status": "failed", "finished_at": utcnow(), "lease_expires_at": None, "error": error}
+        event = {"status": "failed", "error": error}
+    moved = session.execute(
+        update(Job).where(Job.id == job_id, Job.attempts == attempt, Job.status == "running").values(**values)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return None
+    add_event(session, job_id, "status", event)
+    return str(values["status"])
+
+
 def request_cancel(session: Session, job: Job) -> Job:
     """Cancel a job: a queued one ends now and never starts; a running one is told to stop."""
     if job.status in FINISHED:
@@ -277,9 +292,7 @@ def request_cancel(session: Session, job: Job) -> Job:
             add_event(session, job.id, "status", {"status": "cancelled"})
             session.refresh(job)
             return job
-    session.execute(
-        update(Job).where(Job.id == job.id, Job.status == "running").values(cancel_requested=True)
-    )
+    session.execute(update(Job).where(Job.id == job.id, Job.status == "running").values(cancel_requested=True))
     add_event(session, job.id, "log", {"message": "cancel requested"})
     session.refresh(job)
     return job

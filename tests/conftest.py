@@ -38,6 +38,7 @@ TEST_ENV = {
     "SOLVENT_REAPER_INTERVAL_S": "2",
     "SOLVENT_RERING_AFTER_S": "10",
     "SOLVENT_WORKER_HEARTBEAT_S": "1",
+    "SOLVENT_WORKER_FRESH_S": "4",
     "SOLVENT_KILL_GRACE_S": "3",
     "SOLVENT_JOB_MEMORY_LIMIT_MB": "1536",
 }
@@ -78,9 +79,7 @@ def start_worker(
         command += ["-B", "--schedule", f"/tmp/solvent-beat-{RUN_ID}-{secrets.token_hex(3)}"]
     log = open(f"/tmp/solvent-worker-{RUN_ID}.log", "ab")  # noqa: SIM115 - lives as long as the process
     env = {**os.environ, **TEST_ENV, **(extra_env or {})}
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 20) -> None:
@@ -96,9 +95,7 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 20) -> None:
             process.wait()
 
 
-def wait_for(
-    predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition"
-) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
     """Poll until predicate() is truthy; its value, or an AssertionError after timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -114,16 +111,36 @@ def live_worker_count() -> int:
     from app.db import get_sessionmaker
 
     with get_sessionmaker()() as session:
-        return len(store.live_workers(session, 3))
+        return len(store.live_workers(session, 4))
 
 
-@pytest.fixture(scope="session")
+def settle_jobs(timeout: float = 20) -> None:
+    """Cancel every active job and wait until none runs, so the next module starts with an idle queue."""
+    from sqlalchemy import func, select, update
+
+    from app.db import Job, get_sessionmaker, utcnow
+
+    with get_sessionmaker()() as session:
+        session.execute(update(Job).where(Job.status == "queued").values(status="cancelled", finished_at=utcnow()))
+        session.execute(update(Job).where(Job.status == "running").values(cancel_requested=True))
+        session.commit()
+
+    def idle() -> bool:
+        with get_sessionmaker()() as session:
+            return not session.scalar(select(func.count()).select_from(Job).where(Job.status == "running"))
+
+    wait_for(idle, timeout, what="running jobs to stop")
+
+
+@pytest.fixture(scope="module")
 def worker(database: str) -> Iterator[subprocess.Popen[bytes]]:
-    """One worker process with embedded beat (the reaper) for the whole session."""
+    """A worker process with embedded beat (the reaper) for one test module."""
     process = start_worker()
     wait_for(lambda: live_worker_count() > 0, 60, what="a live worker")
     yield process
+    settle_jobs()
     stop_process(process)
+    wait_for(lambda: live_worker_count() == 0, 10, what="the worker heartbeat to go stale")
 
 
 @pytest.fixture
@@ -189,9 +206,7 @@ class Api:
         statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
     ) -> dict[str, Any]:
         return dict(
-            wait_for(
-                lambda: (j := self.job(job_id))["status"] in statuses and j, timeout, what=f"job {job_id}"
-            )
+            wait_for(lambda: (j := self.job(job_id))["status"] in statuses and j, timeout, what=f"job {job_id}")
         )
 
 

@@ -107,18 +107,14 @@ def main() -> None:
             }
         )
     except MemoryError:
-        progress.send(
-            {"t": "error", "code": "memory_limit", "message": "the solve ran out of its memory limit"}
-        )
+        progress.send({"t": "error", "code": "memory_limit", "message": "the solve ran out of its memory limit"})
     except InvalidInstance as exc:
         progress.send({"t": "error", "code": "invalid_instance", "message": str(exc)[:4000]})
     except SolverRefused as exc:
         progress.send({"t": "error", "code": "solver_refused", "message": str(exc)[:4000]})
     except Exception as exc:
         traceback.print_exc()
-        progress.send(
-            {"t": "error", "code": "solver_error", "message": f"{type(exc).__name__}: {exc}"[:4000]}
-        )
+        progress.send({"t": "error", "code": "solver_error", "message": f"{type(exc).__name__}: {exc}"[:4000]})
     channel.flush()
 
 

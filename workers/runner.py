@@ -5,6 +5,7 @@ A native crash, a memory blow-up or a runaway loop ends the child, never the wor
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import queue
@@ -63,11 +64,17 @@ class Supervisor:
         return True, False
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def _limit_memory(limit_mb: int) -> Callable[[], None]:
+    """In the child before exec: address-space limit, own process group, die with the parent."""
+
     def apply() -> None:
         limit = limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         os.setsid()
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     return apply
 
@@ -203,5 +210,6 @@ def _classify_death(returncode: int, outcome: Outcome) -> dict[str, str]:
     tail = "".join(outcome.stderr_tail)
     if any(marker in tail for marker in MEMORY_MARKERS):
         return {"code": "memory_limit", "message": "the solve ran out of its memory limit"}
-    reason = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
-    return {"code": "solver_error", "message": f"the solve process died ({reason}) without a result"}
+    if returncode < 0:
+        return {"code": "killed", "message": f"the solve process was killed by signal {-returncode}"}
+    return {"code": "solver_error", "message": f"the solve process exited with code {returncode} without a result"}

@@ -114,11 +114,12 @@ def build_result(
     """The job's final (status, result, error) from the child's outcome, verified by the kind's check()."""
     kind = get_kind(kind_name)
     if outcome.result is not None:
-        result = {
-            key: outcome.result.get(key)
-            for key in ("status", "termination", "objective", "bound", "solution")
-        }
+        result = {key: outcome.result.get(key) for key in ("status", "termination", "objective", "bound", "solution")}
         result["stats"] = {**(outcome.result.get("stats") or {}), "wall_time_s": outcome.wall_time_s}
+        if outcome.timed_out and result["termination"] == "cancelled":
+            # The watchdog asked it to stop because its time was up, not the client.
+            result["termination"] = "time_limit"
+            result["stats"]["stopped_by"] = "watchdog"
     elif outcome.cancelled or outcome.timed_out:
         has_solution = outcome.best_solution is not None
         result = {
@@ -188,6 +189,18 @@ def run_job(job_id: str) -> None:
         log.warning("job %s attempt %d is no longer ours; dropping its outcome", claim.job_id, claim.attempt)
         return
     supervisor.flush()
+    if outcome.error is not None and outcome.error["code"] == "killed":
+        # Killed from outside (OOM killer, an operator): run it again, up to max_attempts.
+        reason = outcome.error["message"]
+        new_status = with_db_retry(
+            lambda s: store.release_job(
+                s, claim.job_id, claim.attempt, max_attempts=settings.max_attempts, reason=reason
+            )
+        )
+        if new_status == "queued" and broker.ring([claim.job_id]):
+            with_db_retry(lambda s: store.mark_rung(s, [claim.job_id]))
+        log.warning("job %s attempt %d: %s; now %s", claim.job_id, claim.attempt, reason, new_status)
+        return
     try:
         status, result, error = build_result(claim.kind, claim.instance_json, outcome)
     except Exception as exc:  # a checker bug must fail the job, not the worker
@@ -217,7 +230,5 @@ def reap() -> dict[str, int]:
     if rung:
         with_db_retry(lambda s: store.mark_rung(s, rung))
     if report.requeued or report.failed or rung:
-        log.info(
-            "reaper: requeued %d, failed %d, rang %d", len(report.requeued), len(report.failed), len(rung)
-        )
+        log.info("reaper: requeued %d, failed %d, rang %d", len(report.requeued), len(report.failed), len(rung))
     return {"requeued": len(report.requeued), "failed": len(report.failed), "rung": len(rung)}

@@ -37,6 +37,4 @@ def ready() -> JSONResponse:
     checks["workers"] = len(workers) if workers else "none alive"
     ok = checks["database"] == "ok" and checks["broker"] == "ok" and bool(workers)
     headers = None if ok else {"Retry-After": str(get_settings().retry_after_s)}
-    return JSONResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503, headers
-    )
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503, headers)

@@ -37,12 +37,8 @@ class JobRequest(BaseModel):
     kind: str = Field(description="Problem kind, see GET /v1/kinds.")
     instance: dict[str, Any] = Field(description="The kind's instance, see GET /v1/kinds/{kind}.")
     solver: str = Field("auto", max_length=64, description="'auto' or a solver name of the kind.")
-    options: dict[str, Any] = Field(
-        default_factory=dict, description="Solver options (time_limit_s, rel_gap, seed…)."
-    )
-    priority: int = Field(
-        0, ge=-10, le=10, description="Higher runs first among the tenant's queued jobs of a kind."
-    )
+    options: dict[str, Any] = Field(default_factory=dict, description="Solver options (time_limit_s, rel_gap, seed…).")
+    priority: int = Field(0, ge=-10, le=10, description="Higher runs first among the tenant's queued jobs of a kind.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Client data, at most 8 KiB as JSON.")
 
     @field_validator("metadata")
@@ -198,9 +194,7 @@ def list_jobs(
             raise ProblemError(
                 422, "Malformed cursor.", errors=[{"loc": ["query", "cursor"], "msg": "malformed"}]
             ) from exc
-    jobs, next_cursor = store.list_jobs(
-        session, tenant_id, kind=kind, status=status, limit=limit, cursor=decoded
-    )
+    jobs, next_cursor = store.list_jobs(session, tenant_id, kind=kind, status=status, limit=limit, cursor=decoded)
     return {"items": [job_to_dict(j) for j in jobs], "next_cursor": next_cursor}
 
 

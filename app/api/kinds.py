@@ -41,9 +41,7 @@ def describe_kind(kind: str, _: TenantDep) -> dict[str, Any]:
     described = kind_summary(found)
     for solver in described["solvers"]:
         solver["options_schema"] = found.solvers[solver["name"]].options.model_json_schema()
-    described.update(
-        instance_schema=found.instance_schema, result_schema=found.result_schema, example=found.example
-    )
+    described.update(instance_schema=found.instance_schema, result_schema=found.result_schema, example=found.example)
     return described
 
 

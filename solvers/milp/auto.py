@@ -1,8 +1,8 @@
 """The ``auto`` rule of the milp kind: pick a back-end from the model's features (no native imports).
 
 Measured in docs/benchmarks/milp.md: on pure integer models with integral (scaled) data, CP-SAT with one
-LP-based worker solved as many instances as HiGHS and SCIP and was fastest by a wide margin; it cannot take
-anything else, where HiGHS was at least as good as SCIP and handles LPs without branch-and-bound overhead.
+LP-based worker solved every instance HiGHS or SCIP solved, plus one, and was fastest on 9 of its 10; it
+cannot take anything else, where HiGHS solved more than SCIP and was faster on every instance.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions
 from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
-from solvers.milp.scaling import INTEGRALITY_EPS, integer_refusal, integral_scale
+from solvers.milp.scaling import INTEGRALITY_EPS, integer_refusal, integral_scale, row_scales
 
 _POLL_S = 0.1
 #: From this many threads on, CP-SAT runs its parallel portfolio; below, one LP-based worker.
@@ -44,13 +44,14 @@ class _Build:
             self.cp.new_int_var(int(lo), int(up), name) for lo, up, name in zip(lb, ub, model.var_names, strict=True)
         ]
         matrix = model.matrix
-        for i in range(model.num_rows):
+        for i, scale in enumerate(row_scales(model, max_scale)):
             start, end = matrix.indptr[i], matrix.indptr[i + 1]
             coefficients, columns = matrix.data[start:end], matrix.indices[start:end]
-            self._add_row(model.row_names[i], coefficients, columns, model.row_lb[i], model.row_ub[i], max_scale)
-        scale = integral_scale(model.obj, max_scale)
-        if scale is None:
-            raise SolverRefused(f"objective coefficients are not integral after scaling by up to {max_scale:g}")
+            self._add_row(
+                model.row_names[i], coefficients * scale, columns, model.row_lb[i] * scale, model.row_ub[i] * scale
+            )
+        # integer_refusal checked that a scale exists.
+        scale = integral_scale(model.obj, max_scale) or 1
         self.objective_scale = scale
         coefficients = np.round(model.obj * scale)
         used = np.flatnonzero(coefficients)
@@ -62,26 +63,15 @@ class _Build:
         else:
             self.cp.maximize(expression)
 
-    def _add_row(
-        self,
-        name: str,
-        coefficients: np.ndarray,
-        columns: np.ndarray,
-        lower: float,
-        upper: float,
-        max_scale: float,
-    ) -> None:
-        scale = integral_scale(coefficients, max_scale)
-        if scale is None:
-            raise SolverRefused(f"row {name!r} has coefficients not integral after scaling by up to {max_scale:g}")
-        scaled = np.round(coefficients * scale)
+    def _add_row(self, name: str, coefficients: np.ndarray, columns: np.ndarray, lower: float, upper: float) -> None:
+        """Add lower ≤ Σ coefficients·x ≤ upper, data already scaled so that the coefficients are integral."""
+        scaled = np.round(coefficients)
         if np.any(np.abs(scaled) > _MAX_MAGNITUDE):
             raise SolverRefused(f"row {name!r} has coefficients too large for CP-SAT after scaling")
         expression = cp_model.LinearExpr.weighted_sum([self.variables[j] for j in columns], [int(c) for c in scaled])
-        lo = math.ceil(lower * scale - INTEGRALITY_EPS * max(1.0, abs(lower * scale))) if math.isfinite(lower) else None
-        up = (
-            math.floor(upper * scale + INTEGRALITY_EPS * max(1.0, abs(upper * scale))) if math.isfinite(upper) else None
-        )
+        # The activity is an integer, so the bounds round inward.
+        lo = math.ceil(lower - INTEGRALITY_EPS * max(1.0, abs(lower))) if math.isfinite(lower) else None
+        up = math.floor(upper + INTEGRALITY_EPS * max(1.0, abs(upper))) if math.isfinite(upper) else None
         if lo is not None and up is not None:
             self.cp.add_linear_constraint(expression, lo, up)
         elif up is not None:

@@ -11,6 +11,7 @@ from solvers.base import NeverCancel, NullProgress, Result, SolutionStatus, Solv
 from solvers.milp import KIND
 from solvers.milp.generate import generate
 from solvers.milp.model import MilpModel
+from solvers.milp.scaling import row_scales
 
 from .conftest import DEV_OPTIMA
 
@@ -134,6 +135,20 @@ def test_cpsat_scales_decimal_data_exactly() -> None:
     result, _ = solve("cpsat", model, rel_gap=0.0)
     assert_verified_optimum(model, result, reference.objective or 0.0)
     assert result.stats["objective_scale"] == 100
+
+
+def test_row_scales_are_the_smallest_powers_of_ten_that_make_rows_integral() -> None:
+    model = _pure_integer(
+        "minimize",
+        [
+            {"name": "quarters", "terms": {"x": 0.5, "y": 0.25}, "lb": None, "ub": 1},
+            {"name": "third", "terms": {"x": 1 / 3, "y": 1}, "lb": None, "ub": 2},
+            {"name": "whole", "terms": {"x": 2, "y": -3}, "lb": None, "ub": 2},
+            {"name": "empty", "terms": {}, "lb": None, "ub": 2},
+        ],
+    )
+    assert row_scales(model, 1e6).tolist() == [100, 0, 1, 1]
+    assert row_scales(model, 10).tolist() == [0, 0, 1, 1]
 
 
 def test_cpsat_refuses_data_that_no_allowed_scale_makes_integral() -> None:

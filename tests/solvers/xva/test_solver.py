@@ -98,6 +98,8 @@ def test_progress_reports_a_running_estimate_per_chunk() -> None:
     result = MonteCarloSolver().solve(inst, MonteCarloOptions(chunk_paths=1_000), progress, NeverCancel())
     assert len(progress.incumbents) == 4
     assert progress.incumbents[-1] == result.objective
+    assert progress.best_solution is not None and progress.best_solution["paths"] >= 1_000
+    assert KIND.check(inst, progress.best_solution).feasible
 
 
 def test_same_seed_reproduces_and_another_seed_changes_the_estimate() -> None:

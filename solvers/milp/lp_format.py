@@ -47,7 +47,7 @@ _KEYWORD = re.compile(
     re.IGNORECASE,
 )  # fmt: skip
 _TOKEN = re.compile(
-    r"""\s*(?:
+    r"""(?:
     (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<rel><=|=<|>=|=>|<|>|=)
   | (?P<sign>[+-])
@@ -61,7 +61,7 @@ _TOKEN = re.compile(
 _INFINITY_WORDS = {"inf", "infinity"}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Token:
     kind: str  # num | rel | sign | colon | name
     text: str
@@ -78,15 +78,8 @@ class _Row:
 
 def _tokenise(text: str, line_number: int) -> list[_Token]:
     tokens: list[_Token] = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:  # only trailing whitespace is left
-            break
-        position = match.end()
-        kind = match.lastgroup
-        if kind is None:
-            break
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "bad"
         value = match.group(kind)
         if kind == "quad":
             raise ModelTextError(line_number, f"{value!r}: quadratic terms are not supported (linear models only)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -50,9 +51,9 @@ def peer_layout(instance: TreemapInstance) -> list[dict[str, Any]]:
 def run_solver(instance: TreemapInstance, solver: str, time_limit: float, check: bool) -> dict[str, Any]:
     """One solve: objective, diameter² / area statistics, times, verification."""
     spec = KIND.solvers[solver]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = spec.load().solve(instance, spec.options(time_limit_s=time_limit), NullProgress(), NeverCancel())
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if result.solution is None:
         return {"solver": solver, "status": result.termination.value, "time": wall}
     aspects = polygon_aspects(result.solution["nodes"])
@@ -64,6 +65,7 @@ def run_solver(instance: TreemapInstance, solver: str, time_limit: float, check:
         "mean_d2a": math.fsum(aspects) / len(aspects),
         "layout": result.stats.get("layout_time_s", wall),
         "time": wall,
+        "cpu": cpu,
         "verified": "-",
     }
     if check:
@@ -73,9 +75,9 @@ def run_solver(instance: TreemapInstance, solver: str, time_limit: float, check:
 
 def run_peer(instance: TreemapInstance) -> dict[str, Any]:
     """The squarify package on the same tree (rectangles; max side ratio as objective)."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     nodes = peer_layout(instance)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     aspects = polygon_aspects(nodes)
     sides = []
     for node in nodes:
@@ -90,6 +92,7 @@ def run_peer(instance: TreemapInstance) -> dict[str, Any]:
         "mean_d2a": math.fsum(aspects) / len(aspects),
         "layout": wall,
         "time": wall,
+        "cpu": cpu,
         "verified": "-",
     }
 
@@ -117,6 +120,7 @@ COLUMNS = [
     ("mean d²/A", "mean_d2a"),
     ("layout s", "layout"),
     ("solve s", "time"),
+    ("solve CPU s", "cpu"),
     ("verified", "verified"),
 ]
 
@@ -124,7 +128,7 @@ COLUMNS = [
 def chains(args: argparse.Namespace) -> None:
     """Maximum aspect ratio (d²/A for every solver) against depth: one row per solver and ε."""
     rows = []
-    for solver in [*args.solvers, PEER]:
+    for solver in [*args.solvers, PEER] if args.peer else args.solvers:
         for epsilon in args.epsilons:
             row: dict[str, Any] = {"solver": solver, "epsilon": epsilon}
             for depth in args.chain_depths:
@@ -141,9 +145,7 @@ def chains(args: argparse.Namespace) -> None:
     table("(a) ε / 1 − ε chains: maximum aspect ratio (diameter² / area) against depth d", rows, columns)
 
 
-def sized(
-    title: str, cases: list[tuple[str, Callable[[], dict[str, Any]]]], args: argparse.Namespace
-) -> None:
+def sized(title: str, cases: list[tuple[str, Callable[[], dict[str, Any]]]], args: argparse.Namespace) -> None:
     rows = []
     for name, make in cases:
         start = time.perf_counter()
@@ -161,7 +163,8 @@ def sized(
                     **run_solver(instance, solver, args.time_limit, check),
                 }
             )
-        rows.append({"instance": name, "nodes": instance.size, **run_peer(instance)})
+        if args.peer:
+            rows.append({"instance": name, "nodes": instance.size, **run_peer(instance)})
         del instance
     table(title, rows, COLUMNS)
 
@@ -181,9 +184,7 @@ def pictures(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--solvers", nargs="+", default=list(KIND.solvers), choices=list(KIND.solvers))
     parser.add_argument("--epsilons", nargs="+", type=float, default=[1e-2, 1e-4, 1e-6, 1e-9])
     parser.add_argument(
@@ -201,12 +202,14 @@ def main() -> None:
     parser.add_argument("--polygonal-max-nodes", type=int, default=20000, help="skip polygonal above this")
     parser.add_argument("--check-max-nodes", type=int, default=100000, help="verify layouts up to this size")
     parser.add_argument("--time-limit", type=float, default=120.0, help="per solve, seconds")
+    parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip the squarify package")
     parser.add_argument("--pictures", help="write treemap-<solver>.svg of --picture-tree into this folder")
     parser.add_argument("--picture-tree", default=".", help="directory drawn by --pictures")
     parser.add_argument("--picture-max-nodes", type=int, default=1500)
     args = parser.parse_args()
 
-    print(f"Treemap benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Treemap benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load}")
     if args.chain_depths:
         chains(args)
     if args.sizes:

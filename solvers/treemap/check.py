@@ -19,7 +19,7 @@ from solvers.treemap.geometry import (
 )
 from solvers.treemap.memory import gc_paused
 from solvers.treemap.schema import TreemapInstance
-from solvers.treemap.solution import TreemapSolution
+from solvers.treemap.solution import SolutionNode, TreemapSolution
 
 CHECKED_BY = "solvers.treemap.check"
 #: Relative area tolerance per node (on its share of the parent's area).
@@ -67,15 +67,23 @@ def _verify(instance: TreemapInstance, solution: Any) -> Verification:
     children inside their parent, pairwise disjoint, and each with area equal to its share of the
     parent's area (or within the declared slack, in which case gaps are allowed).
     """
+    # The envelope is validated with an empty node list, then node by node, so that a 10^6-node
+    # solution is never held twice in memory as model objects.
+    nodes = solution.get("nodes") if isinstance(solution, dict) else None
+    if not isinstance(nodes, list):
+        return _fail("malformed solution: it must be an object with a 'nodes' list")
     try:
-        parsed = TreemapSolution.model_validate(solution)
+        header = TreemapSolution.model_validate({**solution, "nodes": []})
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[:MAX_LISTED]
-        return _fail("malformed solution: " + "; ".join(f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in first))
+        return _fail(_describe(exc))
     paths = instance.paths()
     index = {path: i for i, path in enumerate(paths)}
     polygons: list[list[Point] | None] = [None] * instance.size
-    for node in parsed.nodes:
+    for k, raw_node in enumerate(nodes):
+        try:
+            node = SolutionNode.model_validate(raw_node)
+        except ValidationError as exc:
+            return _fail(_describe(exc, ["nodes", k]))
         i = index.get(node.path)
         if i is None:
             return _fail(f"node {node.path!r} is not in the instance")
@@ -90,7 +98,15 @@ def _verify(instance: TreemapInstance, solution: Any) -> Verification:
     if missing:
         return _fail(f"{len(missing)} nodes have no polygon, e.g. {missing[0]!r}")
     polys: list[list[Point]] = [p for p in polygons if p is not None]
-    return _check_geometry(instance, polys, parsed.aspect_ratio_measure, parsed.slack)
+    return _check_geometry(instance, polys, header.aspect_ratio_measure, header.slack)
+
+
+def _describe(exc: ValidationError, prefix: list[str | int] | None = None) -> str:
+    first = exc.errors(include_url=False)[:MAX_LISTED]
+    where = [(prefix or []) + list(e["loc"]) for e in first]
+    return "malformed solution: " + "; ".join(
+        f"{'/'.join(map(str, loc))}: {e['msg']}" for loc, e in zip(where, first, strict=True)
+    )
 
 
 def _check_geometry(instance: TreemapInstance, polys: list[list[Point]], measure: str, slack: float) -> Verification:

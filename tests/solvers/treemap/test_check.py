@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solvers.treemap import KIND
@@ -168,7 +168,7 @@ garbage = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(garbage)
 def test_check_never_raises_on_garbage(solution: Any) -> None:
     verdict = KIND.check(INSTANCE, solution)
@@ -176,7 +176,7 @@ def test_check_never_raises_on_garbage(solution: Any) -> None:
     json.dumps(verdict.as_dict())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3)), min_size=0, max_size=6))
 def test_check_never_raises_on_random_polygons(points: list[tuple[float, float]]) -> None:
     sol = hand_made()

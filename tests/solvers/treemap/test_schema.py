@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solvers.base import InvalidInstance
@@ -184,7 +184,7 @@ node_like = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.one_of(json_values, st.builds(lambda t: {"tree": t}, node_like)))
 def test_parse_never_raises_anything_but_invalid_instance(raw: Any) -> None:
     try:
@@ -195,7 +195,7 @@ def test_parse_never_raises_anything_but_invalid_instance(raw: Any) -> None:
         assert inst.size >= 1 and all(w > 0 for w in inst.weight)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.text(alphabet='ab/,\n"0123.e-', max_size=60))
 def test_csv_parse_never_raises_anything_but_invalid_instance(text: str) -> None:
     with contextlib.suppress(InvalidInstance):

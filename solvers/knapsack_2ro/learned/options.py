@@ -1,0 +1,18 @@
+"""Options of the ``neur2ro`` solver (importable without torch or HiGHS)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from solvers.base import CommonOptions
+
+
+class Neur2roOptions(CommonOptions):
+    """Options of the learned column-and-constraint generation."""
+
+    max_iterations: int = Field(
+        50, ge=1, le=10_000, description="Most main problems (each proposes one selection, evaluated exactly)."
+    )
+    main_time_limit_s: float = Field(
+        5.0, gt=0, le=3_600, description="Time limit of one main problem (the MILP with the embedded network)."
+    )

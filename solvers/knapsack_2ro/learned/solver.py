@@ -1,0 +1,158 @@
+"""The ``neur2ro`` solver: column-and-constraint generation with a learned second stage (Neur2RO).
+
+1. Start from the nominal selection x⁰; evaluate its worst case exactly (scenario ξ⁰).
+2. Main problem: max_x Σ(p̄ − f)x + min_s Q̂(x, ξˢ) with the value network Q̂ embedded in a MILP
+   (:mod:`.embedding`), every selection already evaluated excluded by a no-good cut.
+3. Adversarial step: the exact worst case of the proposed x (Kelley cutting planes with the dynamic
+   program, warm-started with every reaction seen so far) gives its certified profit and the next
+   scenario. Neur2RO maximises the network over ξ here; the exact step is as cheap on this problem
+   and the certified profit of x is needed anyway.
+4. Stop when the network ranks no unevaluated selection above the best certified one (both valued
+   by the network under the same scenarios, so its bias cancels), at the time or iteration limit,
+   or on cancel. The best certified selection is returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.knapsack_2ro.evaluation import (
+    EVALUATION_TOLERANCE,
+    BoolArray,
+    Data,
+    Reaction,
+    WorstCase,
+    evaluate,
+    first_stage_profit,
+    solution_dict,
+)
+from solvers.knapsack_2ro.learned.embedding import MainProblem, deadline_stop
+from solvers.knapsack_2ro.learned.network import ValueNetwork
+from solvers.knapsack_2ro.learned.options import Neur2roOptions
+from solvers.knapsack_2ro.nominal import nominal_selection
+from solvers.knapsack_2ro.schema import Instance
+
+#: Cutting-plane iterations between two polls of the cancel flag and the clock.
+EVALUATION_CHUNK = 8
+
+
+class ReactionPool:
+    """Every second-stage reaction seen so far; they warm-start later exact evaluations."""
+
+    def __init__(self) -> None:
+        self.reactions: list[Reaction] = []
+        self.keys: set[bytes] = set()
+
+    def add(self, reactions: list[Reaction]) -> None:
+        """Keep the new ones."""
+        for reaction in reactions:
+            if reaction.key() not in self.keys:
+                self.keys.add(reaction.key())
+                self.reactions.append(reaction)
+
+
+def exact_worst_case(data: Data, selected: BoolArray, pool: ReactionPool, stop: Callable[[], bool]) -> WorstCase | None:
+    """The exact worst case of ``selected``, in chunks of cutting planes; None if ``stop()`` first."""
+    while True:
+        worst = evaluate(data, selected, known=pool.reactions, max_iterations=EVALUATION_CHUNK)
+        pool.add(worst.reactions)
+        converged = worst.objective - worst.lower <= EVALUATION_TOLERANCE * max(1.0, abs(worst.objective))
+        if converged or worst.iterations < EVALUATION_CHUNK:
+            return worst
+        if stop():
+            return None
+
+
+class Neur2roSolver:
+    """Learned heuristic: a trained value network proposes selections, each one certified exactly."""
+
+    name = "neur2ro"
+    exact = False
+    learned = True
+    Options = Neur2roOptions
+
+    def __init__(self, network: ValueNetwork | None = None) -> None:
+        self.network = network if network is not None else ValueNetwork.load()
+
+    def predicted_worst_case(self, data: Data, selected: BoolArray, main: MainProblem) -> float:
+        """The network's value of a selection under the main problem's scenarios."""
+        second_stage = min(self.network.predict(data, selected, xi) for xi in main.scenario_list)
+        return first_stage_profit(data, selected) + second_stage
+
+    def solve(self, instance: Instance, options: Neur2roOptions, progress: Progress, cancel: Cancel) -> Result:
+        """Run the loop within ``options.time_limit_s``; the objective is the exact worst case."""
+        started = time.perf_counter()
+        deadline = started + options.time_limit_s
+        data = Data.of(instance)
+        pool = ReactionPool()
+        stats: dict[str, float | int] = {"main_problems": 0, "evaluations": 0, "main_time_s": 0.0}
+
+        def finish(termination: Termination, best: tuple[BoolArray, WorstCase] | None) -> Result:
+            stats["wall_time_s"] = time.perf_counter() - started
+            stats["reactions"] = len(pool.reactions)
+            if best is None:
+                return Result(SolutionStatus.no_solution, termination, stats=stats)
+            selected, worst = best
+            return Result(
+                status=SolutionStatus.feasible,
+                termination=termination,
+                objective=worst.objective,
+                bound=None,
+                solution=solution_dict(data, selected, worst),
+                stats=stats,
+            )
+
+        first = nominal_selection(data)
+        worst = exact_worst_case(data, first, pool, cancel.is_set)  # the first certificate ignores the clock
+        stats["evaluations"] = 1
+        if worst is None:
+            return finish(Termination.cancelled, None)
+        best = (first, worst)
+        progress.incumbent(worst.objective, solution_dict(data, first, worst))
+        main = MainProblem(data, self.network)
+        main.add_scenario(worst.xi)
+        main.exclude(first)
+        stop = deadline_stop(deadline, cancel.is_set)
+        termination = Termination.other
+        while True:
+            if cancel.is_set():
+                termination = Termination.cancelled
+                break
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                termination = Termination.time_limit
+                break
+            if stats["main_problems"] >= options.max_iterations:
+                termination = Termination.iteration_limit
+                break
+            main_started = time.perf_counter()
+            proposal = main.solve(min(remaining, options.main_time_limit_s), stop)
+            stats["main_problems"] += 1
+            stats["main_time_s"] += time.perf_counter() - main_started
+            if proposal is None:
+                termination = Termination.cancelled if cancel.is_set() else Termination.time_limit
+                break
+            if proposal.predicted <= self.predicted_worst_case(data, best[0], main):
+                break  # the network ranks no unevaluated selection above the best certified one
+            worst = exact_worst_case(data, proposal.selected, pool, stop)
+            if worst is None:
+                termination = Termination.cancelled if cancel.is_set() else Termination.time_limit
+                break
+            stats["evaluations"] += 1
+            progress.log(
+                f"iteration {stats['main_problems']}: predicted {proposal.predicted:.4f}, "
+                f"certified {worst.objective:.4f}, best {max(worst.objective, best[1].objective):.4f}"
+            )
+            if worst.objective > best[1].objective:
+                best = (proposal.selected, worst)
+                progress.incumbent(worst.objective, solution_dict(data, proposal.selected, worst))
+            main.exclude(proposal.selected)
+            if not any(np.allclose(worst.xi, known, atol=1e-9) for known in main.scenario_list):
+                main.add_scenario(worst.xi)
+        stats["scenarios"] = main.scenarios
+        stats["main_binaries"] = main.binaries
+        return finish(termination, best)

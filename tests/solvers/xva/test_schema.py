@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 from typing import Any
@@ -45,6 +46,7 @@ def test_example_parses_and_summarises() -> None:
     assert KIND.sense == "minimize" and KIND.default_solver == "monte_carlo"
     assert KIND.render_svg is not None
     assert "deep_bsde" not in KIND.solvers
+    json.dumps([KIND.instance_schema, KIND.result_schema, KIND.solvers["monte_carlo"].options.model_json_schema()])
 
 
 @pytest.mark.parametrize(

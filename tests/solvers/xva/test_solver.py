@@ -8,7 +8,7 @@ import math
 import pytest
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
-from solvers.xva import KIND
+from solvers.xva import KIND, Solution
 from solvers.xva.generate import generate
 from solvers.xva.monte_carlo import MonteCarloSolver
 from solvers.xva.options import MonteCarloOptions
@@ -53,6 +53,7 @@ def test_generated_netting_sets_pass_the_independent_check(
     solution = result.solution
     assert solution is not None
     json.loads(json.dumps(solution, allow_nan=False))
+    Solution.model_validate(solution)
     assert len(solution["exposure"]["times"]) == 25
     assert solution["paths"] == 1_000
     assert all(solution["std_error"][name] >= 0 for name in ("cva", "dva", "fva", "mva", "colva"))

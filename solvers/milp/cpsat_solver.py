@@ -3,7 +3,8 @@
 Each row and the objective are multiplied by the smallest power of ten (at most ``max_scale``) that makes all
 their coefficients integral; integer variable bounds are rounded inward (ceil of lb, floor of ub) and, since a
 row's activity is then an integer, so are the scaled row bounds. Models with continuous or semi-continuous
-variables, infinite variable bounds, or data that no allowed power of ten makes integral are refused.
+variables, infinite variable bounds that the rows do not bound either (solvers/milp/bounds.py), or data that
+no allowed power of ten makes integral are refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
+from solvers.milp.bounds import implied_bounds
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions
 from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
@@ -37,7 +39,8 @@ class _Build:
         if reason:
             raise SolverRefused(reason)
         self.cp = cp_model.CpModel()
-        lb, ub = np.ceil(model.lb - INTEGRALITY_EPS), np.floor(model.ub + INTEGRALITY_EPS)
+        lb, ub = implied_bounds(model)
+        lb, ub = np.ceil(lb - INTEGRALITY_EPS), np.floor(ub + INTEGRALITY_EPS)
         if np.any(np.abs(lb) > _MAX_MAGNITUDE) or np.any(np.abs(ub) > _MAX_MAGNITUDE):
             raise SolverRefused("CP-SAT needs variable bounds within ±2^53")
         self.variables = [

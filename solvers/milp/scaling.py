@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from solvers.milp.bounds import implied_bounds
 from solvers.milp.model import MilpModel
 
 #: How close value·scale must be to an integer to count as integral (relative to its size).
@@ -49,10 +50,14 @@ def integer_refusal(model: MilpModel, max_scale: float = DEFAULT_MAX_SCALE) -> s
     other = model.num_continuous + model.num_semicontinuous
     if other:
         return f"CP-SAT takes only integer variables; this model has {other} continuous or semi-continuous ones"
-    infinite = np.flatnonzero(~(np.isfinite(model.lb) & np.isfinite(model.ub)))
+    lb, ub = implied_bounds(model)
+    infinite = np.flatnonzero(~(np.isfinite(lb) & np.isfinite(ub)))
     if len(infinite):
         name = model.var_names[infinite[0]]
-        return f"CP-SAT needs finite bounds on every variable; {name!r} (and {len(infinite) - 1} more) has none"
+        return (
+            f"CP-SAT needs finite bounds on every variable; {name!r} (and {len(infinite) - 1} more) "
+            "has none, and the constraints imply none"
+        )
     unscalable = np.flatnonzero(row_scales(model, max_scale) == 0)
     if len(unscalable):
         name = model.row_names[unscalable[0]]

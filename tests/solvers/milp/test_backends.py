@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -124,8 +125,21 @@ def test_unbounded_is_reported_by_general_backends(solver: str) -> None:
 
 def test_cpsat_refuses_infinite_bounds_with_the_variable_named() -> None:
     model = _pure_integer("maximize", [{"name": "diff", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 1}], ub=None)
-    with pytest.raises(SolverRefused, match=r"finite bounds.*'x'"):
+    with pytest.raises(SolverRefused, match=r"finite bounds.*'x'.*imply none"):
         solve("cpsat", model)
+
+
+def test_cpsat_takes_integer_variables_whose_bounds_the_rows_imply() -> None:
+    rows = [
+        {"name": "cap", "terms": {"x": 3, "y": 2}, "lb": None, "ub": 17},
+        {"name": "floor", "terms": {"y": 1}, "lb": -3, "ub": None},
+    ]
+    model = _pure_integer("maximize", rows, ub=None)
+    model.lb[1] = -math.inf
+    reference, _ = solve("highs", model, rel_gap=0.0)
+    result, _ = solve("cpsat", model, rel_gap=0.0)
+    assert_verified_optimum(model, result, reference.objective or 0.0)
+    assert KIND.solver("auto", model).name == "cpsat"
 
 
 def test_cpsat_scales_decimal_data_exactly() -> None:

@@ -133,8 +133,10 @@ def main() -> None:
         for (name, model), runs in zip(bench, results.values(), strict=True)
     }
     print(f"milp benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()} (shared 2-core machine)")
-    print(f"time limit {args.time_limit:g} s, rel_gap {args.rel_gap:g}, threads {args.threads}, "
-          f"seeds {args.seeds}, size factor {args.size_factor:g}\n")
+    print(
+        f"time limit {args.time_limit:g} s, rel_gap {args.rel_gap:g}, threads {args.threads}, "
+        f"seeds {args.seeds}, size factor {args.size_factor:g}\n"
+    )
     print("| instance | vars | rows | int | " + " | ".join(columns) + " |")
     print("|---|---:|---:|---:|" + "---|" * len(columns))
     for name, model in bench:

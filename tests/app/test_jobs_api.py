@@ -165,9 +165,7 @@ def test_priority_orders_queued_jobs_of_a_tenant(api: Api) -> None:
         ("DELETE", ""),
     ],
 )
-def test_another_tenants_job_is_404_on_every_endpoint(
-    api: Api, make_key: Any, method: str, suffix: str
-) -> None:
+def test_another_tenants_job_is_404_on_every_endpoint(api: Api, make_key: Any, method: str, suffix: str) -> None:
     job = api.submit("fake", {"steps": 1, "seconds": 0})
     api.wait(job["id"])
     intruder = Api(api.client, make_key(None))

@@ -61,9 +61,7 @@ def test_invalid_instance_is_422_with_located_errors_and_no_job(api: Api) -> Non
 
 def test_malformed_mps_names_the_line(api: Api) -> None:
     model = "NAME t\nROWS\n N obj\n L c1\nCOLUMNS\n x obj notanumber\nRHS\nENDATA\n"
-    response = api.request(
-        "POST", "/v1/jobs", json={"kind": "milp", "instance": {"format": "mps", "model": model}}
-    )
+    response = api.request("POST", "/v1/jobs", json={"kind": "milp", "instance": {"format": "mps", "model": model}})
     assert response.status_code == 422
     assert "6" in json.dumps(response.json()["errors"])
 
@@ -71,13 +69,9 @@ def test_malformed_mps_names_the_line(api: Api) -> None:
 def test_unknown_kind_solver_and_option(api: Api) -> None:
     instance = {"steps": 1}
     assert api.request("POST", "/v1/jobs", json={"kind": "nope", "instance": instance}).status_code == 404
-    unknown_solver = api.request(
-        "POST", "/v1/jobs", json={"kind": "fake", "instance": instance, "solver": "x"}
-    )
+    unknown_solver = api.request("POST", "/v1/jobs", json={"kind": "fake", "instance": instance, "solver": "x"})
     assert unknown_solver.status_code == 404
-    unknown_option = api.request(
-        "POST", "/v1/jobs", json={"kind": "fake", "instance": instance, "options": {"foo": 1}}
-    )
+    unknown_option = api.request("POST", "/v1/jobs", json={"kind": "fake", "instance": instance, "options": {"foo": 1}})
     assert unknown_option.status_code == 422
     assert unknown_option.json()["errors"][0]["loc"] == ["options", "foo"]
 
@@ -90,9 +84,7 @@ def test_client_cannot_set_server_fields(api: Api) -> None:
 
 
 def test_body_that_is_not_json_is_400(api: Api) -> None:
-    response = api.request(
-        "POST", "/v1/jobs", content=b"{not json", headers={"content-type": "application/json"}
-    )
+    response = api.request("POST", "/v1/jobs", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 400
 
 
@@ -107,9 +99,7 @@ def test_oversized_body_is_413(api: Api) -> None:
     from app.settings import get_settings
 
     size = get_settings().max_body_bytes + 1
-    response = api.request(
-        "POST", "/v1/jobs", content=b"x" * size, headers={"content-type": "application/json"}
-    )
+    response = api.request("POST", "/v1/jobs", content=b"x" * size, headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert response.json()["status"] == 413
 

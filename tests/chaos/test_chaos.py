@@ -7,6 +7,7 @@ and ``bench/reliability.py`` turns that file into the table of docs/reliability.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -85,10 +86,8 @@ def chaos_worker() -> Iterator[subprocess.Popen[bytes]]:
     yield process
     settle_jobs(40)
     stop_process(process)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _live() -> int:
@@ -213,8 +212,9 @@ def test_postgres_restart_answers_503_and_recovers(api: Api, chaos_worker: Any) 
     finally:
         _postgres("start")
     restarted_at = time.monotonic()
+    body = {"kind": "fake", "instance": {"steps": 1}}
     after = wait_for(
-        lambda: (r := api.request("POST", "/v1/jobs", json={"kind": "fake", "instance": {"steps": 1}})).status_code == 202 and r,
+        lambda: (r := api.request("POST", "/v1/jobs", json=body)).status_code == 202 and r,
         30, what="the API to accept jobs again",
     )  # fmt: skip
     _wait_all(api, [*jobs, after.json()["id"]], 120)

@@ -1,0 +1,91 @@
+"""The job state machine: conditional claim, fenced finish, leases and the reaper (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app import store
+from app.db import Job, get_sessionmaker, utcnow
+
+
+def _new_job(session: Session, tenant: str, priority: int = 0) -> Job:
+    tenant_id = store.get_or_create_tenant(session, tenant).id
+    new = store.NewJob("fake", "count", json.dumps({"steps": 1}), {"time_limit_s": 5}, priority, {}, None, None)
+    return store.create_job(session, tenant_id, new)
+
+
+def test_claim_is_exclusive_and_finish_is_fenced_by_attempt() -> None:
+    with get_sessionmaker()() as session:
+        job = _new_job(session, "store-fence")
+        session.commit()
+        first = store.claim_job(session, job.id, "w1", lease_s=30)
+        session.commit()
+        assert first is not None and first.attempt == 1
+        assert store.claim_job(session, job.id, "w2", lease_s=30) is None  # nothing queued any more
+        # The lease runs out and the reaper hands the job to a second attempt.
+        session.execute(update(Job).where(Job.id == job.id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        report = store.reap(session, max_attempts=3, rering_after_s=60)
+        session.commit()
+        assert report.requeued == [job.id]
+        second = store.claim_job(session, job.id, "w2", lease_s=30)
+        session.commit()
+        assert second is not None and second.attempt == 2
+        # The first attempt comes back late: none of its writes land.
+        assert store.renew_lease(session, job.id, 1, 30) == (False, False)
+        assert not store.set_progress(session, job.id, 1, {"objective": 1})
+        assert not store.finish_job(session, job.id, 1, "succeeded", result={"objective": 1}, error=None)
+        assert store.finish_job(session, job.id, 2, "succeeded", result={"objective": 2}, error=None)
+        session.commit()
+        result = store.get_result(session, job.id)
+        assert result is not None and result.attempt == 2 and result.data == {"objective": 2}
+        assert not store.finish_job(session, job.id, 2, "failed", result=None, error={"code": "x"})
+
+
+def test_reaper_fails_a_poison_job_after_max_attempts() -> None:
+    with get_sessionmaker()() as session:
+        job = _new_job(session, "store-poison")
+        session.commit()
+        for _ in range(2):
+            assert store.claim_job(session, job.id, "w", lease_s=30) is not None
+            session.execute(
+                update(Job).where(Job.id == job.id).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+            )
+            store.reap(session, max_attempts=2, rering_after_s=60)
+            session.commit()
+        session.refresh(job)
+        assert job.status == "failed" and job.error == {
+            "code": "worker_lost",
+            "message": "the worker running this job was lost 2 times; giving up",
+        }
+
+
+def test_claim_takes_the_highest_priority_of_the_doorbells_group() -> None:
+    with get_sessionmaker()() as session:
+        low = _new_job(session, "store-priority", priority=-1)
+        high = _new_job(session, "store-priority", priority=7)
+        session.commit()
+        claim = store.claim_job(session, low.id, "w", lease_s=30)
+        session.commit()
+        assert claim is not None and claim.job_id == high.id
+        again = store.claim_job(session, high.id, "w", lease_s=30)
+        session.commit()
+        assert again is not None and again.job_id == low.id
+
+
+def test_released_job_is_queued_again_until_attempts_run_out() -> None:
+    with get_sessionmaker()() as session:
+        job = _new_job(session, "store-release")
+        session.commit()
+        claim = store.claim_job(session, job.id, "w", lease_s=30)
+        assert claim is not None
+        assert store.release_job(session, job.id, 1, max_attempts=2, reason="killed") == "queued"
+        claim = store.claim_job(session, job.id, "w", lease_s=30)
+        assert claim is not None and claim.attempt == 2
+        assert store.release_job(session, job.id, 2, max_attempts=2, reason="killed") == "failed"
+        session.commit()
+        session.refresh(job)
+        assert job.error is not None and job.error["code"] == "solver_error"

@@ -128,7 +128,7 @@ class CpsatSolver:
             # CP-SAT's small portfolios on MILPs by far.
             solver.parameters.num_workers = 1
             solver.parameters.linearization_level = 2
-        relay = ProgressRelay(instance, progress, objective_scale=scale, objective_offset=offset)
+        relay = ProgressRelay(self.name, instance, progress, objective_scale=scale, objective_offset=offset)
         solver.best_bound_callback = lambda bound: relay.events.put(("bound", float(bound), None))
         reporter = _Reporter(relay)
         outcome: dict[str, Any] = {}

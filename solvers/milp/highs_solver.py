@@ -74,7 +74,7 @@ class HighsSolver:
             )
         h = _new_highs(options, options.time_limit_s)
         h.passModel(_to_highs_lp(instance))
-        relay = ProgressRelay(instance, progress)
+        relay = ProgressRelay(self.name, instance, progress)
 
         def on_improving(event: Any) -> None:
             out = event.data_out

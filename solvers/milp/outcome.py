@@ -62,8 +62,14 @@ class ProgressRelay:
     """
 
     def __init__(
-        self, model: MilpModel, progress: Progress, objective_scale: float = 1.0, objective_offset: float = 0.0
+        self,
+        solver_name: str,
+        model: MilpModel,
+        progress: Progress,
+        objective_scale: float = 1.0,
+        objective_offset: float = 0.0,
     ) -> None:
+        self.solver_name = solver_name
         self.model = model
         self.progress = progress
         self.objective_scale = objective_scale
@@ -103,3 +109,7 @@ class ProgressRelay:
             self.progress.incumbent(objective, result.solution if self.with_values else None)
         if result.bound is not None:
             self.bound(result.bound)
+        self.progress.log(
+            f"{self.solver_name} stopped: {result.termination.value}, status {result.status.value}, "
+            f"objective {result.objective}, bound {result.bound}"
+        )

@@ -107,7 +107,7 @@ class ScipSolver:
             )
         scip, variables = _build(instance)
         self._configure(scip, options, options.time_limit_s)
-        relay = ProgressRelay(instance, progress)
+        relay = ProgressRelay(self.name, instance, progress)
         reporter = _Reporter(relay, variables)
         scip.includeEventhdlr(reporter, "solvent_progress", "reports incumbents and bounds")
         outcome: dict[str, BaseException] = {}

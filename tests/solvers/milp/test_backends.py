@@ -57,6 +57,7 @@ def assert_progress_is_monotone(model: MilpModel, result: Result, progress: Null
         assert progress.incumbents[-1] == pytest.approx(result.objective, rel=1e-9, abs=1e-9)
     if progress.best_solution is not None:
         assert KIND.check(model, progress.best_solution).feasible
+    assert progress.lines and result.termination.value in progress.lines[-1]
 
 
 @pytest.mark.parametrize("name", sorted(DEV_OPTIMA))

@@ -125,7 +125,7 @@ class HighsSolver:
         if status == HMS.kInfeasible:
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
         if status == HMS.kUnbounded:
-            return Result(SolutionStatus.unbounded, Termination.unbounded, objective, None, solution, stats)
+            return Result(SolutionStatus.unbounded, Termination.unbounded, None, None, solution, stats)
         if status == HMS.kUnboundedOrInfeasible:
             return Result(SolutionStatus.no_solution, Termination.other, stats=stats)
         if status == HMS.kOptimal:
@@ -153,6 +153,5 @@ class HighsSolver:
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
         if status == highspy.HighsModelStatus.kOptimal:
             solution = model.solution_dict(h.getSolution().col_value)
-            objective = model.objective_value(np.array(h.getSolution().col_value))
-            return Result(SolutionStatus.unbounded, Termination.unbounded, objective, None, solution, stats)
+            return Result(SolutionStatus.unbounded, Termination.unbounded, None, None, solution, stats)
         return Result(SolutionStatus.no_solution, Termination.other, stats=stats)

@@ -166,7 +166,7 @@ class ScipSolver:
         if status == "infeasible":
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
         if status == "unbounded":
-            return Result(SolutionStatus.unbounded, Termination.unbounded, objective, None, solution, stats)
+            return Result(SolutionStatus.unbounded, Termination.unbounded, None, None, solution, stats)
         if status == "inforunbd":
             return Result(SolutionStatus.no_solution, Termination.other, stats=stats)
         if status in ("optimal", "gaplimit"):
@@ -193,12 +193,5 @@ class ScipSolver:
         if scip.getNSols() > 0:
             best = scip.getBestSol()
             x = np.array([scip.getSolVal(best, v) for v in variables], dtype=float)
-            return Result(
-                SolutionStatus.unbounded,
-                Termination.unbounded,
-                model.objective_value(x),
-                None,
-                model.solution_dict(x),
-                stats,
-            )
+            return Result(SolutionStatus.unbounded, Termination.unbounded, None, None, model.solution_dict(x), stats)
         return Result(SolutionStatus.no_solution, Termination.other, stats=stats)

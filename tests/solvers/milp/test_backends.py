@@ -122,6 +122,9 @@ def test_unbounded_is_reported_by_general_backends(solver: str) -> None:
     model = _pure_integer("maximize", [{"name": "diff", "terms": {"x": 1, "y": -1}, "lb": None, "ub": 1}], ub=None)
     result, _ = solve(solver, model)
     assert (result.status, result.termination) == (SolutionStatus.unbounded, Termination.unbounded)
+    assert result.objective is None and result.bound is None
+    if result.solution is not None:  # a feasible point, where the back-end has one
+        assert KIND.check(model, result.solution).feasible
 
 
 def test_cpsat_refuses_infinite_bounds_with_the_variable_named() -> None:

@@ -10,10 +10,12 @@ import numpy as np
 from solvers.base import Verification
 from solvers.milp.model import MilpModel, VarType
 
-#: A bound or row is satisfied when its violation is at most this times max(1, |bound|).
+#: A bound or row is satisfied when its violation is at most this times max(1, |bound|) — the default
+#: feasibility tolerance of HiGHS (``mip_feasibility_tolerance``) and SCIP (``numerics/feastol``).
 FEASIBILITY_TOLERANCE = 1e-6
-#: An integer variable is integral when it is within this of an integer.
-INTEGRALITY_TOLERANCE = 1e-6
+#: An integer variable is integral when it is within this of an integer: ten times the solvers' own
+#: integrality tolerance (1e-6), so that a value they accept is not refused for rounding noise.
+INTEGRALITY_TOLERANCE = 1e-5
 CHECKED_BY = "solvers.milp.check"
 _SHOWN = 5
 

@@ -114,6 +114,7 @@ def test_check_accepts_a_feasible_solution_and_recomputes_the_objective(model: M
     ("values", "problem"),
     [
         ({"x": 3.5, "y": 1, "s": 0}, "not integral"),
+        ({"x": 3 + 2e-5, "y": -1, "s": 0}, "not integral"),
         ({"x": 11, "y": -3, "s": 0}, "outside [0, 10]"),
         ({"x": 0, "y": 0, "s": 0}, "row 'c1'"),
         ({"x": 3, "y": 1, "s": 1}, "variable 's' = 1 outside [2, 6]"),  # semi-continuous gap
@@ -127,7 +128,7 @@ def test_check_reports_each_kind_of_violation(model: MilpModel, values: dict[str
 
 
 def test_check_tolerates_values_within_the_stated_tolerance(model: MilpModel) -> None:
-    verification = KIND.check(model, {"values": {"x": 3 + 5e-7, "y": -2 - 5e-7, "s": 4e-7}})
+    verification = KIND.check(model, {"values": {"x": 3 + 8e-6, "y": -2 - 5e-7, "s": 4e-7}})
     assert verification.feasible, verification.message
 
 

@@ -65,7 +65,7 @@ SOLVERS: dict[str, SolverSpec] = {
         exact=True,
         learned=False,
         description="OR-Tools CP-SAT on pure integer models with integral data after exact decimal scaling; "
-        "refuses continuous variables and infinite bounds.",
+        "refuses continuous variables and bounds that are neither given nor implied.",
         options=CpsatOptions,
         target="solvers.milp.cpsat_solver:CpsatSolver",
     ),

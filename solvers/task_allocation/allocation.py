@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import heapq
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -131,8 +130,13 @@ class CoalitionBuilder:
         free: BoolArray,
         rng: np.random.Generator | None = None,
         noise: float = 0.0,
+        members: IntArray | None = None,
     ) -> tuple[IntArray, float] | None:
-        """Agents covering ``task`` and their total cost, or None when the free agents cannot cover it."""
+        """Agents covering ``task`` and their total cost, or None when the free agents cannot cover it.
+
+        ``members`` (optional) are agents already on the task: the coalition is completed around them
+        (they may still be pruned if redundant).
+        """
         inst = self.instance
         requirement = inst.task_requirement[task]
         needed = np.flatnonzero(requirement > 0)
@@ -140,7 +144,8 @@ class CoalitionBuilder:
             return np.zeros(0, dtype=np.int64), 0.0
         if self.hopeless[task]:
             return None
-        candidates = np.flatnonzero(free & self.allowed[:, task])
+        fixed = np.zeros(0, dtype=np.int64) if members is None else members
+        candidates = np.concatenate([fixed, np.flatnonzero(free & self.allowed[:, task])])
         if candidates.size == 0:
             return None
         capability = inst.agent_capability[np.ix_(candidates, needed)]
@@ -152,9 +157,10 @@ class CoalitionBuilder:
         weight = 1.0 / need
         if rng is not None and noise > 0:
             weight = weight * rng.uniform(1 - noise, 1 + noise, size=need.size)
-        residual = need.copy()
+        residual = np.maximum(need - capability[: fixed.size].sum(axis=0), 0.0)
         available = np.ones(candidates.size, dtype=bool)
-        chosen: list[int] = []
+        available[: fixed.size] = False
+        chosen: list[int] = list(range(fixed.size))
         while np.any(residual > shortfall_tolerance(need)):
             gain = (np.minimum(capability, residual) * weight).sum(axis=1)
             gain[~available] = 0.0
@@ -192,10 +198,10 @@ def greedy_fill(
     """Complete an allocation: repeatedly commit the open task whose greedy coalition scores best.
 
     ``rule`` is ``"profit"`` (reward − coalition cost) or ``"ratio"`` (reward / coalition cost); only
-    tasks with positive profit are committed. Evaluation is lazy: a task whose coalition lost an agent
-    is rebuilt only when it reaches the top of the queue, and committed if it is still on top after
-    that (taking agents away rarely improves a coalition). When ``should_stop`` returns True the tasks
-    committed so far are returned (still a valid allocation).
+    tasks with positive profit are committed; ``noise`` also perturbs each task's score. Evaluation is
+    lazy: a task whose coalition lost an agent is rebuilt only when it reaches the top of the queue,
+    and committed if it is still on top after that (taking agents away rarely improves a coalition).
+    When ``should_stop`` returns True the tasks committed so far are returned (a valid allocation).
     """
     inst = builder.instance
     result = task_of_agent.copy()
@@ -226,6 +232,8 @@ def greedy_fill(
         for agent in agents:
             users.setdefault(int(agent), set()).add(task)
         score = gain if rule == "profit" else float(inst.task_reward[task]) / max(cost, 1e-12)
+        if rng is not None and noise > 0:
+            score *= rng.uniform(1 - noise, 1 + noise)
         current[task] = -score
         heapq.heappush(queue, (-score, task))
 

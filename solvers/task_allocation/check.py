@@ -15,9 +15,7 @@ TOLERANCE = 1e-9
 
 
 def _infeasible(message: str, violation: float = 0.0) -> Verification:
-    return Verification(
-        feasible=False, objective=None, max_violation=violation, checked_by=CHECKED_BY, message=message
-    )
+    return Verification(feasible=False, objective=None, max_violation=violation, checked_by=CHECKED_BY, message=message)
 
 
 def check(instance: Instance, solution: Any) -> Verification:
@@ -25,9 +23,7 @@ def check(instance: Instance, solution: Any) -> Verification:
     try:
         parsed = SolutionModel.model_validate(solution)
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'/'.join(map(str, err['loc'])) or 'solution'}: {err['msg']}" for err in exc.errors()[:5]
-        )
+        details = "; ".join(f"{'/'.join(map(str, err['loc'])) or 'solution'}: {err['msg']}" for err in exc.errors()[:5])
         return _infeasible(f"malformed solution: {details}")
     task_index = {task_id: j for j, task_id in enumerate(instance.task_ids)}
     agent_index = {agent_id: i for i, agent_id in enumerate(instance.agent_ids)}
@@ -47,9 +43,7 @@ def check(instance: Instance, solution: Any) -> Verification:
         f"unknown task {task_id!r} in completed" for task_id in parsed.completed if task_id not in task_index
     )
     if problems:
-        return _infeasible(
-            "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
-        )
+        return _infeasible("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
 
     n_caps = instance.n_capabilities
     supply = {task_id: [0.0] * n_caps for task_id in instance.task_ids}
@@ -79,9 +73,7 @@ def check(instance: Instance, solution: Any) -> Verification:
                 unlisted.append(task_id)
         elif task_id in claimed:
             worst_shortfall = max(worst_shortfall, shortfall)
-            problems.append(
-                f"task {task_id!r} is listed completed but its requirements fall short by {shortfall:g}"
-            )
+            problems.append(f"task {task_id!r} is listed completed but its requirements fall short by {shortfall:g}")
     if problems:
         return _infeasible("; ".join(problems[:5]), worst_shortfall)
     message = ""

@@ -131,9 +131,7 @@ def grid_instance(
     agent_cells = rng.integers(0, grid_size, size=(n_agents, 2))
     task_cells = rng.integers(0, grid_size, size=(n_tasks, 2))
     agents = np.zeros((n_agents, n_capabilities))
-    agents[np.arange(n_agents), rng.integers(0, n_capabilities, size=n_agents)] = rng.integers(
-        1, 3, size=n_agents
-    )
+    agents[np.arange(n_agents), rng.integers(0, n_capabilities, size=n_agents)] = rng.integers(1, 3, size=n_agents)
     costs = 2.0 * agents.sum(axis=1)
     tasks = np.zeros((n_tasks, n_capabilities))
     for j in range(n_tasks):
@@ -151,9 +149,7 @@ def grid_instance(
     )
 
 
-def planted_instance(
-    seed: int, n_agents: int = 30, n_tasks: int = 8, n_capabilities: int = 3
-) -> tuple[JSON, float]:
+def planted_instance(seed: int, n_agents: int = 30, n_tasks: int = 8, n_capabilities: int = 3) -> tuple[JSON, float]:
     """An instance with a known optimum, returned with it.
 
     Each capability k has a price w_k; every agent costs exactly Σ_k w_k a_k (decoy agents one more),
@@ -174,9 +170,7 @@ def planted_instance(
     for size in sizes:
         members = np.zeros((int(size), n_capabilities))
         for member in members:
-            skills = rng.choice(
-                n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False
-            )
+            skills = rng.choice(n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False)
             member[skills] = rng.integers(1, 5, size=skills.size)
         requirement = members.sum(axis=0)
         margin = float(rng.integers(1, 11))
@@ -187,9 +181,7 @@ def planted_instance(
     costs = [float(price @ vector) for vector in vectors]
     for _ in range(max(0, n_agents - planted_agents)):
         decoy = np.zeros(n_capabilities)
-        skills = rng.choice(
-            n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False
-        )
+        skills = rng.choice(n_capabilities, size=int(rng.integers(1, min(3, n_capabilities) + 1)), replace=False)
         decoy[skills] = rng.integers(1, 5, size=skills.size)
         vectors.append(decoy)
         costs.append(float(price @ decoy) + 1.0)

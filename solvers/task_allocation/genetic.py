@@ -17,6 +17,7 @@ from solvers.task_allocation.allocation import (
     UNASSIGNED,
     CoalitionBuilder,
     IntArray,
+    covered_tasks,
     greedy_fill,
     profit,
     release_uncovered,
@@ -29,9 +30,28 @@ from solvers.task_allocation.options import GeneticOptions
 
 #: Score noise of the randomised greedy used for the initial population and for repairs.
 INITIAL_NOISE = 0.3
-REPAIR_NOISE = 0.1
+REPAIR_NOISE = 0.5
 #: Share of the time limit spent building the initial population (the first generations fill it up).
 INITIAL_SHARE = 0.25
+
+
+def complete_partial(
+    builder: CoalitionBuilder, task_of_agent: IntArray, rng: np.random.Generator, noise: float
+) -> IntArray:
+    """A copy where each uncovered task's agents are completed by free agents into a covering coalition
+    (randomised ratio greedy), or released when that fails."""
+    instance = builder.instance
+    result = task_of_agent.copy()
+    covered = covered_tasks(instance, result)
+    for task in rng.permutation(np.unique(result[result >= 0])):
+        if covered[task]:
+            continue
+        members = np.flatnonzero(result == task)
+        result[members] = UNASSIGNED
+        built = builder.build(int(task), result < 0, rng, noise, members=members)
+        if built is not None:
+            result[built[0]] = task
+    return result
 
 
 def prune_and_drop(instance: Instance, task_of_agent: IntArray) -> IntArray:
@@ -61,9 +81,7 @@ class GeneticSolver:
     learned = False
     Options = GeneticOptions
 
-    def solve(
-        self, instance: Instance, options: GeneticOptions, progress: Progress, cancel: Cancel
-    ) -> Result:
+    def solve(self, instance: Instance, options: GeneticOptions, progress: Progress, cancel: Cancel) -> Result:
         """Evolve allocations until the time, generation or stall limit, or cancellation."""
         watch = StopWatch(options.time_limit_s, cancel)
         rng = np.random.default_rng(options.seed)
@@ -71,8 +89,9 @@ class GeneticSolver:
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
 
         def repair(genes: IntArray, noise: float) -> IntArray:
+            completed = complete_partial(builder, genes, rng, noise)
             return greedy_fill(
-                builder, prune_and_drop(instance, genes), rng=rng, noise=noise, should_stop=watch.should_stop
+                builder, prune_and_drop(instance, completed), rng=rng, noise=noise, should_stop=watch.should_stop
             )
 
         population: list[IntArray] = []
@@ -117,7 +136,7 @@ class GeneticSolver:
                     child = self._crossover(parents[first], parents[second], rng)
                 if rng.random() < options.mutation_rate:
                     child = self._mutate(instance, child, rng)
-                admit(repair(child, REPAIR_NOISE))
+                admit(repair(child, float(rng.uniform(0, REPAIR_NOISE))))
             generations += 1
             stalled = stalled + 1 if best_value <= before + 1e-9 else 0
 

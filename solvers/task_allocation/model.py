@@ -34,9 +34,7 @@ class AgentModel(BaseModel):
 
     id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     cost: float = Field(0.0, ge=0, le=MAX_ABS_VALUE, description="Paid when the agent is assigned to a task.")
-    capabilities: list[float] = Field(
-        max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0."
-    )
+    capabilities: list[float] = Field(max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0.")
 
 
 class TaskModel(BaseModel):
@@ -46,9 +44,7 @@ class TaskModel(BaseModel):
 
     id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     reward: float = Field(ge=0, le=MAX_ABS_VALUE, description="Paid when the task is completed.")
-    requirements: list[float] = Field(
-        max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0."
-    )
+    requirements: list[float] = Field(max_length=MAX_CAPABILITIES, description="One entry per capability, ≥ 0.")
 
 
 class InstanceModel(BaseModel):
@@ -184,9 +180,7 @@ def _pair_cost_errors(pair_costs: list[list[float]], n_agents: int, n_tasks: int
     errors: list[JSON] = []
     for i, row in enumerate(pair_costs):
         if len(row) != n_tasks:
-            errors.append(
-                {"loc": ["pair_costs", i], "msg": f"has {len(row)} entries; give one per task ({n_tasks})"}
-            )
+            errors.append({"loc": ["pair_costs", i], "msg": f"has {len(row)} entries; give one per task ({n_tasks})"})
             continue
         for j, value in enumerate(row):
             if not (0 <= value <= MAX_ABS_VALUE):

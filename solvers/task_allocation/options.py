@@ -39,9 +39,7 @@ class GeneticOptions(CommonOptions):
     """Options of the ``genetic`` solver."""
 
     population_size: int = Field(30, ge=4, le=1000, description="Individuals per generation.")
-    elite: int = Field(
-        2, ge=1, le=100, description="Best individuals copied unchanged into the next generation."
-    )
+    elite: int = Field(2, ge=1, le=100, description="Best individuals copied unchanged into the next generation.")
     tournament_size: int = Field(3, ge=2, le=20, description="Individuals compared per parent selection.")
     crossover_rate: float = Field(0.9, ge=0, le=1, description="Probability a child mixes two parents.")
     mutation_rate: float = Field(0.3, ge=0, le=1, description="Probability a child is mutated.")

@@ -16,7 +16,6 @@ coalitions (no member can leave). That licenses:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,9 +51,7 @@ class ReducedModel:
         class_of_agent = np.full(task_of_agent.size, -1, dtype=np.int64)
         for c, members in enumerate(self.classes):
             class_of_agent[members] = c
-        pair_of = {
-            (int(c), int(p)): q for q, (c, p) in enumerate(zip(self.pair_class, self.pair_task, strict=True))
-        }
+        pair_of = {(int(c), int(p)): q for q, (c, p) in enumerate(zip(self.pair_class, self.pair_task, strict=True))}
         counts = np.zeros(self.pair_class.size, dtype=np.int64)
         completed = np.zeros(self.tasks.size, dtype=bool)
         for agent in np.flatnonzero(task_of_agent >= 0):
@@ -107,9 +104,7 @@ def reduce_instance(instance: Instance, enabled: bool = True) -> ReducedModel:
     upper = np.repeat(class_size[:, None], tasks.size, axis=1)
     if enabled and classes:
         with np.errstate(divide="ignore", invalid="ignore"):
-            per_capability = np.ceil(
-                requirement[tasks][None, :, :] / capability[representative][:, None, :] - 1e-9
-            )
+            per_capability = np.ceil(requirement[tasks][None, :, :] / capability[representative][:, None, :] - 1e-9)
         per_capability[~np.isfinite(per_capability)] = 0
         upper = np.minimum(upper, np.maximum(per_capability.max(axis=2), 1).astype(np.int64))
     pair_class, pair_task = np.nonzero(allowed[representative]) if classes else (np.zeros(0), np.zeros(0))

@@ -86,9 +86,7 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.sampled_from(["welder", "bridge", "x"]),
     lambda children: (
         st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["assignments", "completed", "bridge", "fence", "x"]), children, max_size=4
-        )
+        | st.dictionaries(st.sampled_from(["assignments", "completed", "bridge", "fence", "x"]), children, max_size=4)
     ),
     max_leaves=20,
 )

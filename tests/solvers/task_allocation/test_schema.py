@@ -116,9 +116,7 @@ def test_generators_are_valid_and_reproducible(family: str) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 
@@ -135,9 +133,7 @@ def test_garbage_raises_only_invalid_instance(raw: Any) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    path=st.lists(
-        st.sampled_from(["agents", "tasks", 0, 1, "capabilities", "requirements", "id", "cost"]), max_size=4
-    ),
+    path=st.lists(st.sampled_from(["agents", "tasks", 0, 1, "capabilities", "requirements", "id", "cost"]), max_size=4),
     value=json_values,
 )
 def test_damaged_instances_raise_only_invalid_instance(path: list[Any], value: Any) -> None:

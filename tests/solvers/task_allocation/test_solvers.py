@@ -199,9 +199,7 @@ def small_instances(draw: st.DrawFn) -> dict[str, Any]:
     n_caps = draw(st.integers(1, 2))
     n_agents, n_tasks = draw(st.integers(0, 5)), draw(st.integers(0, 3))
     vector = st.lists(small_number, min_size=n_caps, max_size=n_caps)
-    agents = [
-        {"id": f"a{i}", "cost": draw(small_number), "capabilities": draw(vector)} for i in range(n_agents)
-    ]
+    agents = [{"id": f"a{i}", "cost": draw(small_number), "capabilities": draw(vector)} for i in range(n_agents)]
     tasks = [
         {"id": f"t{j}", "reward": draw(st.integers(0, 12).map(float)), "requirements": draw(vector)}
         for j in range(n_tasks)

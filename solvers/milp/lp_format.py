@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from solvers.base import Sense
 from solvers.milp.limits import MAX_CONSTRAINTS, MAX_NAME_LENGTH, MAX_NONZEROS, MAX_VARIABLES, ModelTextError
 from solvers.milp.model import MilpModel, VarType
-from solvers.milp.numbers import as_bound
+from solvers.milp.numbers import as_bound, text_lines
 
 _SECTION_WORDS: dict[str, str] = {
     "minimize": "min", "minimise": "min", "minimum": "min", "min": "min",
@@ -122,7 +122,7 @@ class _LpReader:
     # -- sections ---------------------------------------------------------------------------------
     def read(self, text: str) -> MilpModel:
         sections: list[tuple[str, int, list[_Token]]] = []
-        for line_number, raw_line in enumerate(text.splitlines(), start=1):
+        for line_number, raw_line in enumerate(text_lines(text), start=1):
             if "\x00" in raw_line:
                 raise ModelTextError(line_number, "binary data (NUL byte) in the file")
             line = raw_line.split("\\", 1)[0]

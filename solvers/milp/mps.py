@@ -31,7 +31,7 @@ from solvers.milp.limits import (
     ModelTextError,
 )
 from solvers.milp.model import MilpModel, VarType
-from solvers.milp.numbers import as_bound, parse_number
+from solvers.milp.numbers import as_bound, parse_number, text_lines
 
 _SECTIONS = {"NAME", "OBJSENSE", "OBJNAME", "ROWS", "COLUMNS", "RHS", "RANGES", "BOUNDS", "ENDATA"}
 _REFUSED_SECTIONS = {
@@ -123,7 +123,7 @@ class _MpsReader:
         section: str | None = None
         ended = False
         lineno = 0
-        for lineno, raw_line in enumerate(self.text.splitlines(), start=1):
+        for lineno, raw_line in enumerate(text_lines(self.text), start=1):
             line = raw_line.rstrip()
             if not line.strip() or line.lstrip().startswith("*"):
                 continue

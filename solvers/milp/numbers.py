@@ -21,6 +21,15 @@ def parse_number(token: str) -> float | None:
     return value if not math.isnan(value) else None
 
 
+def text_lines(text: str) -> list[str]:
+    """The lines of a file, split only at CR, LF and CRLF (``str.splitlines`` also splits at form feeds and
+    other separators, which would shift the line numbers quoted in errors)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":  # the final line break ends the last line; it starts no new one
+        lines.pop()
+    return lines
+
+
 def as_bound(value: float) -> float:
     """Map magnitudes ≥ 1e20 to ±inf (the usual convention for infinite bounds)."""
     if abs(value) >= INFINITE_BOUND:

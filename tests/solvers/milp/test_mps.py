@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from solvers.base import InvalidInstance
 from solvers.milp import KIND
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.mps import read_mps
@@ -135,3 +136,9 @@ def test_gzip_base64_encoding_round_trips(tmp_path: Path) -> None:
     packed = base64.b64encode(gzip.compress(text.encode())).decode()
     model = KIND.parse({"format": "mps", "model": packed, "encoding": "gzip+base64"})
     assert model.var_names == ["x"] and model.row_ub[0] == 4.0
+
+
+def test_line_numbers_count_only_cr_lf_and_crlf_breaks() -> None:
+    text = "* page one\x0cpage two\rNAME T\r\nROWS\n X bad\n"
+    with pytest.raises(InvalidInstance, match="line 4: row type"):
+        mps(text)

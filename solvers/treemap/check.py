@@ -28,6 +28,9 @@ AREA_RTOL = 1e-9
 AREA_ATOL = 1e-14
 #: Length tolerance for containment, as a fraction of the container's larger side.
 LENGTH_TOL = 1e-12
+#: max_violation reported when a solution cannot be measured (malformed, degenerate polygons); finite so
+#: that the verification stays valid JSON.
+UNMEASURABLE = 1.0
 #: Problems listed in the verification message.
 MAX_LISTED = 5
 
@@ -48,7 +51,7 @@ class _Problems:
 
 
 def _fail(message: str) -> Verification:
-    return Verification(False, None, math.inf, CHECKED_BY, message)
+    return Verification(False, None, UNMEASURABLE, CHECKED_BY, message)
 
 
 @gc_paused()
@@ -138,7 +141,7 @@ def _check_geometry(instance: TreemapInstance, polys: list[list[Point]], measure
         else:
             aspects.append(diameter_squared(polys[i]) / areas[i])
     if problems.count:
-        return Verification(False, None, math.inf, CHECKED_BY, problems.text())
+        return Verification(False, None, UNMEASURABLE, CHECKED_BY, problems.text())
 
     max_violation = 0.0
     x0, y0, x1, y1 = boxes[0]

@@ -9,6 +9,7 @@ from solvers.base import Kind, SolverSpec
 from solvers.task_allocation.check import check
 from solvers.task_allocation.model import InstanceModel, SolutionModel, parse, summary
 from solvers.task_allocation.options import ExactOptions, GeneticOptions, GreedyOptions
+from solvers.task_allocation.svg import render_svg
 
 EXAMPLE = {
     "capabilities": ["weld", "lift"],
@@ -67,4 +68,5 @@ KIND = Kind(
     instance_schema=InstanceModel.model_json_schema(),
     result_schema=SolutionModel.model_json_schema(),
     example=EXAMPLE,
+    render_svg=render_svg,
 )

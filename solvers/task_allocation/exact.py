@@ -101,6 +101,7 @@ class ExactSolver:
         """Prove the optimum within the time limit, or return the best allocation and bound found."""
         watch = StopWatch(options.time_limit_s, cancel)
         model = reduce_instance(instance, options.reductions)
+        backend = self._backend(model, options)
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
         incumbents = Incumbents(instance, progress, empty, -math.inf)
         incumbents.offer(empty)
@@ -117,7 +118,6 @@ class ExactSolver:
                         should_stop=lambda: watch.should_stop() or watch.elapsed() > warm_deadline,
                     )
                 )
-        backend = self._backend(model, options)
         stats: dict[str, Any] = {
             "backend": backend,
             "model_tasks": int(model.tasks.size),

@@ -98,3 +98,20 @@ def test_malformed_solutions_never_raise(solution: Any) -> None:
     verdict = KIND.check(KIND.parse(PAIRED), solution)
     if not verdict.feasible:
         assert verdict.message and verdict.objective is None
+
+
+def test_svg_draws_every_assignment_and_survives_garbage() -> None:
+    import xml.etree.ElementTree as ET
+
+    instance = KIND.parse(KIND.example)
+    assert KIND.render_svg is not None
+    result = {
+        "objective": 5.0,
+        "solution": {"assignments": {"bridge": ["welder", "crane"]}, "completed": ["bridge"]},
+    }
+    root = ET.fromstring(KIND.render_svg(instance, result))
+    namespace = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f"{namespace}line")) == 2
+    assert len(root.findall(f"{namespace}circle")) == 3 and len(root.findall(f"{namespace}rect")) == 2
+    for garbage in (None, {}, {"solution": 3}, {"solution": {"assignments": {"x": [1, None]}, "completed": 7}}):
+        ET.fromstring(KIND.render_svg(instance, garbage))

@@ -118,7 +118,7 @@ class CpsatSolver:
             raise SolverRefused(f"CP-SAT rejected the model: {invalid}")
         scale, offset = build.objective_scale, instance.objective_offset
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = options.time_limit_s
+        solver.parameters.max_time_in_seconds = max(options.time_limit_s - (time.monotonic() - start), 0.01)
         solver.parameters.relative_gap_limit = options.rel_gap
         solver.parameters.random_seed = options.seed
         if options.threads >= _PORTFOLIO_THREADS:
@@ -154,6 +154,7 @@ class CpsatSolver:
         relay.finish(result)
         result.stats["solve_time_s"] = time.monotonic() - start
         result.stats["objective_scale"] = scale
+        result.stats["workers"] = int(solver.parameters.num_workers)
         return result
 
     def _result(self, solver: Any, status: Any, model: MilpModel, scale: int, cancelled: bool) -> Result:

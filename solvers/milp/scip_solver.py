@@ -106,7 +106,7 @@ class ScipSolver:
                 stats={"reason": "lower bound > upper bound"},
             )
         scip, variables = _build(instance)
-        self._configure(scip, options, options.time_limit_s)
+        self._configure(scip, options, options.time_limit_s - (time.monotonic() - start))
         relay = ProgressRelay(self.name, instance, progress)
         reporter = _Reporter(relay, variables)
         scip.includeEventhdlr(reporter, "solvent_progress", "reports incumbents and bounds")

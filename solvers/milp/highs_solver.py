@@ -8,7 +8,7 @@ from typing import Any
 import highspy
 import numpy as np
 
-from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import HighsOptions
 from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
@@ -73,7 +73,8 @@ class HighsSolver:
                 stats={"reason": "lower bound > upper bound"},
             )
         h = _new_highs(options, options.time_limit_s)
-        h.passModel(_to_highs_lp(instance))
+        if h.passModel(_to_highs_lp(instance)) == highspy.HighsStatus.kError:
+            raise SolverRefused("HiGHS rejected the model data (e.g. a coefficient it treats as infinite)")
         relay = ProgressRelay(self.name, instance, progress)
 
         def on_improving(event: Any) -> None:
@@ -145,7 +146,7 @@ class HighsSolver:
     def _infeasible_or_unbounded(self, model: MilpModel, options: HighsOptions, time_left: float) -> Result:
         """Tell infeasible from unbounded by solving the feasibility problem (zero objective)."""
         h = _new_highs(options, time_left)
-        h.passModel(_to_highs_lp(model, zero_objective=True))
+        h.passModel(_to_highs_lp(model, zero_objective=True))  # accepted once already, with costs
         h.run()
         status = h.getModelStatus()
         stats = {"highs_status": "infeasible or unbounded; feasibility check: " + h.modelStatusToString(status)}

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from solvers.base import Sense
 from solvers.milp.limits import MAX_CONSTRAINTS, MAX_NAME_LENGTH, MAX_NONZEROS, MAX_VARIABLES, ModelTextError
-from solvers.milp.model import MilpModel, VarType
+from solvers.milp.model import INFINITE_BOUND, MilpModel, VarType
 from solvers.milp.numbers import as_bound, text_lines
 
 _SECTION_WORDS: dict[str, str] = {
@@ -196,6 +196,8 @@ class _LpReader:
             coefficient = 1.0
             if token.kind == "num":
                 coefficient = float(token.text)
+                if abs(coefficient) >= INFINITE_BOUND:
+                    raise ModelTextError(token.line, f"number {token.text} is infinite or too large (≥ 1e20)")
                 position += 1
                 if position >= len(tokens) or tokens[position].kind != "name":
                     constant += sign * coefficient

@@ -30,7 +30,7 @@ from solvers.milp.limits import (
     MAX_VARIABLES,
     ModelTextError,
 )
-from solvers.milp.model import MilpModel, VarType
+from solvers.milp.model import INFINITE_BOUND, MilpModel, VarType
 from solvers.milp.numbers import as_bound, parse_number, text_lines
 
 _SECTIONS = {"NAME", "OBJSENSE", "OBJNAME", "ROWS", "COLUMNS", "RHS", "RANGES", "BOUNDS", "ENDATA"}
@@ -241,8 +241,10 @@ class _MpsReader:
         column = self.current_column(name, lineno)
         for k in range(1, len(tokens), 2):
             row, value = tokens[k], self.number(tokens[k + 1], lineno, "coefficient")
-            if math.isinf(value):
-                raise ModelTextError(lineno, f"coefficient of column {name!r} in row {row!r} is infinite")
+            if abs(value) >= INFINITE_BOUND:
+                raise ModelTextError(
+                    lineno, f"coefficient of column {name!r} in row {row!r} is infinite or too large (≥ 1e20)"
+                )
             if row == self.objective_row:
                 column.cost = value
             elif row in self.free_rows:

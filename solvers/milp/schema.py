@@ -21,10 +21,11 @@ from solvers.milp.limits import (
     MAX_VARIABLES,
     ModelTextError,
 )
-from solvers.milp.model import MilpModel, VarType
+from solvers.milp.model import INFINITE_BOUND, MilpModel, VarType
 from solvers.milp.numbers import as_bound
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+_TOO_LARGE = "coefficient too large: magnitudes ≥ 1e20 mean infinity"
 # base64 text is 4/3 of its bytes, plus line breaks.
 _MAX_MODEL_CHARS = MAX_TEXT_BYTES * 3 // 2
 
@@ -186,8 +187,8 @@ def _model_from_json(instance: JsonInstance) -> MilpModel:
             if var_name not in index:
                 errors.append({"loc": ["constraints", i, "terms", var_name], "msg": f"unknown variable {var_name!r}"})
                 continue
-            if abs(coef) >= 1e20:
-                errors.append({"loc": ["constraints", i, "terms", var_name], "msg": "coefficient too large (≥ 1e20)"})
+            if abs(coef) >= INFINITE_BOUND:
+                errors.append({"loc": ["constraints", i, "terms", var_name], "msg": _TOO_LARGE})
                 continue
             if coef != 0.0:
                 rows.append(i)
@@ -201,7 +202,11 @@ def _model_from_json(instance: JsonInstance) -> MilpModel:
                 }
             )
             break
+    if abs(instance.objective_offset) >= INFINITE_BOUND:
+        errors.append({"loc": ["objective_offset"], "msg": _TOO_LARGE})
     for j, var in enumerate(instance.variables):
+        if abs(var.obj) >= INFINITE_BOUND:
+            errors.append({"loc": ["variables", j, "obj"], "msg": _TOO_LARGE})
         if var.type == "semicontinuous" and (var.ub is None or not math.isfinite(as_bound(var.ub)) or var.ub <= 0):
             errors.append(
                 {

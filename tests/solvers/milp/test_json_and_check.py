@@ -55,12 +55,22 @@ def test_every_field_problem_is_listed_with_its_location() -> None:
         ({"colour": "red"}, ["colour"]),
         ({"format": "xml"}, ["format"]),
         ({"objective_offset": math.nan}, ["objective_offset"]),
+        ({"objective_offset": 1e25}, ["objective_offset"]),
     ],
 )
 def test_invalid_top_level_fields(change: dict[str, Any], loc: list[Any]) -> None:
     with pytest.raises(InvalidInstance) as caught:
         KIND.parse(instance(**change))
     assert caught.value.errors[0]["loc"] == loc
+
+
+def test_huge_coefficients_are_refused_where_they_stand() -> None:
+    raw = instance()
+    raw["variables"][1]["obj"] = -1e21
+    raw["constraints"][1]["terms"]["s"] = 1e20
+    with pytest.raises(InvalidInstance) as caught:
+        KIND.parse(raw)
+    assert [e["loc"] for e in caught.value.errors] == [["constraints", 1, "terms", "s"], ["variables", 1, "obj"]]
 
 
 def test_semicontinuous_without_upper_bound_is_refused() -> None:

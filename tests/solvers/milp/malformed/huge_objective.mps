@@ -1,0 +1,9 @@
+NAME HUGE
+ROWS
+ N obj
+ L c1
+COLUMNS
+ x obj 1e25 c1 1
+RHS
+ rhs c1 1
+ENDATA

@@ -14,9 +14,9 @@ CANVAS_WIDTH = 960
 #: Height of the caption band above the drawing.
 CAPTION_HEIGHT = 28
 #: Most regions drawn; the smallest are left out beyond it.
-MAX_DRAWN = 30_000
+MAX_DRAWN = 20_000
 #: Regions smaller than this many square pixels are not drawn.
-MIN_DRAWN_AREA_PX = 0.5
+MIN_DRAWN_AREA_PX = 1.0
 #: Smallest label font size in pixels; smaller labels are left out.
 MIN_FONT_PX = 7.0
 #: Largest label font size in pixels.

@@ -52,6 +52,7 @@ class TreeNode(BaseModel):
     weight: float | None = Field(
         None,
         gt=0,
+        strict=True,
         allow_inf_nan=False,
         description="Required on leaves; on an internal node it must equal the sum of its children's.",
     )
@@ -67,8 +68,8 @@ class TreeInstanceModel(BaseModel):
 
     format: Literal["json"] = "json"
     tree: dict[str, Any] = Field(description="The root TreeNode.")
-    width: float = Field(1.0, gt=0, le=MAX_SIDE, allow_inf_nan=False)
-    height: float = Field(1.0, gt=0, le=MAX_SIDE, allow_inf_nan=False)
+    width: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
+    height: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
 
 
 class CsvInstanceModel(BaseModel):
@@ -78,8 +79,8 @@ class CsvInstanceModel(BaseModel):
 
     format: Literal["csv"]
     text: str = Field(description="CSV text; ancestors of listed paths are created, empty weight = sum.")
-    width: float = Field(1.0, gt=0, le=MAX_SIDE, allow_inf_nan=False)
-    height: float = Field(1.0, gt=0, le=MAX_SIDE, allow_inf_nan=False)
+    width: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
+    height: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,9 @@ def test_csv_problems_point_at_their_lines() -> None:
         ({"format": "csv", "text": "name,size\nr/a,1\n"}, ["text", 1]),
         ({"tree": {"name": "r", "children": []}}, ["tree", "children"]),
         ({"tree": {"name": "r", "weight": float("inf")}}, ["tree", "weight"]),
+        ({"tree": {"name": "r", "weight": "3"}}, ["tree", "weight"]),
+        ({"tree": {"name": "r", "weight": True}}, ["tree", "weight"]),
+        ({"tree": {"name": "r", "weight": 1}, "height": "2"}, ["height"]),
     ],
 )
 def test_malformed_instances_are_rejected(raw: Any, loc: list[Any]) -> None:

@@ -90,19 +90,44 @@ def _keep_tail(stream: IO[str], tail: deque[str]) -> None:
         tail.append(line)
 
 
-def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: float = 2.0) -> Outcome:
-    """Solve in a child process, relaying messages, renewing the lease and enforcing limits."""
-    started = time.monotonic()
+_spare: tuple[int, subprocess.Popen[str]] | None = None
+
+
+def _spawn_child(memory_limit_mb: int) -> subprocess.Popen[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    child = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "workers.child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        preexec_fn=_limit_memory(spec.memory_limit_mb),
+        preexec_fn=_limit_memory(memory_limit_mb),
     )
+
+
+def _take_child(memory_limit_mb: int) -> subprocess.Popen[str]:
+    """A solve process that has already imported the solver libraries, and a new spare for the next job.
+
+    Keeping one warm spare per worker process hides interpreter start-up and imports (most of the
+    per-job overhead) from the job's latency; the spare dies with its worker (PDEATHSIG).
+    """
+    global _spare
+    child = None
+    if _spare is not None and _spare[0] == memory_limit_mb and _spare[1].poll() is None:
+        child = _spare[1]
+    elif _spare is not None:
+        _kill(_spare[1])
+    if child is None:
+        child = _spawn_child(memory_limit_mb)
+    _spare = (memory_limit_mb, _spawn_child(memory_limit_mb))
+    return child
+
+
+def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: float = 2.0) -> Outcome:
+    """Solve in a child process, relaying messages, renewing the lease and enforcing limits."""
+    started = time.monotonic()
+    child = _take_child(spec.memory_limit_mb)
     assert child.stdin and child.stdout and child.stderr
     messages: queue.Queue[str | None] = queue.Queue()
     stderr_tail: deque[str] = deque(maxlen=40)
@@ -149,8 +174,8 @@ def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: flo
         if stop_asked_at is not None and now - stop_asked_at > spec.kill_grace_s and child.poll() is None:
             _kill(child)
     returncode = child.wait()
-    # Drain anything left on the channel after exit.
-    while True:
+    # Drain anything left on the channel when the loop ended before the channel closed.
+    while channel_open:
         try:
             line = messages.get(timeout=0.5)
         except queue.Empty:

@@ -114,12 +114,15 @@ def build_result(
     """The job's final (status, result, error) from the child's outcome, verified by the kind's check()."""
     kind = get_kind(kind_name)
     if outcome.result is not None:
-        result = {key: outcome.result.get(key) for key in ("status", "termination", "objective", "bound", "solution")}
-        result["stats"] = {**(outcome.result.get("stats") or {}), "wall_time_s": outcome.wall_time_s}
+        result: dict[str, Any] = {
+            key: outcome.result.get(key) for key in ("status", "termination", "objective", "bound", "solution")
+        }
+        stats: dict[str, Any] = {**(outcome.result.get("stats") or {}), "wall_time_s": outcome.wall_time_s}
         if outcome.timed_out and result["termination"] == "cancelled":
             # The watchdog asked it to stop because its time was up, not the client.
             result["termination"] = "time_limit"
-            result["stats"]["stopped_by"] = "watchdog"
+            stats["stopped_by"] = "watchdog"
+        result["stats"] = stats
     elif outcome.cancelled or outcome.timed_out:
         has_solution = outcome.best_solution is not None
         result = {

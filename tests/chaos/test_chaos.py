@@ -109,22 +109,20 @@ def _wait_all(api: Api, job_ids: list[str], timeout: float) -> float:
     return time.monotonic() - start
 
 
-def test_sigkill_of_solve_process_reruns_the_job_once(api: Api, chaos_worker: Any) -> None:
+def test_sigkill_of_solve_processes_reruns_their_jobs_once(api: Api, chaos_worker: Any) -> None:
     jobs = [api.submit("fake", {"steps": 25, "seconds": 0.1})["id"] for _ in range(4)]
-    wait_for(lambda: _pids("workers.child"), 30, what="a running solve process")
-    victim = _pids("workers.child")[0]
-    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: [j for j in jobs if api.job(j)["status"] == "running"], 30, what="a running job")
+    victims = _pids("workers.child")  # the running solves and the warm spares
+    for victim in victims:
+        os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
     _wait_all(api, jobs, 90)
     numbers = assert_each_job_ended_once(ledger(jobs))
-    assert numbers["rerun"] == 1
+    assert numbers["rerun"] >= 1
     record(
-        "SIGKILL a solve process",
-        submitted=len(jobs),
-        killed=1,
-        recover_s=round(time.monotonic() - killed_at, 1),
-        **numbers,
-    )
+        "SIGKILL every solve process (running and spare)", submitted=len(jobs), killed=len(victims),
+        recover_s=round(time.monotonic() - killed_at, 1), **numbers,
+    )  # fmt: skip
 
 
 def test_sigkill_of_worker_pool_process_mid_solve(api: Api, chaos_worker: Any) -> None:

@@ -12,6 +12,7 @@ import argparse
 import copy
 import math
 import multiprocessing as mp
+import os
 import platform
 import resource
 import time
@@ -253,7 +254,8 @@ def main() -> None:
     print(
         f"xva benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}"
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     sections = set(args.sections.split(","))
     if "accuracy" in sections:

@@ -21,6 +21,10 @@ from solvers.treemap.solution import Watch, finished, polygon_nodes, stopped
 
 #: The clock and the cancel flag are polled after this many cuts.
 POLL_EVERY = 256
+#: Past this fraction of the time limit, cuts try only HURRY_DIRECTIONS evenly spread directions (and
+#: the corner bisectors for small shares), so that large trees still finish.
+HURRY_AFTER = 0.5
+HURRY_DIRECTIONS = 2
 #: Corner cuts (along the bisectors) are tried when the lighter side holds less than this share.
 CORNER_FRACTION = 0.25
 
@@ -86,7 +90,8 @@ class PolygonalSolver:
         w, h = instance.width, instance.height
         polys: list[Polygon] = [[(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]] * instance.size
         weight = instance.weight
-        cuts = 0
+        directions = options.directions
+        cuts = hurried = 0
         for node in range(instance.size):
             kids = instance.children(node)
             if not kids:
@@ -97,16 +102,27 @@ class PolygonalSolver:
                 if len(group) == 1:
                     polys[group[0]] = region
                     continue
-                if cuts % POLL_EVERY == 0 and (reason := watch.stop_reason()) is not None:
-                    return stopped(reason, watch)
+                if cuts % POLL_EVERY == 0:
+                    if (reason := watch.stop_reason()) is not None:
+                        return stopped(reason, watch)
+                    if watch.elapsed() > HURRY_AFTER * options.time_limit_s:
+                        directions = min(directions, HURRY_DIRECTIONS)
                 cuts += 1
+                hurried += directions < options.directions
                 s = balanced_split(group, weight)
                 heavy, light = group[:s], group[s:]
                 light_weight = math.fsum(weight[i] for i in light)
                 fraction = light_weight / (light_weight + math.fsum(weight[i] for i in heavy))
-                low, high = best_cut(region, fraction, options.directions)
+                low, high = best_cut(region, fraction, directions)
                 stack.append((light, low))
                 stack.append((heavy, high))
         layout_s = watch.elapsed()
         nodes = polygon_nodes(instance, polys, watch)
-        return finished(nodes, "diameter2_over_area", 0.0, watch, progress, {"layout_time_s": layout_s, "cuts": cuts})
+        return finished(
+            nodes,
+            "diameter2_over_area",
+            0.0,
+            watch,
+            progress,
+            {"layout_time_s": layout_s, "cuts": cuts, "hurried_cuts": hurried},
+        )

@@ -192,6 +192,16 @@ def test_time_limit_is_honoured() -> None:
     assert result.solution is None
 
 
+def test_polygonal_hurries_instead_of_running_out_of_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import solvers.treemap.polygonal as polygonal
+
+    monkeypatch.setattr(polygonal, "HURRY_AFTER", 0.0)  # as if half the time limit were already gone
+    instance = parse(generate(seed=6, nodes=400))
+    result = solve(instance, "polygonal")
+    assert result.stats["hurried_cuts"] == result.stats["cuts"] > 0
+    assert result.solution is not None and KIND.check(instance, result.solution).feasible
+
+
 def test_polygonal_cut_is_exact_for_tiny_fractions() -> None:
     from solvers.treemap.geometry import cut_by_area, signed_area
 

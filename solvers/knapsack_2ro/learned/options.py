@@ -16,3 +16,9 @@ class Neur2roOptions(CommonOptions):
     main_time_limit_s: float = Field(
         5.0, gt=0, le=3_600, description="Time limit of one main problem (the MILP with the embedded network)."
     )
+    main_rel_gap: float = Field(
+        1e-3,
+        ge=0,
+        le=1,
+        description="Relative gap at which a main problem stops (the network is only accurate to about 1 %).",
+    )

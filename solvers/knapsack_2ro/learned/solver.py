@@ -107,7 +107,9 @@ class Neur2roSolver:
             )
 
         first = nominal_selection(data)
+        evaluation_started = time.perf_counter()
         worst = exact_worst_case(data, first, pool, cancel.is_set)  # the first certificate ignores the clock
+        last_evaluation_s = time.perf_counter() - evaluation_started
         stats["evaluations"] = 1
         if worst is None:
             return finish(Termination.cancelled, None)
@@ -129,8 +131,11 @@ class Neur2roSolver:
             if stats["main_problems"] >= options.max_iterations:
                 termination = Termination.iteration_limit
                 break
+            # leave the main problem's proposal time to be certified (about as long as the last one)
+            main_limit = min(remaining - min(last_evaluation_s, 0.5 * remaining), options.main_time_limit_s)
             main_started = time.perf_counter()
-            proposal = main.solve(min(remaining, options.main_time_limit_s), stop)
+            main_stop = deadline_stop(main_started + main_limit, cancel.is_set)
+            proposal = main.solve(main_limit, main_stop, rel_gap=options.main_rel_gap)
             stats["main_problems"] += 1
             stats["main_time_s"] += time.perf_counter() - main_started
             if proposal is None:
@@ -138,7 +143,9 @@ class Neur2roSolver:
                 break
             if proposal.predicted <= self.predicted_worst_case(data, best[0], main):
                 break  # the network ranks no unevaluated selection above the best certified one
+            evaluation_started = time.perf_counter()
             worst = exact_worst_case(data, proposal.selected, pool, stop)
+            last_evaluation_s = time.perf_counter() - evaluation_started
             if worst is None:
                 termination = Termination.cancelled if cancel.is_set() else Termination.time_limit
                 break

@@ -41,7 +41,7 @@ def train(
     instances: int = 800,
     selections: int = 5,
     scenarios: int = 10,
-    epochs: int = 40,
+    epochs: int = 80,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
     workers: int = 2,
@@ -79,6 +79,7 @@ def train(
     pooled_net = mlp((ITEM_SIZES[-1], *POOLED_SIZES, 1), last_relu=False)
     parameters = [*item_net.parameters(), *pooled_net.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     generator = torch.Generator().manual_seed(seed)
 
     def forward(rows: torch.Tensor) -> torch.Tensor:
@@ -104,6 +105,7 @@ def train(
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             total += float(loss.detach()) * rows.numel()
+        schedule.step()
         history.append(validation_loss())
         log(f"epoch {epoch + 1}/{epochs} train MSE {total / order.numel():.3e} validation MSE {history[-1]:.3e}")
 
@@ -131,6 +133,7 @@ def train(
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
+        "learning_rate_schedule": "cosine annealing to 0 over the epochs",
         "item_sizes": list(ITEM_SIZES),
         "pooled_sizes": list(POOLED_SIZES),
         "validation_mse": history[-1],
@@ -158,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, default=800)
     parser.add_argument("--selections", type=int, default=5)
     parser.add_argument("--scenarios", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--workers", type=int, default=2)

@@ -29,7 +29,7 @@ def solver() -> Neur2roSolver:
 def test_solution_passes_check_and_is_no_worse_than_nominal(solver: Neur2roSolver, seed: int, correlation: str) -> None:
     instance = small_instance(seed, n=8, correlation=correlation)
     progress = NullProgress()
-    result = solver.solve(instance, Neur2roOptions(time_limit_s=10), progress, NeverCancel())
+    result = solver.solve(instance, Neur2roOptions(time_limit_s=1.5, max_iterations=8), progress, NeverCancel())
     assert result.status is SolutionStatus.feasible and result.objective is not None
     assert result.solution is not None
     json.dumps(result.solution)  # plain JSON types only

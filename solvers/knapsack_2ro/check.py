@@ -56,12 +56,8 @@ def _worst_case_violation(data: Data, selected: list[int], worst_case: Any) -> t
         "xi below 0": float(np.max(-xi_array, initial=0.0)),
         "xi above 1": float(np.max(xi_array - 1.0, initial=0.0)),
         "sum of xi above the budget": max(0.0, float(xi_array.sum()) - data.budget),
-        "produce without select": float(
-            max((p - s for p, s in zip(produce, selected, strict=True)), default=0)
-        ),
-        "repair without produce": float(
-            max((r - p for r, p in zip(repair, produce, strict=True)), default=0)
-        ),
+        "produce without select": float(max((p - s for p, s in zip(produce, selected, strict=True)), default=0)),
+        "repair without produce": float(max((r - p for r, p in zip(repair, produce, strict=True)), default=0)),
         "capacity": max(
             0.0,
             float(np.dot(data.weight, produce) + np.dot(data.repair_weight, repair)) - data.capacity,

@@ -95,8 +95,7 @@ def to_ad_text(raw: JSON) -> str:
     lines += [
         " "
         + " ".join(
-            _number_text(item[key])
-            for key in ("profit", "degradation", "repair_weight", "weight", "outsource_penalty")
+            _number_text(item[key]) for key in ("profit", "degradation", "repair_weight", "weight", "outsource_penalty")
         )
         for item in items
     ]

@@ -26,9 +26,7 @@ class NominalSolver:
     learned = False
     Options = NominalOptions
 
-    def solve(
-        self, instance: Instance, options: NominalOptions, progress: Progress, cancel: Cancel
-    ) -> Result:
+    def solve(self, instance: Instance, options: NominalOptions, progress: Progress, cancel: Cancel) -> Result:
         """Select the nominal optimum and evaluate its worst case exactly."""
         started = time.perf_counter()
         data = Data.of(instance)

@@ -22,9 +22,7 @@ MAX_MAGNITUDE = 1e9
 MAX_TEXT_CHARS = 2_000_000
 
 NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
-Weight = Annotated[
-    int, Field(ge=0, le=MAX_CAPACITY, description="Integral weight (scale your data if needed).")
-]
+Weight = Annotated[int, Field(ge=0, le=MAX_CAPACITY, description="Integral weight (scale your data if needed).")]
 
 
 class ItemModel(BaseModel):
@@ -33,14 +31,10 @@ class ItemModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profit: NonNegativeFloat = Field(description="Nominal profit p̄ of producing the item.")
-    degradation: NonNegativeFloat = Field(
-        description="Maximum profit degradation p̂ (when ξ = 1, not repaired)."
-    )
+    degradation: NonNegativeFloat = Field(description="Maximum profit degradation p̂ (when ξ = 1, not repaired).")
     weight: Weight = Field(description="Capacity c used to produce the item.")
     repair_weight: Weight = Field(description="Extra capacity t used to repair the item.")
-    outsource_penalty: NonNegativeFloat = Field(
-        description="Penalty f of a selected item that is not produced."
-    )
+    outsource_penalty: NonNegativeFloat = Field(description="Penalty f of a selected item that is not produced.")
 
 
 class JsonInstanceModel(BaseModel):
@@ -50,9 +44,7 @@ class JsonInstanceModel(BaseModel):
 
     format: Literal["json"] = "json"
     capacity: Annotated[int, Field(ge=0, le=MAX_CAPACITY, description="Knapsack capacity C (integral).")]
-    budget: Annotated[
-        float, Field(ge=0, le=MAX_ITEMS, allow_inf_nan=False, description="Uncertainty budget Γ.")
-    ]
+    budget: Annotated[float, Field(ge=0, le=MAX_ITEMS, allow_inf_nan=False, description="Uncertainty budget Γ.")]
     items: Annotated[list[ItemModel], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
@@ -62,9 +54,7 @@ class AdInstanceModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["ad"]
-    text: Annotated[
-        str, Field(max_length=MAX_TEXT_CHARS, description="Line 1 `n C Γ`, then `p̄ p̂ t c f` per item.")
-    ]
+    text: Annotated[str, Field(max_length=MAX_TEXT_CHARS, description="Line 1 `n C Γ`, then `p̄ p̂ t c f` per item.")]
 
 
 RawInstance = Annotated[JsonInstanceModel | AdInstanceModel, Field(discriminator="format")]
@@ -132,9 +122,7 @@ def _integral(token: str, loc: list[str | int], errors: list[JSON], what: str) -
     if value is None:
         return None
     if value != math.floor(value):
-        errors.append(
-            {"loc": loc, "msg": f"{what} must be an integer (the dynamic program needs integral weights)"}
-        )
+        errors.append({"loc": loc, "msg": f"{what} must be an integer (the dynamic program needs integral weights)"})
         return None
     return int(value)
 
@@ -160,21 +148,15 @@ def parse_ad_text(text: str) -> JSON:
     errors: list[JSON] = []
     header = lines[0]
     if len(header) != 3:
-        raise InvalidInstance(
-            [{"loc": ["text", "line 1"], "msg": f"line 1 must be `n C Γ`, got {len(header)} fields"}]
-        )
+        raise InvalidInstance([{"loc": ["text", "line 1"], "msg": f"line 1 must be `n C Γ`, got {len(header)} fields"}])
     n = _integral(header[0], ["text", "line 1", "n"], errors, "n")
     capacity = _integral(header[1], ["text", "line 1", "C"], errors, "capacity C")
     budget = _number(header[2], ["text", "line 1", "Γ"], errors, "budget Γ")
     if n is not None and not 1 <= n <= MAX_ITEMS:
-        errors.append(
-            {"loc": ["text", "line 1", "n"], "msg": f"n must be between 1 and MAX_ITEMS = {MAX_ITEMS}"}
-        )
+        errors.append({"loc": ["text", "line 1", "n"], "msg": f"n must be between 1 and MAX_ITEMS = {MAX_ITEMS}"})
         n = None
     if n is not None and len(lines) - 1 != n:
-        errors.append(
-            {"loc": ["text"], "msg": f"line 1 announces {n} items but {len(lines) - 1} item lines follow"}
-        )
+        errors.append({"loc": ["text"], "msg": f"line 1 announces {n} items but {len(lines) - 1} item lines follow"})
     items: list[JSON] = []
     for number, fields in enumerate(lines[1 : MAX_ITEMS + 2], start=2):
         loc: list[str | int] = ["text", f"line {number}"]
@@ -217,9 +199,7 @@ def parse(raw: Any) -> Instance:
     n = len(model.items)
     errors: list[JSON] = []
     if model.budget > n:
-        errors.append(
-            {"loc": ["budget"], "msg": f"budget Γ = {model.budget} exceeds the number of items {n}"}
-        )
+        errors.append({"loc": ["budget"], "msg": f"budget Γ = {model.budget} exceeds the number of items {n}"})
     if n * (model.capacity + 1) > MAX_DP_CELLS:
         errors.append(
             {

@@ -1,0 +1,138 @@
+"""The exact and nominal solvers: optimality against enumeration and the published optima, limits, cancel."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
+from solvers.knapsack_2ro import KIND
+from solvers.knapsack_2ro.check import check
+from solvers.knapsack_2ro.evaluation import Data, evaluate
+from solvers.knapsack_2ro.exact import BranchAndPriceSolver
+from solvers.knapsack_2ro.generate import generate
+from solvers.knapsack_2ro.nominal import NominalSolver
+from solvers.knapsack_2ro.options import ExactOptions, NominalOptions
+from solvers.knapsack_2ro.schema import parse
+from tests.solvers.knapsack_2ro.helpers import SetAfter, all_binary, published, published_reference, small_instance
+
+
+def six_digit_tolerance(value: float) -> float:
+    """The CSV prints 6 significant digits: half a unit of the last one, or 1e-6 relative if larger."""
+    return max(1e-6 * abs(value), 0.5 * 10 ** (math.floor(math.log10(abs(value))) - 5))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_is_optimal_against_enumeration_of_every_selection(seed: int, correlation: str) -> None:
+    instance = small_instance(seed, n=7, correlation=correlation)
+    data = Data.of(instance)
+    best = max(evaluate(data, selected).objective for selected in all_binary(data.n))
+    progress = NullProgress()
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(rel_gap=0), progress, NeverCancel())
+    assert result.termination is Termination.optimal and result.status is SolutionStatus.optimal
+    assert result.objective == pytest.approx(best, rel=1e-7, abs=1e-7)
+    assert result.bound is not None and result.bound >= best - 1e-7
+    assert result.gap is not None and result.gap <= 1e-6
+    verdict = check(instance, result.solution or {})
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(published_reference()))
+def test_exact_proves_the_published_optimum(name: str) -> None:
+    reference = published_reference()[name]
+    instance = published(name)
+    result = BranchAndPriceSolver().solve(
+        instance, ExactOptions(rel_gap=0, time_limit_s=60), NullProgress(), NeverCancel()
+    )
+    assert result.termination is Termination.optimal
+    assert result.objective is not None and result.bound is not None
+    assert abs(result.objective - reference) <= six_digit_tolerance(reference)
+    assert result.bound - result.objective <= 1e-6 * abs(result.objective)
+    verdict = KIND.check(instance, result.solution or {})
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(published_reference()))
+def test_nominal_is_feasible_and_no_better_than_the_optimum(name: str) -> None:
+    instance = published(name)
+    result = NominalSolver().solve(instance, NominalOptions(), NullProgress(), NeverCancel())
+    verdict = check(instance, result.solution or {})
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, rel=1e-9)
+    assert result.objective is not None
+    assert result.objective <= published_reference()[name] + six_digit_tolerance(result.objective)
+    json.dumps(result.solution)
+
+
+def test_progress_reports_improving_incumbents_and_bounds_and_the_final_ones() -> None:
+    instance = published("RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1")
+    progress = NullProgress()
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(rel_gap=0), progress, NeverCancel())
+    assert progress.incumbents == sorted(progress.incumbents) and progress.incumbents[-1] == result.objective
+    assert progress.bounds == sorted(progress.bounds, reverse=True) and progress.bounds[-1] == result.bound
+    assert len(progress.bounds) >= 3
+    assert all(b >= result.objective - 1e-6 for b in progress.bounds)
+    assert progress.best_solution == result.solution
+
+
+def test_time_limit_returns_the_best_selection_and_a_valid_bound() -> None:
+    raw = generate(11, n=60, correlation="ASC", delta=0.1, h=40, budget_factor=0.2)
+    instance = parse(raw)
+    started = time.perf_counter()
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(time_limit_s=0.5), NullProgress(), NeverCancel())
+    assert time.perf_counter() - started < 5.0
+    assert result.termination is Termination.time_limit and result.status is SolutionStatus.feasible
+    assert result.objective is not None and result.bound is not None and result.bound >= result.objective
+    verdict = check(instance, result.solution or {})
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, rel=1e-9)
+    json.dumps(result.solution)
+
+
+def test_cancel_stops_the_search_and_keeps_the_incumbent() -> None:
+    instance = parse(generate(12, n=40, correlation="SC", delta=0.1, h=40, budget_factor=0.2))
+    cancel = SetAfter(polls=5)
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(time_limit_s=30), NullProgress(), cancel)
+    assert result.termination is Termination.cancelled
+    assert result.solution is not None and check(instance, result.solution).feasible
+    assert result.bound is not None and result.objective is not None and result.bound >= result.objective
+
+
+def test_node_limit_is_honoured() -> None:
+    instance = published("RKP_WC_n20_R1000_H100_h80_dev0.1_d0.5")
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(node_limit=2), NullProgress(), NeverCancel())
+    assert result.termination is Termination.iteration_limit and result.stats["nodes"] == 2
+
+
+def test_rel_gap_stops_early_with_an_honest_bound() -> None:
+    instance = published("RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1")
+    optimum = published_reference()["RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1"]
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(rel_gap=0.01), NullProgress(), NeverCancel())
+    assert result.bound is not None and result.objective is not None
+    assert result.bound >= optimum - six_digit_tolerance(optimum)
+    assert result.gap is not None and result.gap <= 0.01 + 1e-9
+    assert result.termination in (Termination.optimal, Termination.gap_limit)
+
+
+def test_solvers_load_through_the_kind_and_return_plain_json() -> None:
+    instance = KIND.parse(KIND.example)
+    for name, spec in KIND.solvers.items():
+        solver = spec.load()
+        assert solver.name == name
+        result = solver.solve(instance, spec.options(), NullProgress(), NeverCancel())
+        encoded = json.loads(json.dumps(result.solution))
+        assert encoded == result.solution
+        assert all(type(v) is int for v in encoded["selected"])
+        assert KIND.check(instance, encoded).feasible
+
+
+def test_exact_never_loses_to_nominal_on_generated_instances(correlation: str) -> None:
+    for seed in range(2):
+        instance = parse(generate(seed, n=10, correlation=correlation))
+        exact = BranchAndPriceSolver().solve(instance, ExactOptions(rel_gap=0), NullProgress(), NeverCancel())
+        nominal = NominalSolver().solve(instance, NominalOptions(), NullProgress(), NeverCancel())
+        assert exact.objective is not None and nominal.objective is not None
+        assert exact.objective >= nominal.objective - 1e-9
+        assert np.isfinite(exact.objective)

@@ -67,3 +67,35 @@ def test_backend_matches_enumeration(solver: str, raw: dict[str, Any]) -> None:
         assert result.status is SolutionStatus.optimal
         assert result.objective == pytest.approx(expected, abs=1e-6)
         assert KIND.check(model, result.solution or {}).feasible
+
+
+@st.composite
+def small_mixed_programs(draw: st.DrawFn) -> dict[str, Any]:
+    """Mixed integer/continuous programs whose variables may lack bounds (so some are unbounded)."""
+    raw = draw(small_integer_programs())
+    for variable in raw["variables"]:
+        variable["type"] = draw(st.sampled_from(["integer", "continuous"]))
+        if draw(st.booleans()):
+            variable["ub"] = None
+        if draw(st.booleans()):
+            variable["lb"] = None
+    return raw
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=small_mixed_programs())
+def test_highs_and_scip_agree_on_mixed_models_including_unbounded_ones(raw: dict[str, Any]) -> None:
+    model = KIND.parse(raw)
+    results = {
+        name: BACKENDS[name].solve(
+            model, BACKENDS[name].Options(rel_gap=0.0, time_limit_s=10), NullProgress(), NeverCancel()
+        )
+        for name in ("highs", "scip")
+    }
+    highs, scip = results["highs"], results["scip"]
+    assert highs.status is scip.status
+    assert highs.status in (SolutionStatus.optimal, SolutionStatus.infeasible, SolutionStatus.unbounded)
+    if highs.status is SolutionStatus.optimal:
+        assert highs.objective == pytest.approx(scip.objective, abs=1e-6)
+        for result in results.values():
+            assert KIND.check(model, result.solution or {}).feasible

@@ -7,6 +7,7 @@ loaded through :attr:`~solvers.base.SolverSpec.target` by the worker only.
 from __future__ import annotations
 
 from solvers.base import JSON, Kind, SolverSpec, Verification
+from solvers.knapsack_2ro.learned.options import Neur2roOptions
 from solvers.knapsack_2ro.options import ExactOptions, NominalOptions
 from solvers.knapsack_2ro.schema import (
     AdInstanceModel,
@@ -52,6 +53,14 @@ SOLVERS: dict[str, SolverSpec] = {
         description="Baseline: select what the deterministic knapsack (no degradation) produces.",
         options=NominalOptions,
         target="solvers.knapsack_2ro.nominal:NominalSolver",
+    ),
+    "neur2ro": SolverSpec(
+        name="neur2ro",
+        exact=False,
+        learned=True,
+        description="Neur2RO: a trained value network proposes selections, each one evaluated exactly (issue 9).",
+        options=Neur2roOptions,
+        target="solvers.knapsack_2ro.learned.solver:Neur2roSolver",
     ),
 }
 

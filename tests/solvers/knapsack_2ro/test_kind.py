@@ -20,7 +20,8 @@ def test_kind_is_importable_without_native_solvers() -> None:
 
 def test_declaration() -> None:
     assert KIND.name == "knapsack_2ro" and KIND.sense == "maximize"
-    assert list(KIND.solvers) == ["exact", "nominal"] and KIND.default_solver == "exact"
+    assert list(KIND.solvers) == ["exact", "nominal", "neur2ro"] and KIND.default_solver == "exact"
+    assert KIND.solvers["neur2ro"].learned
     assert KIND.solvers["exact"].exact and not KIND.solvers["nominal"].exact
     for spec in KIND.solvers.values():
         assert spec.options().time_limit_s > 0

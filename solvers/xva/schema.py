@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +24,9 @@ CORRELATION_TOL = 1e-8
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_M = TypeVar("_M", bound=_Model)
 
 
 class Underlying(_Model):
@@ -140,18 +143,36 @@ class Instance(_Model):
         return {u.name: i for i, u in enumerate(self.market.underlyings)}
 
 
-def _semantic_errors(inst: Instance) -> list[JSON]:
-    """Cross-field problems pydantic cannot see: names, correlation, barriers, sizes."""
+def _validated(model: type[_M], raw: Any) -> _M | None:
+    """``raw`` validated as ``model``, or None when it is not valid on its own."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _section_errors(raw: dict[str, Any]) -> list[JSON]:
+    """Cross-field problems pydantic cannot see, in every section that is valid on its own (so they are
+    listed together with the field errors of the other sections): names, correlation, barriers, sizes."""
     errors: list[JSON] = []
-    names = [u.name for u in inst.market.underlyings]
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        if name in seen:
-            errors.append({"loc": ["market", "underlyings", i, "name"], "msg": f"duplicate underlying {name!r}"})
-        seen.add(name)
+    market = _validated(Market, raw.get("market"))
+    names: set[str] | None = None
+    if market is not None:
+        names = set()
+        for i, underlying in enumerate(market.underlyings):
+            if underlying.name in names:
+                errors.append(
+                    {"loc": ["market", "underlyings", i, "name"], "msg": f"duplicate underlying {underlying.name!r}"}
+                )
+            names.add(underlying.name)
+        errors.extend(_correlation_errors(market.correlation, len(market.underlyings)))
+    raw_trades = raw.get("trades")
     trade_ids: set[str] = set()
-    for j, trade in enumerate(inst.trades):
-        if trade.underlying not in seen:
+    for j, item in enumerate(raw_trades if isinstance(raw_trades, list) else []):
+        trade = _validated(Trade, item)
+        if trade is None:
+            continue
+        if names is not None and trade.underlying not in names:
             errors.append(
                 {
                     "loc": ["trades", j, "underlying"],
@@ -163,18 +184,21 @@ def _semantic_errors(inst: Instance) -> list[JSON]:
         trade_ids.add(trade.id)
         if trade.type != "forward" and trade.strike <= 0:
             errors.append({"loc": ["trades", j, "strike"], "msg": "an option's strike must be > 0"})
-    errors.extend(_correlation_errors(inst.market.correlation, len(names)))
-    for party in ("counterparty", "bank"):
-        model = getattr(inst, party).default
-        if isinstance(model, StructuralDefault) and model.barrier >= model.asset:
+    for name in ("counterparty", "bank"):
+        party = _validated(Party, raw.get(name))
+        if (
+            party is not None
+            and isinstance(party.default, StructuralDefault)
+            and party.default.barrier >= party.default.asset
+        ):
             errors.append(
                 {
-                    "loc": [party, "default", "barrier"],
+                    "loc": [name, "default", "barrier"],
                     "msg": "the barrier must lie below the asset value (else the party has defaulted)",
                 }
             )
-    sim = inst.simulation
-    if sim.paths * (sim.steps + 1) > MAX_PATH_DATES:
+    sim = _validated(Simulation, raw.get("simulation", {}))
+    if sim is not None and sim.paths * (sim.steps + 1) > MAX_PATH_DATES:
         errors.append(
             {
                 "loc": ["simulation", "paths"],
@@ -219,12 +243,12 @@ def parse(raw: Any) -> Instance:
     if not isinstance(raw, dict):
         raise InvalidInstance([{"loc": [], "msg": "the instance must be a JSON object"}])
     try:
+        errors = _section_errors(raw)
         inst = Instance.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidInstance(errors_from_validation(exc)) from None
+        raise InvalidInstance(errors_from_validation(exc) + errors) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise InvalidInstance([{"loc": [], "msg": f"unreadable instance: {exc}"}]) from None
-    errors = _semantic_errors(inst)
     if errors:
         raise InvalidInstance(errors)
     return inst

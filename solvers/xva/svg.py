@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 from solvers.xva.schema import Instance, is_finite_number
 
 WIDTH, HEIGHT = 720, 420
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 50
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 70
 SERIES = (
     ("pfe", "PFE 97.5%", "#d62728", "6 4"),
     ("epe", "EPE", "#1f77b4", ""),
@@ -18,19 +18,15 @@ SERIES = (
 
 
 def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
-    """Round tick values covering [low, high] (steps of 1, 2 or 5 times a power of ten)."""
+    """Round tick values from at most ``low`` to at least ``high`` (steps of 1, 2 or 5 times a power of ten)."""
     if not high > low:
         high = low + 1.0
     raw = (high - low) / max(count - 1, 1)
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= raw)
-    first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + 1e-9 * step:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
+    first = math.floor(low / step + 1e-9)
+    last = math.ceil(high / step - 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)]
 
 
 def _series(exposure: dict[str, Any], name: str, length: int) -> list[float] | None:
@@ -88,12 +84,12 @@ def render_svg(inst: Instance, result: dict[str, Any]) -> str:
         parts.append(f'<text x="{x:.2f}" y="{TOP + plot_h + 18}" text-anchor="middle">{tick:g}</text>')
     parts.append(f'<line x1="{LEFT}" y1="{y_of(0.0):.2f}" x2="{WIDTH - RIGHT}" y2="{y_of(0.0):.2f}" stroke="#888"/>')
     parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>')
-    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 10}" text-anchor="middle">time (years)</text>')
+    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h + 36}" text-anchor="middle">time (years)</text>')
     parts.append(
         f'<text x="16" y="{TOP + plot_h / 2}" text-anchor="middle" '
         f'transform="rotate(-90 16 {TOP + plot_h / 2})">discounted exposure</text>'
     )
-    for row, (key, label, colour, dash) in enumerate(SERIES):
+    for slot, (key, label, colour, dash) in enumerate(SERIES):
         if key not in curves:
             continue
         points = " ".join(f"{x_of(t):.2f},{y_of(v):.2f}" for t, v in zip(times, curves[key], strict=True))
@@ -101,11 +97,10 @@ def render_svg(inst: Instance, result: dict[str, Any]) -> str:
         parts.append(
             f'<polyline class="{key}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr} points="{points}"/>'
         )
-        y = TOP + 14 + 16 * row
+        x, y = LEFT + 40 + 190 * slot, HEIGHT - 10
         parts.append(
-            f'<line x1="{WIDTH - RIGHT - 170}" y1="{y - 4}" x2="{WIDTH - RIGHT - 145}" y2="{y - 4}" '
-            f'stroke="{colour}" stroke-width="2"{dash_attr}/>'
+            f'<line x1="{x}" y1="{y - 4}" x2="{x + 25}" y2="{y - 4}" stroke="{colour}" stroke-width="2"{dash_attr}/>'
         )
-        parts.append(f'<text x="{WIDTH - RIGHT - 140}" y="{y}">{escape(label)}</text>')
+        parts.append(f'<text x="{x + 30}" y="{y}">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)

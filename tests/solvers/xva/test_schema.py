@@ -161,3 +161,21 @@ def test_one_corrupted_field_raises_only_invalid_instance_or_parses(path: tuple[
         parse(raw)
     except InvalidInstance as exc:
         assert exc.errors and all(isinstance(e["msg"], str) and e["msg"] for e in exc.errors)
+
+
+def test_cross_field_problems_are_listed_with_the_field_errors_of_other_sections() -> None:
+    raw = two_underlyings([[1.0, 0.5], [0.4, 1.0]])
+    raw["trades"].append(
+        {"id": "t1", "type": "forward", "underlying": "S9", "strike": 1.0, "maturity": 1.0, "quantity": 1.0}
+    )
+    raw["trades"].append({"id": "t3", "type": "swap"})
+    del raw["bank"]
+    locs = [e["loc"] for e in errors_of(raw)]
+    for expected in (
+        ["bank"],
+        ["market", "correlation"],
+        ["trades", 1, "underlying"],
+        ["trades", 1, "id"],
+        ["trades", 2, "type"],
+    ):
+        assert expected in locs, locs

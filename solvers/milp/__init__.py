@@ -11,6 +11,7 @@ from solvers.milp.check import check
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions, HighsOptions, ScipOptions
 from solvers.milp.schema import JsonInstance, Solution, TextInstance, parse
+from solvers.milp.svg import render_svg
 
 
 def summary(instance: MilpModel) -> JSON:
@@ -95,6 +96,7 @@ KIND = Kind(
     result_schema=Solution.model_json_schema(),
     example=EXAMPLE,
     choose_auto=choose_auto,
+    render_svg=render_svg,
 )
 
 __all__ = ["KIND", "CpsatOptions", "HighsOptions", "MilpModel", "ScipOptions", "check", "parse", "summary"]

@@ -100,6 +100,13 @@ def test_svg_plots_three_profiles_with_axes_and_legend() -> None:
     texts = "".join(t.text or "" for t in root.iter(f"{namespace}text"))
     for label in ("EPE", "ENE", "PFE", "time (years)"):
         assert label in texts
+    frame = next(r for r in root.iter(f"{namespace}rect") if r.get("fill") == "none")
+    top, height = float(frame.get("y") or 0), float(frame.get("height") or 0)
+    for line in lines.values():
+        ys = [float(point.split(",")[1]) for point in (line.get("points") or "").split()]
+        assert top - 1e-6 <= min(ys) and max(ys) <= top + height + 1e-6
+    ticks = sorted(float(t.text or "") for t in root.iter(f"{namespace}text") if t.get("text-anchor") == "end")
+    assert ticks[0] <= -max(SOLUTION["exposure"]["ene"]) and ticks[-1] >= max(SOLUTION["exposure"]["pfe"])
 
 
 @settings(max_examples=60, deadline=None)

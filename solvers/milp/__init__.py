@@ -5,6 +5,8 @@ Importing this module loads no native solver library; back-ends are loaded throu
 
 from __future__ import annotations
 
+from pydantic import TypeAdapter
+
 from solvers.base import JSON, Kind, SolverSpec
 from solvers.milp.auto import choose_auto
 from solvers.milp.check import check
@@ -31,10 +33,9 @@ def summary(instance: MilpModel) -> JSON:
 
 
 def _instance_schema() -> JSON:
-    return {
-        "oneOf": [JsonInstance.model_json_schema(), TextInstance.model_json_schema()],
-        "description": "A MILP in the JSON form, or an MPS / CPLEX LP file (plain or gzip+base64).",
-    }
+    schema: JSON = TypeAdapter(JsonInstance | TextInstance).json_schema()
+    schema["description"] = "A MILP in the JSON form, or an MPS / CPLEX LP file (plain or gzip+base64)."
+    return schema
 
 
 EXAMPLE: JSON = {

@@ -21,6 +21,21 @@ def test_importing_the_kind_loads_no_native_solver_library() -> None:
     assert out.strip() == "[]"
 
 
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_every_schema_reference_resolves_within_its_document() -> None:
+    for schema in (KIND.instance_schema, KIND.result_schema):
+        for ref in _refs(schema):
+            assert ref.startswith("#/$defs/") and ref.removeprefix("#/$defs/") in schema["$defs"]
+    assert len(_refs(KIND.instance_schema)) >= 4
+
+
 def test_schemas_and_example_are_json_and_the_example_solves() -> None:
     json.dumps(KIND.instance_schema)
     json.dumps(KIND.result_schema)

@@ -12,6 +12,7 @@ These functions are shared by every solver (and the learned one to come) and by 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -84,6 +85,11 @@ class WorstCase:
     reactions: list[Reaction]
     """Every reaction generated on the way (useful as columns elsewhere)."""
     iterations: int
+
+    @property
+    def converged(self) -> bool:
+        """True when ``objective`` is exact (the cutting planes met); False if stopped early."""
+        return self.objective - self.lower <= EVALUATION_TOLERANCE * max(1.0, abs(self.objective))
 
 
 def best_reaction(
@@ -160,11 +166,17 @@ def new_lp() -> highspy.Highs:
 
 
 def evaluate(
-    data: Data, selected: BoolArray, known: list[Reaction] | None = None, max_iterations: int = 100_000
+    data: Data,
+    selected: BoolArray,
+    known: list[Reaction] | None = None,
+    max_iterations: int = 100_000,
+    stop: Callable[[], bool] | None = None,
 ) -> WorstCase:
     """Exact worst-case profit of ``selected`` by Kelley cutting planes over ξ.
 
-    ``known`` reactions (any; those producing unselected items are skipped) seed the cuts.
+    ``known`` reactions (any; those producing unselected items are skipped) seed the cuts. After
+    ``max_iterations`` or once ``stop()`` is true the result may not be ``converged``: then only
+    ``lower`` is a guaranteed profit.
     """
     n = data.n
     selected = np.asarray(selected, dtype=np.bool_)
@@ -200,7 +212,7 @@ def evaluate(
         seen.add(best_reaction_found.key())
         reactions.append(best_reaction_found)
         add_cut(best_reaction_found)
-    while iterations < max_iterations:
+    while iterations < max_iterations and not (stop is not None and stop()):
         iterations += 1
         lp.run()
         values = np.asarray(lp.getSolution().col_value)

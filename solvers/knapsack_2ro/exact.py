@@ -243,17 +243,24 @@ class _BranchAndPrice:
             return Termination.iteration_limit
         return None
 
-    def try_selection(self, selected: BoolArray) -> None:
-        """Evaluate a selection exactly (once) and keep it if it improves the incumbent."""
+    def out_of_time(self) -> bool:
+        """Cancelled or past the time limit."""
+        return self.cancel.is_set() or time.perf_counter() >= self.deadline
+
+    def try_selection(self, selected: BoolArray, stoppable: bool = True) -> None:
+        """Evaluate a selection exactly (once) and keep it if it improves the incumbent.
+
+        An evaluation interrupted by the time limit or cancel is discarded (its value is not exact).
+        """
         key = selected.tobytes()
         if key in self.evaluated:
             return
         self.evaluated.add(key)
         self.evaluations += 1
-        worst = evaluate(self.data, selected)
+        worst = evaluate(self.data, selected, stop=self.out_of_time if stoppable else None)
         for reaction in worst.reactions:
             self.master.add_column(reaction)
-        if worst.objective > self.incumbent:
+        if worst.converged and worst.objective > self.incumbent:
             self.best = (selected.copy(), worst)
             self.progress.incumbent(worst.objective, solution_dict(self.data, selected, worst))
 
@@ -352,6 +359,7 @@ class _BranchAndPrice:
     def run(self) -> Result:
         """The search loop: best bound first, diving into one child after each branching."""
         n = self.data.n
+        self.try_selection(np.zeros(n, dtype=np.bool_), stoppable=False)  # worth exactly 0, one iteration
         self.try_selection(nominal_selection(self.data))
         self.push(Node.of(np.zeros(n), np.ones(n), float("inf"), 0, self.counter))
         termination = Termination.optimal
@@ -369,7 +377,7 @@ class _BranchAndPrice:
 
     def result(self, termination: Termination) -> Result:
         """The Result with the best selection and the proven bound."""
-        assert self.best is not None  # the nominal selection is always evaluated first
+        assert self.best is not None  # the empty selection is always evaluated first
         selected, worst = self.best
         bound = self.global_bound(-float("inf"))
         if termination is Termination.optimal and bound - worst.objective > 1e-6 * max(1.0, abs(worst.objective)):

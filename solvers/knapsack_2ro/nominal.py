@@ -29,9 +29,16 @@ class NominalSolver:
     def solve(self, instance: Instance, options: NominalOptions, progress: Progress, cancel: Cancel) -> Result:
         """Select the nominal optimum and evaluate its worst case exactly."""
         started = time.perf_counter()
+        deadline = started + options.time_limit_s
         data = Data.of(instance)
         selected = nominal_selection(data)
-        worst = evaluate(data, selected)
+        worst = evaluate(data, selected, stop=lambda: cancel.is_set() or time.perf_counter() >= deadline)
+        if not worst.converged:  # no certified objective in time
+            return Result(
+                status=SolutionStatus.no_solution,
+                termination=Termination.cancelled if cancel.is_set() else Termination.time_limit,
+                stats={"wall_time_s": time.perf_counter() - started, "evaluation_iterations": worst.iterations},
+            )
         solution = solution_dict(data, selected, worst)
         progress.incumbent(worst.objective, solution)
         return Result(

@@ -99,3 +99,15 @@ def test_known_reactions_seed_the_cuts_without_changing_the_value() -> None:
     again = evaluate(data, selected, known=cold.reactions)
     assert again.objective == pytest.approx(cold.objective, abs=1e-7)
     assert again.iterations <= cold.iterations
+
+
+def test_a_stopped_evaluation_says_so_and_its_lower_value_is_still_guaranteed() -> None:
+    data = Data.of(small_instance(2, n=7))
+    selected = np.ones(data.n, dtype=np.bool_)
+    exact = evaluate(data, selected)
+    calls = iter(range(10**6))
+    stopped = evaluate(data, selected, stop=lambda: next(calls) >= 1)
+    assert exact.converged
+    assert exact.iterations > 1  # otherwise this instance tests nothing
+    assert not stopped.converged and stopped.iterations == 1
+    assert stopped.lower <= exact.objective + 1e-9 <= stopped.objective + 2e-9

@@ -136,3 +136,19 @@ def test_exact_never_loses_to_nominal_on_generated_instances(correlation: str) -
         assert exact.objective is not None and nominal.objective is not None
         assert exact.objective >= nominal.objective - 1e-9
         assert np.isfinite(exact.objective)
+
+
+def test_cancel_before_the_first_evaluation_still_returns_a_certified_selection() -> None:
+    instance = published("RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1")
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(), NullProgress(), SetAfter(polls=0))
+    assert result.termination is Termination.cancelled
+    assert result.solution is not None and result.objective is not None
+    verdict = check(instance, result.solution)
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, abs=1e-9)
+
+
+def test_nominal_without_time_to_certify_returns_no_solution() -> None:
+    instance = published("RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1")
+    result = NominalSolver().solve(instance, NominalOptions(), NullProgress(), SetAfter(polls=0))
+    assert result.status is SolutionStatus.no_solution and result.termination is Termination.cancelled
+    assert result.objective is None and result.solution is None

@@ -50,7 +50,9 @@ def assert_verified_optimum(model: MilpModel, result: Result, expected: float) -
 
 
 def assert_progress_is_monotone(model: MilpModel, result: Result, progress: NullProgress) -> None:
-    better = (lambda a, b: a <= b + 1e-9) if model.sense == "minimize" else (lambda a, b: a >= b - 1e-9)
+    def better(a: float, b: float) -> bool:
+        return a <= b + 1e-9 if model.sense == "minimize" else a >= b - 1e-9
+
     assert all(better(b, a) for a, b in zip(progress.incumbents, progress.incumbents[1:], strict=False))
     assert all(better(a, b) for a, b in zip(progress.bounds, progress.bounds[1:], strict=False))
     if progress.incumbents and result.objective is not None:
@@ -134,7 +136,7 @@ def test_cpsat_refuses_infinite_bounds_with_the_variable_named() -> None:
 
 
 def test_cpsat_takes_integer_variables_whose_bounds_the_rows_imply() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": "cap", "terms": {"x": 3, "y": 2}, "lb": None, "ub": 17},
         {"name": "floor", "terms": {"y": 1}, "lb": -3, "ub": None},
     ]

@@ -25,7 +25,7 @@ def lp(text: str) -> MilpModel:
 @pytest.mark.parametrize("name", sorted(DEV_OPTIMA))
 def test_lp_files_written_by_highs_give_the_same_model_and_optimum(name: str, tmp_path: Path, load_dev: Any) -> None:
     from_mps = load_dev(name)
-    writer = highspy.Highs()
+    writer = highspy.Highs()  # type: ignore[no-untyped-call]
     writer.silent()
     writer.readModel(str(DATA_DIR / f"{name}.mps"))
     writer.writeModel(str(tmp_path / f"{name}.lp"))

@@ -32,9 +32,9 @@ def small_integer_programs(draw: st.DrawFn) -> dict[str, Any]:
         terms = {f"x{j}": float(draw(coefficients)) for j in range(n)}
         lo, hi = sorted((draw(st.integers(-8, 8)), draw(st.integers(-8, 8))))
         kind = draw(st.sampled_from(["le", "ge", "range", "eq"]))
-        lb = None if kind == "le" else (hi if kind == "eq" else lo)
-        ub = None if kind == "ge" else hi
-        constraints.append({"name": f"c{i}", "terms": terms, "lb": lb, "ub": ub})
+        row_lb = None if kind == "le" else (hi if kind == "eq" else lo)
+        row_ub = None if kind == "ge" else hi
+        constraints.append({"name": f"c{i}", "terms": terms, "lb": row_lb, "ub": row_ub})
     sense = draw(st.sampled_from(["minimize", "maximize"]))
     return {"format": "json", "sense": sense, "variables": variables, "constraints": constraints}
 

@@ -35,9 +35,7 @@ class _Problems:
 
 
 def _fail(message: str) -> Verification:
-    return Verification(
-        feasible=False, objective=None, max_violation=float("inf"), checked_by=CHECKED_BY, message=message
-    )
+    return Verification(feasible=False, objective=None, max_violation=0.0, checked_by=CHECKED_BY, message=message)
 
 
 def _number_array(value: Any, length: int) -> np.ndarray | None:
@@ -136,8 +134,9 @@ def _require_close(
     std_error: float,
     statistical: bool,
     scale: float,
-) -> None:
-    """``reported`` must equal ``recomputed`` (within STAT_SIGMAS standard errors when ``statistical``)."""
+) -> bool:
+    """``reported`` must equal ``recomputed`` (within STAT_SIGMAS standard errors when ``statistical``);
+    True when it does."""
     tolerance = EXACT_TOL * scale + (STAT_SIGMAS * std_error if statistical else 0.0)
     gap = abs(reported - recomputed)
     problems.require(
@@ -145,6 +144,7 @@ def _require_close(
         gap,
         f"{name} = {reported:.6g} disagrees with {recomputed:.6g} recomputed from the exposure profile",
     )
+    return gap <= tolerance
 
 
 def _check_adjustment(
@@ -156,15 +156,19 @@ def _check_adjustment(
     simulated: bool,
     problems: _Problems,
 ) -> float:
-    """CVA (DVA) must be (1 − R) Σ_k EPE_k (ENE_k)·PD_k with closed-form PD; returns the recomputed value."""
+    """CVA (DVA) must be (1 − R) Σ_k EPE_k (ENE_k)·PD_k with closed-form PD. Returns the verified value: the
+    recomputation, or with simulated defaults (an estimator that differs from it by Monte Carlo noise) the
+    reported value once it lies within STAT_SIGMAS standard errors of it."""
     who = getattr(inst, party)
     cdf = default_cdf(who.default, inst.market.rate, inst.grid())
     recovery: float = who.recovery
     recomputed = (1.0 - recovery) * float(np.sum(profile[1:] * np.diff(cdf)))
     statistical = simulated and isinstance(who.default, StructuralDefault)
     scale = 1.0 + float(np.max(np.abs(profile)))
-    _require_close(problems, name, solution[name], recomputed, solution["std_error"][name], statistical, scale)
-    return recomputed
+    consistent = _require_close(
+        problems, name, solution[name], recomputed, solution["std_error"][name], statistical, scale
+    )
+    return float(solution[name]) if statistical and consistent else recomputed
 
 
 def _values_today(inst: Instance) -> np.ndarray:

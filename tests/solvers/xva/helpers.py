@@ -48,6 +48,9 @@ def solve(raw: dict[str, Any], **options: Any) -> Result:
     assert result.solution is not None
     verification = KIND.check(inst, result.solution)
     assert verification.feasible, verification.message
+    # the service fails a job whose claimed objective differs from the verified one by more than 1e-6
+    assert verification.objective is not None and result.objective is not None
+    assert abs(verification.objective - result.objective) <= 1e-6 * max(1.0, abs(verification.objective))
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -72,7 +73,9 @@ json_values = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(json_values)
 def test_garbage_solutions_are_infeasible_never_errors(solution: Any) -> None:
-    assert not KIND.check(INSTANCE, solution).feasible
+    verification = KIND.check(INSTANCE, solution)
+    assert not verification.feasible and verification.message
+    json.dumps(verification.as_dict(), allow_nan=False)
 
 
 @settings(max_examples=150, deadline=None)
@@ -87,7 +90,7 @@ def test_corrupted_parts_never_raise(top: str, inner: str, value: Any) -> None:
         solution[top][inner] = value
     else:
         solution[top] = value
-    KIND.check(INSTANCE, solution)
+    json.dumps(KIND.check(INSTANCE, solution).as_dict(), allow_nan=False)
 
 
 def test_svg_plots_three_profiles_with_axes_and_legend() -> None:

@@ -229,3 +229,14 @@ def test_time_limit_is_honoured_by_every_backend(solver: str) -> None:
     assert result.termination in (Termination.time_limit, Termination.optimal)
     if result.termination is Termination.time_limit and result.solution is not None:
         assert result.status is SolutionStatus.feasible and KIND.check(model, result.solution).feasible
+
+
+@pytest.mark.parametrize("solver", ["highs", "cpsat", "scip"])
+def test_rel_gap_stops_early_with_the_gap_reported(solver: str) -> None:
+    model: MilpModel = KIND.parse(generate(5, "set_cover", rows=300, columns=600, density=0.05))
+    result, _ = solve(solver, model, rel_gap=0.25)
+    assert result.termination in (Termination.gap_limit, Termination.optimal)
+    assert result.gap is not None and result.gap <= 0.25 + 1e-9
+    if result.termination is Termination.gap_limit:
+        assert result.status is SolutionStatus.feasible and result.gap > 1e-6
+    assert KIND.check(model, result.solution or {}).feasible

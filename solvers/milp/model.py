@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -97,8 +96,3 @@ class MilpModel:
     def solution_dict(self, x: np.ndarray | list[float]) -> dict[str, dict[str, float]]:
         """The API's solution JSON ``{"values": {name: value}}`` with plain floats."""
         return {"values": {name: float(v) for name, v in zip(self.var_names, x, strict=True)}}
-
-
-def is_infinite(value: float) -> bool:
-    """True for values that mean an infinite bound."""
-    return math.isinf(value) or abs(value) >= INFINITE_BOUND

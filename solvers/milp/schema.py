@@ -159,8 +159,6 @@ def _parse_text(instance: TextInstance) -> MilpModel:
                 raise free_error from None
     except ModelTextError as exc:
         raise InvalidInstance([{"loc": ["model"], "msg": str(exc)}]) from None
-    except RecursionError:
-        raise InvalidInstance([{"loc": ["model"], "msg": "model text nested too deeply"}]) from None
 
 
 def _bound(value: float | None, default: float) -> float:

@@ -234,14 +234,22 @@ class _BranchAndPrice:
         return max(self.options.rel_gap, MIN_PRUNE_TOLERANCE) * max(1.0, abs(self.incumbent))
 
     def stop_reason(self) -> Termination | None:
-        """Why to stop now, if at all."""
+        """Why to stop now, if at all (cancel or time limit)."""
         if self.cancel.is_set():
             return Termination.cancelled
         if time.perf_counter() >= self.deadline:
             return Termination.time_limit
-        if self.options.node_limit is not None and self.nodes >= self.options.node_limit:
-            return Termination.iteration_limit
         return None
+
+    def trivial_bound(self) -> float:
+        """A finite upper bound before any LP: the profit with no degradation, x = y, plus Σ max(0, p̄ − f).
+
+        For any x, its value at ξ = 0 is Σ_{produced} p̄ + Σ_{selected, not produced} (p̄ − f).
+        """
+        data = self.data
+        everything = np.ones(data.n, dtype=np.bool_)
+        no_degradation, _ = best_reaction(data, data.profit, data.profit, everything)
+        return no_degradation + float(np.maximum(data.profit - data.penalty, 0.0).sum())
 
     def out_of_time(self) -> bool:
         """Cancelled or past the time limit."""
@@ -361,13 +369,18 @@ class _BranchAndPrice:
         n = self.data.n
         self.try_selection(np.zeros(n, dtype=np.bool_), stoppable=False)  # worth exactly 0, one iteration
         self.try_selection(nominal_selection(self.data))
-        self.push(Node.of(np.zeros(n), np.ones(n), float("inf"), 0, self.counter))
+        self.push(Node.of(np.zeros(n), np.ones(n), self.trivial_bound(), 0, self.counter))
+        self.report_bound(-float("inf"))
         termination = Termination.optimal
         while self.open and termination is Termination.optimal:
             node: Node | None = heapq.heappop(self.open)
             while node is not None:
                 if node.bound <= self.incumbent + self.prune_tolerance():
                     self.pruned_bound = max(self.pruned_bound, node.bound)
+                    break
+                if self.options.node_limit is not None and self.nodes >= self.options.node_limit:
+                    self.push(node)
+                    termination = Termination.iteration_limit
                     break
                 reason, node = self.process(node)
                 if reason is not None:

@@ -140,9 +140,14 @@ def test_exact_never_loses_to_nominal_on_generated_instances(correlation: str) -
 
 def test_cancel_before_the_first_evaluation_still_returns_a_certified_selection() -> None:
     instance = published("RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1")
-    result = BranchAndPriceSolver().solve(instance, ExactOptions(), NullProgress(), SetAfter(polls=0))
+    progress = NullProgress()
+    result = BranchAndPriceSolver().solve(instance, ExactOptions(), progress, SetAfter(polls=0))
     assert result.termination is Termination.cancelled
     assert result.solution is not None and result.objective is not None
+    # a finite bound from the start, valid for the published optimum
+    optimum = published_reference()["RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1"]
+    assert result.bound is not None and math.isfinite(result.bound) and result.bound >= optimum
+    assert progress.bounds == [result.bound]
     verdict = check(instance, result.solution)
     assert verdict.feasible and verdict.objective == pytest.approx(result.objective, abs=1e-9)
 

@@ -165,3 +165,23 @@ def test_lagged_collateral_on_a_forward_matches_the_conditional_closed_form() ->
     assert np.all(np.abs(epe - exact) <= 4 * np.array(solution["exposure"]["epe_std_error"]) + 1e-9)
     cva = 0.6 * float(np.sum(exact[1:] * np.diff(1 - np.exp(-0.02 * times))))
     assert abs(solution["cva"] - cva) <= 3 * solution["std_error"]["cva"]
+
+
+def test_threshold_without_margin_period_caps_a_forward_exposure_in_closed_form() -> None:
+    threshold, strike, maturity, steps = 5.0, 100.0, 1.0, 20
+    csa = {"threshold": threshold, "minimum_transfer": 0.0, "margin_period_days": 0, "initial_margin": None}
+    raw = single_trade("forward", strike=strike, maturity=maturity, steps=steps, collateral=csa)
+    solution = solve(raw).solution
+    assert solution is not None
+    times = np.linspace(0.0, maturity, steps + 1)
+    exact = [max(min(SPOT - strike * math.exp(-RATE * maturity), threshold), 0.0)]
+    for t in times[1:]:
+        level = strike * math.exp(-RATE * (maturity - t))
+        exact.append(
+            black_scholes("call", SPOT, level, t, RATE, 0.0, VOL)
+            - black_scholes("call", SPOT, level + threshold, t, RATE, 0.0, VOL)
+        )
+    epe, se = np.array(solution["exposure"]["epe"]), np.array(solution["exposure"]["epe_std_error"])
+    assert np.all(np.abs(epe - np.array(exact)) <= 4 * se + 1e-9)
+    cva = 0.6 * float(np.sum(np.array(exact[1:]) * np.diff(1 - np.exp(-0.02 * times))))
+    assert abs(solution["cva"] - cva) <= 3 * solution["std_error"]["cva"]

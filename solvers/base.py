@@ -240,6 +240,8 @@ class Kind:
     example: JSON
     render_svg: Callable[[Any, JSON], str] | None = None
     choose_auto: Callable[[Any], str] | None = None
+    #: Why the named solver cannot take this instance, or None; lets the service refuse at submission.
+    refusal: Callable[[Any, str], str | None] | None = None
 
     def solver(self, name: str, instance: Any = None) -> SolverSpec:
         """The named solver; ``auto`` is chosen from the instance where the kind has a rule, else the default.

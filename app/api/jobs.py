@@ -134,6 +134,13 @@ def submit_job(
             404,
             f"Unknown solver {body.solver!r} for kind {kind.name!r}; known: auto, {', '.join(kind.solvers)}.",
         ) from exc
+    refused = kind.refusal(instance, spec.name) if kind.refusal is not None else None
+    if refused:
+        raise ProblemError(
+            422,
+            f"Solver {spec.name!r} cannot take this instance: {refused}",
+            errors=[{"loc": ["solver"], "msg": refused}],
+        )
     options = validate_options(spec.options, body.options)
     settings = get_settings()
     if store.count_active_jobs(session, tenant_id) >= settings.tenant_max_active_jobs:

@@ -12,6 +12,7 @@ from solvers.milp.auto import choose_auto
 from solvers.milp.check import check
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions, HighsOptions, ScipOptions
+from solvers.milp.scaling import integer_refusal
 from solvers.milp.schema import JsonInstance, Solution, TextInstance, parse
 from solvers.milp.svg import render_svg
 
@@ -82,6 +83,11 @@ SOLVERS: dict[str, SolverSpec] = {
 }
 
 
+def _refusal(model: MilpModel, solver: str) -> str | None:
+    """CP-SAT takes only models with integer variables and data that scale exactly to integers."""
+    return integer_refusal(model) if solver == "cpsat" else None
+
+
 KIND = Kind(
     name="milp",
     title="Mixed-integer linear programming",
@@ -97,6 +103,7 @@ KIND = Kind(
     result_schema=Solution.model_json_schema(),
     example=EXAMPLE,
     choose_auto=choose_auto,
+    refusal=_refusal,
     render_svg=render_svg,
 )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import SHARED_DATA, Api
 
 
 def test_missing_or_wrong_key_is_401(client: Any) -> None:
@@ -170,3 +170,11 @@ def test_health_and_metrics(client: Any, api: Api) -> None:
     metrics = client.get("/metrics").text
     assert "solvent_jobs{" in metrics and "solvent_http_requests_total" in metrics
     assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
+
+
+def test_solver_that_cannot_take_the_instance_is_refused_at_submission(api: Api) -> None:
+    flugpl = {"format": "mps", "model": (SHARED_DATA / "milp" / "flugpl.mps").read_text()}
+    response = api.request("POST", "/v1/jobs", json={"kind": "milp", "instance": flugpl, "solver": "cpsat"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["solver"]
+    assert "cpsat" in response.json()["detail"]

@@ -34,6 +34,7 @@ class ExposureProfile(BaseModel):
     ene: list[float] = Field(description="E[D_k (C_k − V_k − IM_posted)⁺], reported ≥ 0")
     pfe: list[float] = Field(description="97.5 % quantile of D_k (V_k − C_k − IM_received)⁺")
     epe_std_error: list[float] | None = None
+    pfe_std_error: list[float] | None = Field(None, description="order-statistic estimate (approximate)")
     ene_std_error: list[float] | None = None
     expected_value: list[float] | None = Field(None, description="E[D_k (V_k − C_k)] (enters FVA)")
     expected_value_std_error: list[float] | None = None

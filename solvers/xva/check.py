@@ -14,6 +14,14 @@ from solvers.xva.schema import Instance, StructuralDefault, is_finite_number
 CHECKED_BY = "xva.check"
 ADJUSTMENT_NAMES = ("cva", "dva", "fva", "mva", "colva")
 PROFILE_NAMES = ("epe", "ene", "pfe")
+OPTIONAL_PROFILE_NAMES = (
+    "epe_std_error",
+    "ene_std_error",
+    "pfe_std_error",
+    "expected_value",
+    "expected_value_std_error",
+    "expected_im_posted",
+)
 #: Relative tolerance of identities that hold exactly (up to rounding) for any number of paths.
 EXACT_TOL = 1e-7
 #: Standard errors allowed between an estimate and its closed form (statistical checks).
@@ -68,11 +76,13 @@ def check(inst: Instance, solution: Any) -> Verification:
             return _fail(f"'exposure.{name}' must list {n} finite numbers (t_0 … t_N)")
         arrays[name] = array
     optional: dict[str, np.ndarray] = {}
-    for name in ("expected_value", "expected_value_std_error", "expected_im_posted"):
+    for name in OPTIONAL_PROFILE_NAMES:
         if name in exposure:
             array = _number_array(exposure[name], n)
             if array is None:
                 return _fail(f"'exposure.{name}' must list {n} finite numbers when given")
+            if name.endswith("std_error") and float(array.min()) < 0:
+                return _fail(f"'exposure.{name}' must be ≥ 0")
             optional[name] = array
     problems = _Problems()
     scale = 1.0 + float(np.sum(np.abs([t.quantity * max(t.strike, 1.0) for t in inst.trades])))

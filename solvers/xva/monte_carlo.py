@@ -56,7 +56,11 @@ class _Accumulator:
         """The solution dict of API.md from the paths so far (plain floats and lists)."""
         means, errors = self.adjustments.mean, self.adjustments.std_error()
         profile_means, profile_errors = self.profiles.mean, self.profiles.std_error()
-        pfe = np.quantile(self.positive_paths[: self.paths], PFE_QUANTILE, axis=0)
+        # order-statistic standard error of a quantile: half the distance between the quantiles at
+        # p ± sqrt(p(1 − p)/n) (Bahadur), computed in the same partition pass as the PFE itself
+        spread = math.sqrt(PFE_QUANTILE * (1.0 - PFE_QUANTILE) / self.paths)
+        levels = [max(PFE_QUANTILE - spread, 0.0), PFE_QUANTILE, min(PFE_QUANTILE + spread, 1.0)]
+        low, pfe, high = np.quantile(self.positive_paths[: self.paths], levels, axis=0)
         solution: dict[str, Any] = {name: float(means[i]) for i, name in enumerate(ADJUSTMENTS)}
         solution["colva"] = 0.0
         solution["std_error"] = {name: float(errors[i]) for i, name in enumerate(ADJUSTMENTS)}
@@ -66,6 +70,7 @@ class _Accumulator:
             "epe": _floats(profile_means[0]),
             "ene": _floats(profile_means[1]),
             "pfe": _floats(pfe),
+            "pfe_std_error": _floats(0.5 * (high - low)),
             "epe_std_error": _floats(profile_errors[0]),
             "ene_std_error": _floats(profile_errors[1]),
             "expected_value": _floats(profile_means[2]),

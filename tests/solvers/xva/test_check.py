@@ -40,6 +40,7 @@ def test_untouched_solution_verifies_with_the_recomputed_cva() -> None:
         (lambda s: s["exposure"]["expected_value"].__setitem__(6, 1e3), "expected_value"),
         (lambda s: s["exposure"]["pfe"].pop(), "pfe"),
         (lambda s: s["std_error"].update(cva=-1.0), "std_error"),
+        (lambda s: s["exposure"]["pfe_std_error"].__setitem__(4, -0.1), "pfe_std_error"),
         (lambda s: s.pop("exposure"), "exposure"),
         (lambda s: s.update(cva=float("nan")), "cva"),
     ],

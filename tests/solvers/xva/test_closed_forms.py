@@ -185,3 +185,18 @@ def test_threshold_without_margin_period_caps_a_forward_exposure_in_closed_form(
     assert np.all(np.abs(epe - np.array(exact)) <= 4 * se + 1e-9)
     cva = 0.6 * float(np.sum(np.array(exact[1:]) * np.diff(1 - np.exp(-0.02 * times))))
     assert abs(solution["cva"] - cva) <= 3 * solution["std_error"]["cva"]
+
+
+def test_pfe_of_a_long_call_is_the_discounted_price_at_the_spot_quantile() -> None:
+    raw = single_trade(collateral=UNCOLLATERALISED, steps=20)
+    solution = solve(raw).solution
+    assert solution is not None
+    z = norm.ppf(0.975)
+    exact = []
+    for t in np.linspace(0.0, 1.0, 21):
+        spot = SPOT * math.exp((RATE - 0.5 * VOL**2) * t + VOL * math.sqrt(t) * z)
+        value = black_scholes("call", spot, 100.0, 1.0 - t, RATE, 0.0, VOL) if t < 1.0 else max(spot - 100.0, 0.0)
+        exact.append(math.exp(-RATE * t) * value)
+    pfe, se = np.array(solution["exposure"]["pfe"]), np.array(solution["exposure"]["pfe_std_error"])
+    assert np.all(se[1:] > 0)
+    assert np.all(np.abs(pfe - np.array(exact)) <= 4 * se + 1e-6)

@@ -105,7 +105,7 @@ class MonteCarloSolver:
         antithetic = options.antithetic
         total = requested + (requested % 2 if antithetic else 0)
         chunk_size = options.chunk_paths or setup.chunk_paths()
-        chunk_size = max(2, chunk_size - chunk_size % 2) if antithetic else chunk_size
+        chunk_size = chunk_size - chunk_size % 2 if antithetic else chunk_size
         seeds = np.random.SeedSequence([instance.simulation.seed, options.seed])
         accumulator = _Accumulator(setup, total, antithetic)
         termination = Termination.optimal

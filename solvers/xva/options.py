@@ -24,7 +24,7 @@ class MonteCarloOptions(CommonOptions):
     )
     chunk_paths: int | None = Field(
         None,
-        ge=2,
+        ge=4,
         le=100_000,
         description="Paths per chunk (memory); default: chosen from the instance's size.",
     )

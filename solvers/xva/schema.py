@@ -107,7 +107,7 @@ class Funding(_Model):
 class Simulation(_Model):
     """Monte Carlo settings: number of paths, grid steps and seed."""
 
-    paths: int = Field(20_000, ge=2, le=MAX_PATHS)
+    paths: int = Field(20_000, ge=4, le=MAX_PATHS)
     steps: int = Field(100, ge=1, le=MAX_STEPS)
     seed: int = Field(1, ge=0, le=2**63 - 1)
 

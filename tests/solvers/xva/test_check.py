@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from solvers.xva import KIND
 from solvers.xva.generate import generate
-from tests.solvers.xva.helpers import single_trade, solve
+from tests.solvers.xva.helpers import black_cox_cdf, black_scholes, single_trade, solve
 
 RAW = generate(9, underlyings=3, trades=8, paths=1_000, steps=12, collateralised=False)
 INSTANCE = KIND.parse(RAW)
@@ -60,8 +60,21 @@ def test_simulated_default_solution_is_checked_statistically() -> None:
     solution = solve(raw, default_probabilities="simulated").solution
     assert solution is not None
     assert KIND.check(inst, solution).feasible
-    solution["cva"] += 10 * solution["std_error"]["cva"]
+    solution["cva"] *= 1.5
     assert not KIND.check(inst, solution).feasible
+
+
+def test_rarely_seen_simulated_defaults_are_not_rejected_for_their_noise() -> None:
+    structural = {"model": "structural", "asset": 100.0, "vol": 0.2, "barrier": 50.0}
+    collateral = {"threshold": None, "minimum_transfer": 0.0, "margin_period_days": 10, "initial_margin": None}
+    raw = single_trade(
+        paths=200, steps=20, collateral=collateral, counterparty={"recovery": 0.4, "default": structural}
+    )
+    solution = solve(raw, default_probabilities="simulated", importance_sampling=False).solution
+    assert solution is not None
+    exact = 0.6 * black_scholes("call", 100.0, 100.0, 1.0, 0.01, 0.0, 0.25) * black_cox_cdf(100.0, 50.0, 0.2, 0.01, 1.0)
+    # its own standard error understates the noise of a rarely seen default; the check allows for that
+    assert abs(solution["cva"] - exact) > 5 * solution["std_error"]["cva"]
 
 
 json_values = st.recursive(

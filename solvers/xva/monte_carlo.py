@@ -57,7 +57,7 @@ class _Accumulator:
         means, errors = self.adjustments.mean, self.adjustments.std_error()
         profile_means, profile_errors = self.profiles.mean, self.profiles.std_error()
         # order-statistic standard error of a quantile: half the distance between the quantiles at
-        # p ± sqrt(p(1 − p)/n) (Bahadur), computed in the same partition pass as the PFE itself
+        # p ± sqrt(p(1 − p)/n) (binomial order statistics), taken in the same partition pass as the PFE
         spread = math.sqrt(PFE_QUANTILE * (1.0 - PFE_QUANTILE) / self.paths)
         levels = [max(PFE_QUANTILE - spread, 0.0), PFE_QUANTILE, min(PFE_QUANTILE + spread, 1.0)]
         low, pfe, high = np.quantile(self.positive_paths[: self.paths], levels, axis=0)

@@ -55,7 +55,7 @@ def _drop_database() -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def database() -> Iterator[str]:
     """A fresh database at the newest schema, dropped at the end."""
     _create_database()

@@ -39,3 +39,20 @@ def test_kind_without_picture_answers_404_for_svg(api: Api) -> None:
     job = api.submit("fake", {"steps": 0})
     api.wait(job["id"])
     assert api.request("GET", f"/v1/jobs/{job['id']}/result.svg").status_code == 404
+
+
+def test_xva_netting_set_of_20_underlyings_and_50_trades_through_the_api(api: Api) -> None:
+    from solvers.xva.generate import generate
+
+    instance = generate(3, underlyings=20, trades=50, paths=10_000, steps=100)
+    job = api.submit("xva", instance, options={"time_limit_s": 300})
+    done = api.wait(job["id"], timeout=300)
+    assert done["status"] == "succeeded", done
+    result = api.request("GET", f"/v1/jobs/{job['id']}/result").json()
+    solution = result["solution"]
+    assert result["verification"]["feasible"] is True
+    assert set(solution["std_error"]) >= {"cva", "dva", "fva", "mva"}
+    assert all(value >= 0 for value in solution["std_error"].values() if isinstance(value, float))
+    assert len(solution["exposure"]["times"]) == 101 == len(solution["exposure"]["epe"])
+    picture = api.request("GET", f"/v1/jobs/{job['id']}/result.svg")
+    assert picture.status_code == 200 and "</svg>" in picture.text

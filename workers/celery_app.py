@@ -21,6 +21,8 @@ celery_app = Celery("solvent", include=["workers.tasks"])
 celery_app.conf.update(celery_config(settings.broker_url))
 celery_app.conf.update(
     worker_max_tasks_per_child=200,
+    # Backstop only: the runner's watchdog ends a solve long before this kills the pool process.
+    task_time_limit=int(settings.max_time_limit_s * 1.5 + 300),
     worker_max_memory_per_child=512_000,  # KiB; the solve itself runs in its own limited process
     worker_send_task_events=False,
     worker_cancel_long_running_tasks_on_connection_loss=False,

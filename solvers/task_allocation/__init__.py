@@ -31,7 +31,7 @@ SOLVERS: dict[str, SolverSpec] = {
         exact=True,
         learned=False,
         description="Coalition MILP after exact reductions (identical agents merged, useless agents and "
-        "unprofitable tasks dropped), warm-started by greedy; HiGHS or CP-SAT back-end. Proves optimality.",
+        "unprofitable tasks dropped), warm-started by greedy; HiGHS (default) or CP-SAT back-end. Proves optimality.",
         options=ExactOptions,
         target="solvers.task_allocation.exact:ExactSolver",
     ),

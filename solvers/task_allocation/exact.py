@@ -155,17 +155,14 @@ class ExactSolver:
 
     @staticmethod
     def _backend(model: ReducedModel, options: ExactOptions) -> str:
-        """The back-end to use; refuses CP-SAT explicitly asked for on data that does not scale."""
-        if options.backend == "highs":
-            return "highs"
-        scalable = cpsat_scales(model) is not None
-        if options.backend == "cpsat" and not scalable:
+        """The back-end to use; refuses CP-SAT on data that does not scale exactly to integers."""
+        if options.backend == "cpsat" and cpsat_scales(model) is None:
             raise SolverRefused(
                 "CP-SAT needs integer data: capabilities, requirements, rewards and costs must become "
                 f"integers after scaling by 10^d with d ≤ {MAX_DECIMALS} (and stay below 2^40); "
                 "use backend 'highs'"
             )
-        return "cpsat" if scalable else "highs"
+        return options.backend
 
 
 def cpsat_scales(model: ReducedModel) -> tuple[list[int], int] | None:

@@ -47,6 +47,9 @@ class MainProblem:
         self.model = highspy.Highs()  # type: ignore[no-untyped-call]
         self.model.setOptionValue("output_flag", False)
         self.model.setOptionValue("threads", 1)
+        # HiGHS 1.16's presolve can stall (ignoring the time limit) on these big-M models; the
+        # models are small, and without presolve they solve as fast.
+        self.model.setOptionValue("presolve", "off")
         self.model.changeObjectiveSense(highspy.ObjSense.kMaximize)
         inf = highspy.kHighsInf
         # Columns 0..n-1: x; column n: z (predicted value in units of n·s).

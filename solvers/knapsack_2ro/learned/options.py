@@ -17,7 +17,7 @@ class Neur2roOptions(CommonOptions):
         5.0, gt=0, le=3_600, description="Time limit of one main problem (the MILP with the embedded network)."
     )
     main_rel_gap: float = Field(
-        1e-3,
+        1e-2,
         ge=0,
         le=1,
         description="Relative gap at which a main problem stops (the network is only accurate to about 1 %).",

@@ -41,7 +41,11 @@ EVALUATION_CHUNK = 8
 
 
 class ReactionPool:
-    """Every second-stage reaction seen so far; they warm-start later exact evaluations."""
+    """Every second-stage reaction seen so far; they warm-start later exact evaluations.
+
+    A reaction restricted to the items of another selection (drop what is not selected) is still
+    feasible for it, so every reaction seen gives a valid starting cut for every later selection.
+    """
 
     def __init__(self) -> None:
         self.reactions: list[Reaction] = []
@@ -54,11 +58,21 @@ class ReactionPool:
                 self.keys.add(reaction.key())
                 self.reactions.append(reaction)
 
+    def restricted_to(self, selected: BoolArray) -> list[Reaction]:
+        """Every reaction with the unselected items removed (deduplicated)."""
+        out: dict[bytes, Reaction] = {}
+        for reaction in self.reactions:
+            restricted = Reaction(reaction.produce & selected, reaction.repair & selected)
+            out.setdefault(restricted.key(), restricted)
+        return list(out.values())
+
 
 def exact_worst_case(data: Data, selected: BoolArray, pool: ReactionPool, stop: Callable[[], bool]) -> WorstCase | None:
     """The exact worst case of ``selected``, in chunks of cutting planes; None if ``stop()`` first."""
+    known = pool.restricted_to(selected)
     while True:
-        worst = evaluate(data, selected, known=pool.reactions, max_iterations=EVALUATION_CHUNK)
+        worst = evaluate(data, selected, known=known, max_iterations=EVALUATION_CHUNK)
+        known = worst.reactions
         pool.add(worst.reactions)
         converged = worst.objective - worst.lower <= EVALUATION_TOLERANCE * max(1.0, abs(worst.objective))
         if converged or worst.iterations < EVALUATION_CHUNK:
@@ -131,8 +145,9 @@ class Neur2roSolver:
             if stats["main_problems"] >= options.max_iterations:
                 termination = Termination.iteration_limit
                 break
-            # leave the main problem's proposal time to be certified (about as long as the last one)
-            main_limit = min(remaining - min(last_evaluation_s, 0.5 * remaining), options.main_time_limit_s)
+            # keep time to certify the proposal: 1.5 × the last certification, 30–60 % of what is left
+            reserve = min(max(1.5 * last_evaluation_s, 0.3 * remaining), 0.6 * remaining)
+            main_limit = min(remaining - reserve, options.main_time_limit_s)
             main_started = time.perf_counter()
             main_stop = deadline_stop(main_started + main_limit, cancel.is_set)
             proposal = main.solve(main_limit, main_stop, rel_gap=options.main_rel_gap)

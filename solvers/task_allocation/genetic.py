@@ -1,11 +1,12 @@
-"""The ``genetic`` solver: a steady, seedable genetic algorithm over agent-to-task assignments.
+"""The ``genetic`` solver: a generational, seedable genetic algorithm over agent-to-task assignments.
 
 Encoding: one gene per agent, the index of the task it serves or −1. Every child is repaired to a
-feasible, sensible allocation: agents of uncovered tasks are released, each coalition is pruned to a
-minimal one (dearest redundant member first), coalitions that lose money are dissolved, and open tasks
-are filled by the randomised ratio greedy. Crossover keeps whole coalitions (a random half of one
-parent's, then every non-conflicting one of the other's); mutation dissolves a coalition, moves an
-agent, or swaps two agents. Parents are picked by tournament; the best ``elite`` survive unchanged.
+feasible, sensible allocation: each uncovered task's agents are completed into a covering coalition
+by free agents (or released), each coalition is pruned to a minimal one (dearest redundant member
+first), coalitions that lose money are dissolved, and open tasks are filled by the randomised ratio
+greedy. Crossover keeps whole coalitions (a random half of one parent's, then every non-conflicting
+one of the other's); mutation dissolves a coalition, moves an agent, or swaps two agents. Parents are
+picked by tournament; the best ``elite`` survive unchanged.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from solvers.task_allocation.common import StopWatch
 from solvers.task_allocation.model import Instance
 from solvers.task_allocation.options import GeneticOptions
 
-#: Score noise of the randomised greedy used for the initial population and for repairs.
+#: Score noise of the randomised greedy that builds the initial population.
 INITIAL_NOISE = 0.3
+#: Largest score noise of a repair (each child draws its noise from [0, REPAIR_NOISE]).
 REPAIR_NOISE = 0.5
 #: Share of the time limit spent building the initial population (the first generations fill it up).
 INITIAL_SHARE = 0.25

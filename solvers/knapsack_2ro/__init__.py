@@ -9,14 +9,7 @@ from __future__ import annotations
 from solvers.base import JSON, Kind, SolverSpec, Verification
 from solvers.knapsack_2ro.learned.options import Neur2roOptions
 from solvers.knapsack_2ro.options import ExactOptions, NominalOptions
-from solvers.knapsack_2ro.schema import (
-    AdInstanceModel,
-    Instance,
-    JsonInstanceModel,
-    SolutionModel,
-    parse,
-    summary,
-)
+from solvers.knapsack_2ro.schema import Instance, SolutionModel, instance_json_schema, parse, summary
 
 
 def _check(instance: Instance, solution: JSON) -> Verification:
@@ -65,14 +58,6 @@ SOLVERS: dict[str, SolverSpec] = {
 }
 
 
-def _instance_schema() -> JSON:
-    """JSON schema of both instance formats."""
-    return {
-        "title": "knapsack_2ro instance",
-        "oneOf": [JsonInstanceModel.model_json_schema(), AdInstanceModel.model_json_schema()],
-    }
-
-
 KIND = Kind(
     name="knapsack_2ro",
     title="Two-stage robust knapsack",
@@ -86,7 +71,7 @@ KIND = Kind(
     summary=summary,
     solvers=SOLVERS,
     default_solver="exact",
-    instance_schema=_instance_schema(),
+    instance_schema=instance_json_schema(),
     result_schema=SolutionModel.model_json_schema(),
     example=EXAMPLE,
 )

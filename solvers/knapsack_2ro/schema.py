@@ -221,6 +221,11 @@ def parse(raw: Any) -> Instance:
     )
 
 
+def instance_json_schema() -> JSON:
+    """JSON schema of both formats, with every ``$ref`` resolvable from the root."""
+    return {"title": "knapsack_2ro instance", **_raw_adapter.json_schema()}
+
+
 def summary(instance: Instance) -> JSON:
     """Sizes of an instance."""
     return {

@@ -29,3 +29,20 @@ def test_declaration() -> None:
     json.dumps(KIND.instance_schema)
     json.dumps(KIND.result_schema)
     assert KIND.summary(KIND.parse(KIND.example))["items"] == 3
+
+
+def references(node: object) -> list[str]:
+    """Every ``$ref`` in a JSON schema."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in references(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in references(value)]
+    return []
+
+
+def test_schema_references_resolve_from_the_root() -> None:
+    for schema in (KIND.instance_schema, KIND.result_schema):
+        for ref in references(schema):
+            assert ref.startswith("#/$defs/") and ref.removeprefix("#/$defs/") in schema["$defs"]
+    assert {"JsonInstanceModel", "AdInstanceModel", "ItemModel"} <= set(KIND.instance_schema["$defs"])

@@ -111,14 +111,16 @@ def _wait_all(api: Api, job_ids: list[str], timeout: float) -> float:
 
 def test_sigkill_of_solve_processes_reruns_their_jobs_once(api: Api, chaos_worker: Any) -> None:
     jobs = [api.submit("fake", {"steps": 25, "seconds": 0.1})["id"] for _ in range(4)]
-    wait_for(lambda: [j for j in jobs if api.job(j)["status"] == "running"], 30, what="a running job")
+    # Wait until a solve is under way (it has reported an incumbent), then kill every solve process.
+    wait_for(lambda: [j for j in jobs if (api.job(j)["progress"] or {}).get("objective")], 60, what="an incumbent")
     victims = _pids("workers.child")  # the running solves and the warm spares
     for victim in victims:
         os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
     _wait_all(api, jobs, 90)
-    numbers = assert_each_job_ended_once(ledger(jobs))
-    assert numbers["rerun"] >= 1
+    book = ledger(jobs)
+    numbers = assert_each_job_ended_once(book)
+    assert numbers["rerun"] >= 1, (victims, book)
     record(
         "SIGKILL every solve process (running and spare)", submitted=len(jobs), killed=len(victims),
         recover_s=round(time.monotonic() - killed_at, 1), **numbers,

@@ -52,6 +52,7 @@ def test_solvent_serve_solves_flugpl_without_postgres_or_redis(tmp_path: Path) -
             120, interval=0.5, what="the flugpl job",
         )  # fmt: skip
         assert done["status"] == "succeeded", done
+        assert done["created_at"].endswith("+00:00") and done["finished_at"].endswith("+00:00")  # UTC, as API.md says
         result = httpx.get(f"{url}/v1/jobs/{job_id}/result", headers=headers).json()
         assert result["status"] == "optimal" and abs(result["objective"] - 1201500) < 1e-6
         assert result["verification"]["feasible"] is True

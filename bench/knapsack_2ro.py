@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import multiprocessing
 import os
@@ -73,12 +74,21 @@ def run_one(task: Task) -> dict[str, Any]:
 
     instance = parse({"format": "ad", "text": Path(task.path).read_text()})
     started = time.perf_counter()
-    exact = BranchAndPriceSolver().solve(
-        instance,
-        ExactOptions(time_limit_s=task.time_limit_s, rel_gap=task.rel_gap),
-        NullProgress(),
-        NeverCancel(),
-    )
+    try:
+        exact = BranchAndPriceSolver().solve(
+            instance,
+            ExactOptions(time_limit_s=task.time_limit_s, rel_gap=task.rel_gap),
+            NullProgress(),
+            NeverCancel(),
+        )
+    except Exception as exc:  # report and go on with the other instances
+        return {
+            "instance": Path(task.path).name,
+            "error": repr(exc),
+            "exact_termination": "error",
+            "exact_objective": float("nan"),
+            "exact_time_s": time.perf_counter() - started,
+        }
     exact_time = time.perf_counter() - started
     started = time.perf_counter()
     nominal = NominalSolver().solve(instance, NominalOptions(), NullProgress(), NeverCancel())
@@ -93,6 +103,13 @@ def run_one(task: Task) -> dict[str, Any]:
         "nominal_objective": nominal.objective,
         "nominal_time_s": nominal_time,
     }
+
+
+def load_partial(path: Path) -> list[dict[str, Any]]:
+    """Results already written by an interrupted run (one JSON object per line)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def gap_percent(reference: float, value: float) -> float:
@@ -174,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-instances", type=int, default=None, help="stop after this many")
     parser.add_argument("--csv", type=Path, default=None, help="write per-instance results here")
     parser.add_argument(
+        "--resume", action="store_true", help="skip instances already in the CSV's .partial.jsonl from a former run"
+    )
+    parser.add_argument(
         "--check-reference",
         type=float,
         default=None,
@@ -193,23 +213,32 @@ def main(argv: list[str] | None = None) -> int:
             continue
         selected.append(path)
     selected = selected[: args.max_instances]
-    tasks = [Task(str(path), args.time_limit, args.rel_gap) for path in selected]
+    partial = args.csv.with_suffix(".partial.jsonl") if args.csv else None
+    if partial and not args.resume:
+        partial.unlink(missing_ok=True)
+    results = load_partial(partial) if partial else []
+    finished = {str(result["instance"]) for result in results}
+    tasks = [Task(str(path), args.time_limit, args.rel_gap) for path in selected if path.name not in finished]
     started = time.perf_counter()
     print(
-        f"# {len(tasks)} instances, exact time limit {args.time_limit:g} s, rel_gap {args.rel_gap:g}, "
-        f"{args.workers} workers",
+        f"# {len(tasks)} instances to run ({len(finished)} already done), exact time limit "
+        f"{args.time_limit:g} s, rel_gap {args.rel_gap:g}, {args.workers} workers",
         file=sys.stderr,
     )
-    results = []
     with multiprocessing.get_context("spawn").Pool(args.workers, initializer=silence_stdout) as pool:
         for done, result in enumerate(pool.imap_unordered(run_one, tasks), start=1):
             results.append(result)
+            if partial:
+                with partial.open("a") as handle:
+                    handle.write(json.dumps(result) + "\n")
             print(
                 f"[{done}/{len(tasks)}] {result['instance']} {result['exact_termination']} "
                 f"{result['exact_objective']:.4f} ({result['exact_time_s']:.1f} s)",
                 file=sys.stderr,
                 flush=True,
             )
+    failed = [result for result in results if result.get("error")]
+    results = [result for result in results if not result.get("error")]
     rows = []
     for result in sorted(results, key=lambda r: str(r["instance"])):
         name = str(result["instance"])
@@ -247,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows, "n", "n"))
     print("By correlation type:\n")
     print(table(rows, "type", "correlation"))
+    for result in failed:
+        print(f"- ERROR {result['instance']}: {result['error']}")
     if args.check_reference is not None:
         both = [r for r in rows if r.bp_proven and r.exact_termination == "optimal"]
         wrong = [r for r in both if not matches_reference(r, args.check_reference)]

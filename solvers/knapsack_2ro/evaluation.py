@@ -215,6 +215,11 @@ def evaluate(
     while iterations < max_iterations and not (stop is not None and stop()):
         iterations += 1
         lp.run()
+        if lp.getModelStatus() != highspy.HighsModelStatus.kOptimal:  # numerical trouble: from scratch
+            lp.clearSolver()
+            lp.run()
+            if lp.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"evaluation LP ended with status {lp.modelStatusToString(lp.getModelStatus())}")
         values = np.asarray(lp.getSolution().col_value)
         xi = np.clip(values[:n], 0.0, 1.0)
         lower = float(values[n])

@@ -87,6 +87,7 @@ class DantzigWolfeMaster:
         self.keys: set[bytes] = set()
         self.column_keys: list[bytes] = []  # key of LP column 2n + 1 + j
         self.purged = 0
+        self.restarts = 0
         self.add_column(Reaction(np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)))
 
     @property
@@ -145,6 +146,12 @@ class DantzigWolfeMaster:
         """Solve the restricted master LP."""
         self.lp.run()
         status = self.lp.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            # Numerical trouble from a warm start (seen once in 504 instances): solve again from scratch.
+            self.restarts += 1
+            self.lp.clearSolver()
+            self.lp.run()
+            status = self.lp.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"master LP ended with status {self.lp.modelStatusToString(status)}")
         n = self.data.n
@@ -409,6 +416,7 @@ class _BranchAndPrice:
                 "open_nodes": len(self.open),
                 "columns": self.master.columns,
                 "columns_purged": self.master.purged,
+                "lp_restarts": self.master.restarts,
                 "lp_solves": self.lp_solves,
                 "evaluations": self.evaluations,
                 "fixed_by_reduced_cost": self.fixed_by_reduced_cost,

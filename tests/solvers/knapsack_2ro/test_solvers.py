@@ -20,7 +20,6 @@ from solvers.knapsack_2ro.options import ExactOptions, NominalOptions
 from solvers.knapsack_2ro.schema import parse
 from tests.solvers.knapsack_2ro.helpers import SetAfter, all_binary, published, published_reference, small_instance
 
-
 #: The copied n = 20 instances (the n = 50 one serves the numerical-trouble regression only).
 N20 = sorted(name for name in published_reference() if "_n20_" in name)
 

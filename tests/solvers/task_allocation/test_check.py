@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -115,3 +116,27 @@ def test_svg_draws_every_assignment_and_survives_garbage() -> None:
     assert len(root.findall(f"{namespace}circle")) == 3 and len(root.findall(f"{namespace}rect")) == 2
     for garbage in (None, {}, {"solution": 3}, {"solution": {"assignments": {"x": [1, None]}, "completed": 7}}):
         ET.fromstring(KIND.render_svg(instance, garbage))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), data=st.data())
+def test_checker_and_solver_side_profit_agree_with_the_definition(seed: int, data: st.DataObject) -> None:
+    import numpy as np
+
+    from solvers.task_allocation.allocation import profit, to_solution
+    from solvers.task_allocation.generate import random_instance
+
+    instance = KIND.parse(random_instance(seed, n_agents=7, n_tasks=3, n_capabilities=2, pair_costs=True))
+    choice = data.draw(st.lists(st.integers(-1, 2), min_size=7, max_size=7))
+    expected = 0.0
+    for j in range(3):
+        members = [i for i, task in enumerate(choice) if task == j]
+        supply = [sum(float(instance.agent_capability[i, k]) for i in members) for k in range(2)]
+        if all(supply[k] >= instance.task_requirement[j, k] for k in range(2)):
+            expected += float(instance.task_reward[j])
+        expected -= sum(float(instance.agent_cost[i]) + float(instance.pair_costs[i, j]) for i in members)  # type: ignore[index]
+    allocation = np.array(choice, dtype=np.int64)
+    verdict = KIND.check(instance, to_solution(instance, allocation))
+    assert verdict.feasible
+    assert verdict.objective == pytest.approx(expected)
+    assert profit(instance, allocation) == pytest.approx(expected)

@@ -24,7 +24,7 @@ def test_example_of_each_kind_is_solved_and_verified(api: Api, kind: str) -> Non
     assert events[-1]["data"]["status"] == "succeeded"
 
 
-@pytest.mark.parametrize("kind", ["treemap", "xva"])
+@pytest.mark.parametrize("kind", ["treemap", "xva", "task_allocation", "milp"])
 def test_result_svg_is_a_picture(api: Api, kind: str) -> None:
     example = api.request("GET", f"/v1/kinds/{kind}").json()["example"]
     job = api.submit(kind, example, options={"time_limit_s": 30})

@@ -213,3 +213,30 @@ class Api:
 def mps_instance(name: str) -> dict[str, Any]:
     """A development MPS file of ../shared/data/milp as a milp instance."""
     return {"format": "mps", "model": (SHARED_DATA / "milp" / name).read_text()}
+
+
+def readme_walkthrough(url: str, key: str, ready_timeout: float = 90) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The README's curl walk-through over real HTTP: wait until ready, submit flugpl, poll, fetch the result."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, ready_timeout, interval=1, what=f"{url} to be ready with a live worker")
+    body = {"kind": "milp", "options": {"time_limit_s": 60}, "instance": mps_instance("flugpl.mps")}
+    created = httpx.post(f"{url}/v1/jobs", json=body, headers=headers, timeout=30)
+    assert created.status_code == 202, created.text
+    job_id = created.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        job: dict[str, Any] = httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers, timeout=10).json()
+        return job if job["status"] in ("succeeded", "failed", "cancelled") else None
+
+    job = wait_for(finished, 120, interval=0.5, what="the flugpl job")
+    result: dict[str, Any] = httpx.get(f"{url}/v1/jobs/{job_id}/result", headers=headers, timeout=10).json()
+    return job, result

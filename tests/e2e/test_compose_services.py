@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 import yaml
 
-from tests.conftest import PG_ADMIN, ROOT, RUN_ID, SHARED_DATA, stop_process, wait_for
+from tests.conftest import PG_ADMIN, ROOT, RUN_ID, readme_walkthrough, stop_process
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
@@ -118,28 +117,8 @@ def test_compose_services_as_local_processes_solve_flugpl(compose_database: str,
             cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=60,
         ).stdout  # fmt: skip
         key = key_output.strip().rsplit(" ", 1)[-1]
-        url = f"http://127.0.0.1:{port}"
-        headers = {"Authorization": f"Bearer {key}"}
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(ready, 90, interval=1, what="the api to be ready with a live worker")
-        body = {
-            "kind": "milp",
-            "instance": {"format": "mps", "model": (SHARED_DATA / "milp" / "flugpl.mps").read_text()},
-        }
-        job = httpx.post(f"{url}/v1/jobs", json=body, headers=headers, timeout=30).json()
-        done = wait_for(
-            lambda: (j := httpx.get(f"{url}/v1/jobs/{job['id']}", headers=headers, timeout=10).json())["status"]
-            in ("succeeded", "failed") and j,
-            120, interval=0.5, what="the flugpl job",
-        )  # fmt: skip
+        done, result = readme_walkthrough(f"http://127.0.0.1:{port}", key)
         assert done["status"] == "succeeded", done
-        result = httpx.get(f"{url}/v1/jobs/{job['id']}/result", headers=headers, timeout=10).json()
         assert result["status"] == "optimal"
         assert abs(result["objective"] - 1201500) < 1e-6
         assert result["verification"]["feasible"] is True

@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import ROOT, SHARED_DATA, stop_process, wait_for
+from tests.conftest import ROOT, readme_walkthrough, stop_process, wait_for
 from tests.e2e.test_compose_services import free_port
 
 
@@ -28,32 +26,9 @@ def test_solvent_serve_solves_flugpl_without_postgres_or_redis(tmp_path: Path) -
             lambda: (m := re.search(r"API key for tenant 'local': (\S+)", log_path.read_text())) and m.group(1),
             120, interval=0.5, what="the printed API key",
         )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        headers = {"Authorization": f"Bearer {key}"}
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(ready, 90, interval=1, what="the embedded server to be ready")
-        model = (SHARED_DATA / "milp" / "flugpl.mps").read_text()
-        created = httpx.post(
-            f"{url}/v1/jobs",
-            json={"kind": "milp", "instance": {"format": "mps", "model": model}},
-            headers=headers,
-        )
-        assert created.status_code == 202, created.text
-        job_id = created.json()["id"]
-        done = wait_for(
-            lambda: (j := httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers).json())["status"]
-            in ("succeeded", "failed") and j,
-            120, interval=0.5, what="the flugpl job",
-        )  # fmt: skip
+        done, result = readme_walkthrough(f"http://127.0.0.1:{port}", key)
         assert done["status"] == "succeeded", done
         assert done["created_at"].endswith("+00:00") and done["finished_at"].endswith("+00:00")  # UTC, as API.md says
-        result = httpx.get(f"{url}/v1/jobs/{job_id}/result", headers=headers).json()
         assert result["status"] == "optimal" and abs(result["objective"] - 1201500) < 1e-6
         assert result["verification"]["feasible"] is True
         assert (tmp_path / "var" / "solvent.sqlite").exists()

@@ -73,7 +73,7 @@ def main() -> None:
         cwd=ROOT, env=env, stdout=quiet, stderr=quiet,
     )  # fmt: skip
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-c", "1", "--loglevel", "WARNING"],
         cwd=ROOT, env=env, stdout=quiet, stderr=quiet,
     )  # fmt: skip
     url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}

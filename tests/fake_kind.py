@@ -61,9 +61,7 @@ class FakeSolver:
     learned = False
     Options = FakeOptions
 
-    def solve(
-        self, instance: FakeInstance, options: FakeOptions, progress: Progress, cancel: Cancel
-    ) -> Result:
+    def solve(self, instance: FakeInstance, options: FakeOptions, progress: Progress, cancel: Cancel) -> Result:
         if instance.mode == "marker" and instance.marker_dir:
             with open(os.path.join(instance.marker_dir, f"{os.getpid()}-{time.time_ns()}"), "w") as f:
                 f.write("ran")

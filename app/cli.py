@@ -117,6 +117,28 @@ def serve(
             worker.kill()
 
 
+#: kind -> module with ``main(argv)`` that trains that kind's learned solver and writes its weights.
+TRAINERS = {"knapsack_2ro": "solvers.knapsack_2ro.learned.train"}
+
+
+@app.command(
+    "train",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def train(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help=f"Kind whose learned solver to train: {', '.join(TRAINERS)}.")],
+) -> None:
+    """Reproduce a learned solver's committed weights (extra options go to the trainer; try --help)."""
+    import importlib
+
+    if kind not in TRAINERS:
+        typer.echo(f"no learned solver to train for {kind!r}; known: {', '.join(TRAINERS)}", err=True)
+        raise typer.Exit(2)
+    trainer = importlib.import_module(TRAINERS[kind])
+    raise typer.Exit(int(trainer.main(list(ctx.args)) or 0))
+
+
 def main() -> None:
     """Entry point of the ``solvent`` command."""
     app()

@@ -1,0 +1,29 @@
+"""The ``solvent`` command: keys are printed once and revocable; train dispatches by kind."""
+
+from __future__ import annotations
+
+import re
+
+from typer.testing import CliRunner
+
+from app.cli import app
+
+runner = CliRunner()
+
+
+def test_keys_create_prints_a_working_key_and_revoke_disables_it(client: object) -> None:
+    created = runner.invoke(app, ["keys", "create", "--tenant", "cli-tenant"])
+    assert created.exit_code == 0, created.output
+    key = re.search(r"api key \(shown once\): (\S+)", created.output)
+    key_id = re.search(r"key id: (\S+)", created.output)
+    assert key and key_id and key.group(1).startswith(key_id.group(1))
+    headers = {"Authorization": f"Bearer {key.group(1)}"}
+    assert client.get("/v1/jobs", headers=headers).status_code == 200  # type: ignore[attr-defined]
+    assert runner.invoke(app, ["keys", "revoke", key_id.group(1)]).exit_code == 0
+    assert client.get("/v1/jobs", headers=headers).status_code == 401  # type: ignore[attr-defined]
+    assert runner.invoke(app, ["keys", "revoke", key_id.group(1)]).exit_code == 1
+
+
+def test_train_refuses_a_kind_without_learned_solver() -> None:
+    result = runner.invoke(app, ["train", "treemap"])
+    assert result.exit_code == 2 and "knapsack_2ro" in result.output

@@ -7,15 +7,20 @@ import time
 import numpy as np
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
-from solvers.knapsack_2ro.evaluation import Data, evaluate, second_stage, solution_dict
+from solvers.knapsack_2ro.evaluation import Data, best_reaction, evaluate, solution_dict
 from solvers.knapsack_2ro.options import NominalOptions
 from solvers.knapsack_2ro.schema import Instance
 
 
 def nominal_selection(data: Data) -> np.typing.NDArray[np.bool_]:
-    """x = y of the best reaction when nothing degrades and every item may be produced."""
-    _, reaction = second_stage(data, np.ones(data.n, dtype=np.bool_), np.zeros(data.n))
-    return reaction.produce
+    """The optimal selection when nothing degrades (ξ = 0).
+
+    Then Σ(p̄ − f)x + max_{y ≤ x} Σ f y is maximised by producing the knapsack optimum y of the
+    profits p̄ and selecting x = y, plus any item with p̄ > f (selected, it earns p̄ − f even unproduced).
+    """
+    everything = np.ones(data.n, dtype=np.bool_)
+    _, reaction = best_reaction(data, data.profit, data.profit, everything)
+    return reaction.produce | (data.profit > data.penalty)
 
 
 class NominalSolver:

@@ -12,10 +12,10 @@ import pytest
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.knapsack_2ro import KIND
 from solvers.knapsack_2ro.check import check
-from solvers.knapsack_2ro.evaluation import Data, evaluate
+from solvers.knapsack_2ro.evaluation import Data, evaluate, first_stage_profit, second_stage
 from solvers.knapsack_2ro.exact import BranchAndPriceSolver
 from solvers.knapsack_2ro.generate import generate
-from solvers.knapsack_2ro.nominal import NominalSolver
+from solvers.knapsack_2ro.nominal import NominalSolver, nominal_selection
 from solvers.knapsack_2ro.options import ExactOptions, NominalOptions
 from solvers.knapsack_2ro.schema import parse
 from tests.solvers.knapsack_2ro.helpers import SetAfter, all_binary, published, published_reference, small_instance
@@ -172,3 +172,15 @@ def test_a_master_lp_in_numerical_trouble_is_solved_again_from_scratch() -> None
     assert result.stats["lp_restarts"] >= 1
     assert result.termination is Termination.optimal and result.objective is not None
     assert abs(result.objective - published_reference()[name]) <= six_digit_tolerance(published_reference()[name])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nominal_selection_is_optimal_when_nothing_degrades(seed: int) -> None:
+    data = Data.of(small_instance(seed, n=7))
+    nothing = np.zeros(data.n)
+
+    def value_without_degradation(selected: np.ndarray) -> float:
+        return first_stage_profit(data, selected) + second_stage(data, selected, nothing)[0]
+
+    best = max(value_without_degradation(selected) for selected in all_binary(data.n))
+    assert value_without_degradation(nominal_selection(data)) == pytest.approx(best, abs=1e-9)

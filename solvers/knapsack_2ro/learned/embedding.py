@@ -47,9 +47,12 @@ class MainProblem:
         self.model = highspy.Highs()  # type: ignore[no-untyped-call]
         self.model.setOptionValue("output_flag", False)
         self.model.setOptionValue("threads", 1)
-        # HiGHS 1.16's presolve can stall (ignoring the time limit) on these big-M models; the
-        # models are small, and without presolve they solve as fast.
+        # HiGHS 1.16's presolve can stall in HPresolve::strengthenInequalities (ignoring the time
+        # limit) on these big-M models, at the top level and in the RENS/RINS sub-MIPs: all off.
+        # The models are small, and they solve as fast without.
         self.model.setOptionValue("presolve", "off")
+        self.model.setOptionValue("mip_heuristic_run_rens", False)
+        self.model.setOptionValue("mip_heuristic_run_rins", False)
         self.model.changeObjectiveSense(highspy.ObjSense.kMaximize)
         inf = highspy.kHighsInf
         # Columns 0..n-1: x; column n: z (predicted value in units of n·s).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from solvers.registry import KIND_MODULES
-from tests.conftest import Api
+from tests.conftest import SHARED_DATA, Api
 
 pytestmark = pytest.mark.usefixtures("worker")
 REAL_KINDS = [name for name in KIND_MODULES if name != "fake"]
@@ -56,3 +56,21 @@ def test_xva_netting_set_of_20_underlyings_and_50_trades_through_the_api(api: Ap
     assert len(solution["exposure"]["times"]) == 101 == len(solution["exposure"]["epe"])
     picture = api.request("GET", f"/v1/jobs/{job['id']}/result.svg")
     assert picture.status_code == 200 and "</svg>" in picture.text
+
+
+def test_published_knapsack_instance_in_ad_format_returns_bound_gap_and_worst_case(api: Api) -> None:
+    path = SHARED_DATA / "rkp" / "instances" / "RKP_UN_n20_R1000_H100_h40_dev0.15_d0.1"
+    job = api.submit(
+        "knapsack_2ro", {"format": "ad", "text": path.read_text()}, solver="exact", options={"time_limit_s": 60}
+    )
+    done = api.wait(job["id"], timeout=150)
+    assert done["status"] == "succeeded", done
+    result = api.request("GET", f"/v1/jobs/{job['id']}/result").json()
+    assert result["objective"] is not None and result["bound"] is not None and result["gap"] is not None
+    assert result["bound"] >= result["objective"] - 1e-6
+    worst = result["solution"]["worst_case"]
+    assert len(worst["xi"]) == len(result["solution"]["selected"]) == 20
+    assert result["verification"]["feasible"] is True
+    assert result["verification"]["objective"] == pytest.approx(result["objective"], rel=1e-9)
+    events = api.request("GET", f"/v1/jobs/{job['id']}/events").json()["items"]
+    assert any(e["type"] == "bound" for e in events) and any(e["type"] == "incumbent" for e in events)

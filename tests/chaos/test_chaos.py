@@ -226,8 +226,8 @@ def test_postgres_restart_answers_503_and_recovers(api: Api, chaos_worker: Any) 
 
 
 def test_time_limit_holds_on_a_hard_milp_and_on_a_solver_that_ignores_it(api: Api, chaos_worker: Any) -> None:
-    hard = generate(7, "set_cover", rows=700, columns=1400, density=0.02)
-    job = api.submit("milp", hard, options={"time_limit_s": 3})
+    hard = generate(7, "set_cover", rows=1200, columns=2400, density=0.02)
+    job = api.submit("milp", hard, solver="highs", options={"time_limit_s": 3})
     stubborn = api.submit("fake", {"steps": 1000, "seconds": 0.1, "mode": "ignore_limit"}, options={"time_limit_s": 3})
     done = api.wait(job["id"], timeout=60)
     result = api.request("GET", f"/v1/jobs/{job['id']}/result").json()

@@ -186,12 +186,8 @@ class InvalidInstance(Exception):
     """An instance failed validation; ``errors`` lists every problem with its location."""
 
     def __init__(self, errors: Sequence[Mapping[str, Any]], title: str = "Invalid instance") -> None:
-        self.errors: list[JSON] = [
-            {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", ""))} for e in errors
-        ]
-        super().__init__(
-            title + ": " + "; ".join(f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in self.errors)
-        )
+        self.errors: list[JSON] = [{"loc": list(e.get("loc", [])), "msg": str(e.get("msg", ""))} for e in errors]
+        super().__init__(title + ": " + "; ".join(f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in self.errors))
         self.title = title
 
 

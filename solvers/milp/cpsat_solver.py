@@ -10,7 +10,6 @@ no allowed power of ten makes integral are refused.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any
 
@@ -21,7 +20,7 @@ from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused
 from solvers.milp.bounds import implied_bounds
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions
-from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
+from solvers.milp.outcome import ProgressRelay, finish_status, infeasible_by_bounds, run_polling_cancel
 from solvers.milp.scaling import INTEGRALITY_EPS, integer_refusal, integral_scale, row_scales
 
 _POLL_S = 0.1
@@ -106,12 +105,9 @@ class CpsatSolver:
     def solve(self, instance: MilpModel, options: CpsatOptions, progress: Progress, cancel: Cancel) -> Result:
         """Solve with CP-SAT within ``options.time_limit_s``; SolverRefused for models it cannot take."""
         start = time.monotonic()
-        if inconsistent_bounds(instance):
-            return Result(
-                SolutionStatus.infeasible,
-                Termination.infeasible,
-                stats={"reason": "lower bound > upper bound"},
-            )
+        infeasible = infeasible_by_bounds(instance)
+        if infeasible is not None:
+            return infeasible
         build = _Build(instance, options.max_scale)
         invalid = build.cp.validate()
         if invalid:
@@ -131,26 +127,10 @@ class CpsatSolver:
         relay = ProgressRelay(self.name, instance, progress, objective_scale=scale, objective_offset=offset)
         solver.best_bound_callback = lambda bound: relay.events.put(("bound", float(bound), None))
         reporter = _Reporter(relay)
-        outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                outcome["status"] = solver.solve(build.cp, reporter)
-            except Exception as exc:  # re-raised in the calling thread
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=run, name="cpsat-solve", daemon=True)
-        thread.start()
-        cancelled = False
-        while thread.is_alive():
-            thread.join(_POLL_S)
-            relay.drain()
-            if not cancelled and cancel.is_set():
-                cancelled = True
-                solver.stop_search()
-        if "error" in outcome:
-            raise outcome["error"]
-        result = self._result(solver, outcome["status"], instance, scale, cancelled)
+        status, cancelled = run_polling_cancel(
+            lambda: solver.solve(build.cp, reporter), relay, cancel, solver.stop_search, _POLL_S
+        )
+        result = self._result(solver, status, instance, scale, cancelled)
         relay.finish(result)
         result.stats["solve_time_s"] = time.monotonic() - start
         result.stats["objective_scale"] = scale

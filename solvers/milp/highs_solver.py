@@ -11,7 +11,7 @@ import numpy as np
 from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import HighsOptions
-from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
+from solvers.milp.outcome import ProgressRelay, finish_status, infeasible_by_bounds
 
 _POLL_S = 0.1
 
@@ -66,12 +66,9 @@ class HighsSolver:
     def solve(self, instance: MilpModel, options: HighsOptions, progress: Progress, cancel: Cancel) -> Result:
         """Solve with HiGHS within ``options.time_limit_s``."""
         start = time.monotonic()
-        if inconsistent_bounds(instance):
-            return Result(
-                SolutionStatus.infeasible,
-                Termination.infeasible,
-                stats={"reason": "lower bound > upper bound"},
-            )
+        infeasible = infeasible_by_bounds(instance)
+        if infeasible is not None:
+            return infeasible
         h = _new_highs(options, options.time_limit_s)
         if h.passModel(_to_highs_lp(instance)) == highspy.HighsStatus.kError:
             raise SolverRefused("HiGHS rejected the model data (e.g. a coefficient it treats as infinite)")

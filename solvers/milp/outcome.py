@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import queue
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from solvers.base import Progress, Result, Sense, SolutionStatus, Termination, relative_gap
+from solvers.base import Cancel, Progress, Result, Sense, SolutionStatus, Termination, relative_gap
 from solvers.milp.model import MilpModel, VarType
 
 #: An event a solver thread queues: ("incumbent" | "bound", objective or bound, values or None).
@@ -45,13 +47,45 @@ def finish_status(objective: float | None, bound: float | None) -> tuple[Termina
     return Termination.gap_limit, SolutionStatus.feasible
 
 
-def inconsistent_bounds(model: MilpModel) -> bool:
-    """True when some variable or row has lower bound > upper bound (an integer one: no integer inside)."""
+def infeasible_by_bounds(model: MilpModel) -> Result | None:
+    """An infeasible Result when some variable or row has lower bound > upper bound (an integer one: no
+    integer inside), so no back-end needs to run; else None."""
     lb, ub = model.lb.copy(), model.ub.copy()
     is_int = model.var_types == VarType.integer
     lb[is_int] = np.ceil(lb[is_int] - 1e-9)
     ub[is_int] = np.floor(ub[is_int] + 1e-9)
-    return bool(np.any(lb > ub) or np.any(model.row_lb > model.row_ub))
+    if np.any(lb > ub) or np.any(model.row_lb > model.row_ub):
+        return Result(SolutionStatus.infeasible, Termination.infeasible, stats={"reason": "lower bound > upper bound"})
+    return None
+
+
+def run_polling_cancel(
+    solve: Callable[[], Any], relay: ProgressRelay, cancel: Cancel, stop: Callable[[], None], poll_s: float = 0.1
+) -> tuple[Any, bool]:
+    """Run a blocking native solve in a thread; relay its progress and call ``stop`` once cancel is set.
+
+    Returns (the solve's return value, whether it was cancelled); re-raises the solve's exception here.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = solve()
+        except BaseException as exc:  # re-raised in the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="milp-solve", daemon=True)
+    thread.start()
+    cancelled = False
+    while thread.is_alive():
+        thread.join(poll_s)
+        relay.drain()
+        if not cancelled and cancel.is_set():
+            cancelled = True
+            stop()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value"), cancelled
 
 
 class ProgressRelay:

@@ -7,7 +7,6 @@ SCIP itself is single-threaded here; ``threads`` is accepted and reported but do
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any
 
@@ -20,7 +19,7 @@ from pyscipopt.scip import ExprCons
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import ScipOptions
-from solvers.milp.outcome import ProgressRelay, finish_status, inconsistent_bounds
+from solvers.milp.outcome import ProgressRelay, finish_status, infeasible_by_bounds, run_polling_cancel
 
 _POLL_S = 0.1
 _PRESOLVE = {"default": None, "off": "off", "aggressive": "aggressive", "fast": "fast"}
@@ -99,36 +98,15 @@ class ScipSolver:
     def solve(self, instance: MilpModel, options: ScipOptions, progress: Progress, cancel: Cancel) -> Result:
         """Solve with SCIP within ``options.time_limit_s``."""
         start = time.monotonic()
-        if inconsistent_bounds(instance):
-            return Result(
-                SolutionStatus.infeasible,
-                Termination.infeasible,
-                stats={"reason": "lower bound > upper bound"},
-            )
+        infeasible = infeasible_by_bounds(instance)
+        if infeasible is not None:
+            return infeasible
         scip, variables = _build(instance)
         self._configure(scip, options, options.time_limit_s - (time.monotonic() - start))
         relay = ProgressRelay(self.name, instance, progress)
         reporter = _Reporter(relay, variables)
         scip.includeEventhdlr(reporter, "solvent_progress", "reports incumbents and bounds")
-        outcome: dict[str, BaseException] = {}
-
-        def run() -> None:
-            try:
-                scip.optimizeNogil()
-            except BaseException as exc:  # re-raised in the calling thread
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=run, name="scip-solve", daemon=True)
-        thread.start()
-        cancelled = False
-        while thread.is_alive():
-            thread.join(_POLL_S)
-            relay.drain()
-            if not cancelled and cancel.is_set():
-                cancelled = True
-                scip.interruptSolve()
-        if "error" in outcome:
-            raise outcome["error"]
+        _, cancelled = run_polling_cancel(scip.optimizeNogil, relay, cancel, scip.interruptSolve, _POLL_S)
         result = self._result(scip, variables, instance, cancelled)
         if result.termination is Termination.other and scip.getStatus() == "inforunbd":
             result = self._infeasible_or_unbounded(instance, options, options.time_limit_s - (time.monotonic() - start))

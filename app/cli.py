@@ -15,6 +15,8 @@ import typer
 app = typer.Typer(help="Solvent: optimization as a service.", no_args_is_help=True)
 keys = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+tenants = typer.Typer(help="Per-tenant settings: job retention and the default webhook.", no_args_is_help=True)
+app.add_typer(tenants, name="tenants")
 
 
 @keys.command("create")
@@ -44,6 +46,30 @@ def keys_revoke(
         typer.echo(f"no active key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+@tenants.command("configure")
+def tenants_configure(
+    tenant: Annotated[str, typer.Option(help="Tenant name (created if new).")],
+    job_ttl_days: Annotated[
+        float | None,
+        typer.Option(help="Delete finished jobs this many days after they end (0 keeps them; default: server's)."),
+    ] = None,
+    default_ttl: Annotated[bool, typer.Option(help="Go back to the server's default time-to-live.")] = False,
+) -> None:
+    """Set a tenant's retention."""
+    from app.db import get_sessionmaker
+    from app.store import get_or_create_tenant
+
+    with get_sessionmaker()() as session:
+        row = get_or_create_tenant(session, tenant)
+        if default_ttl:
+            row.job_ttl_s = None
+        elif job_ttl_days is not None:
+            row.job_ttl_s = round(job_ttl_days * 86400)
+        session.commit()
+        ttl = "server default" if row.job_ttl_s is None else f"{row.job_ttl_s} s"
+    typer.echo(f"tenant: {tenant}\njob time-to-live: {ttl}")
 
 
 def migrate_database(database_url: str | None = None) -> None:

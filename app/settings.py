@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     tenant_requests_per_minute: int = 6000
     retry_after_s: int = 5
     embedded: bool = False
+    job_ttl_s: int = Field(30 * 86400, ge=0, description="Default time-to-live of finished jobs; 0 keeps them.")
+    retention_batch_size: int = Field(200, ge=1, description="Jobs deleted per retention transaction.")
+    retention_max_batches: int = Field(10, ge=1, description="Retention transactions per reaper pass.")
+    webhook_sweep_interval_s: float = 5.0
+    webhook_batch_size: int = 50
+    webhook_timeout_s: float = 10.0
+    webhook_backoff_base_s: float = 10.0
+    webhook_backoff_max_s: float = 900.0
+    webhook_retry_window_s: float = Field(6 * 3600, ge=3600, description="How long a delivery is retried.")
+    webhook_allow_networks: str = Field(
+        "", description="Comma-separated CIDRs that webhooks may reach although not public (e.g. 10.0.0.0/8)."
+    )
 
 
 @cache

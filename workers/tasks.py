@@ -21,6 +21,7 @@ from app.settings import get_settings
 from solvers.base import relative_gap
 from solvers.registry import get_kind
 from workers.celery_app import celery_app
+from workers.retention import purge_expired_jobs
 from workers.runner import Outcome, SolveSpec, Supervisor, run_in_child
 
 log = logging.getLogger("solvent.worker")
@@ -223,7 +224,7 @@ def run_job(job_id: str) -> None:
 
 @celery_app.task(name="solvent.reap", ignore_result=True)
 def reap() -> dict[str, int]:
-    """Requeue expired leases, fail poison jobs, and ring queued jobs whose doorbell was lost."""
+    """Requeue expired leases, fail poison jobs, ring queued jobs whose doorbell was lost, delete expired jobs."""
     settings = get_settings()
     report = with_db_retry(
         lambda s: store.reap(s, max_attempts=settings.max_attempts, rering_after_s=settings.rering_after_s)
@@ -234,4 +235,5 @@ def reap() -> dict[str, int]:
         with_db_retry(lambda s: store.mark_rung(s, rung))
     if report.requeued or report.failed or rung:
         log.info("reaper: requeued %d, failed %d, rang %d", len(report.requeued), len(report.failed), len(rung))
-    return {"requeued": len(report.requeued), "failed": len(report.failed), "rung": len(rung)}
+    purged = purge_expired_jobs()
+    return {"requeued": len(report.requeued), "failed": len(report.failed), "rung": len(rung), "purged": purged}

@@ -27,3 +27,20 @@ def test_keys_create_prints_a_working_key_and_revoke_disables_it(client: object)
 def test_train_refuses_a_kind_without_learned_solver() -> None:
     result = runner.invoke(app, ["train", "treemap"])
     assert result.exit_code == 2 and "knapsack_2ro" in result.output
+
+
+def test_tenants_configure_sets_and_resets_the_job_ttl() -> None:
+    from sqlalchemy import select
+
+    from app.db import Tenant, get_sessionmaker
+
+    def ttl() -> int | None:
+        with get_sessionmaker()() as session:
+            return session.scalar(select(Tenant.job_ttl_s).where(Tenant.name == "cli-retention"))
+
+    assert (
+        runner.invoke(app, ["tenants", "configure", "--tenant", "cli-retention", "--job-ttl-days", "7"]).exit_code == 0
+    )
+    assert ttl() == 7 * 86400
+    assert runner.invoke(app, ["tenants", "configure", "--tenant", "cli-retention", "--default-ttl"]).exit_code == 0
+    assert ttl() is None

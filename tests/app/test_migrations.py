@@ -31,7 +31,11 @@ def test_upgrade_downgrade_upgrade_and_no_drift(empty_database: str) -> None:
     config.attributes["database_url"] = empty_database
     engine = make_engine(empty_database)
     command.upgrade(config, "head")
-    assert {"jobs", "job_results", "job_events", "api_keys", "tenants"} <= set(inspect(engine).get_table_names())
+    tables = {"jobs", "job_results", "job_events", "api_keys", "tenants", "webhook_deliveries", "webhook_attempts"}
+    assert tables <= set(inspect(engine).get_table_names())
+    command.downgrade(config, "0001")
+    assert not {"webhook_deliveries", "webhook_attempts"} & set(inspect(engine).get_table_names())
+    assert "webhook_url" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     command.downgrade(config, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     command.upgrade(config, "head")

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+EXAMPLES = ROOT / "examples"
 PG_ADMIN = os.environ.get("SOLVENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_ID = secrets.token_hex(4)
 TEST_DB = f"solvent_test_{RUN_ID}"
@@ -211,8 +211,8 @@ class Api:
 
 
 def mps_instance(name: str) -> dict[str, Any]:
-    """A development MPS file of ../shared/data/milp as a milp instance."""
-    return {"format": "mps", "model": (SHARED_DATA / "milp" / name).read_text()}
+    """An MPS file of the repository's examples/milp as a milp instance."""
+    return {"format": "mps", "model": (EXAMPLES / "milp" / name).read_text()}
 
 
 def readme_walkthrough(url: str, key: str, ready_timeout: float = 90) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from solvers.registry import KIND_MODULES
-from tests.conftest import SHARED_DATA, Api
+from tests.conftest import EXAMPLES, Api
 
 pytestmark = pytest.mark.usefixtures("worker")
 REAL_KINDS = [name for name in KIND_MODULES if name != "fake"]
@@ -59,7 +59,7 @@ def test_xva_netting_set_of_20_underlyings_and_50_trades_through_the_api(api: Ap
 
 
 def test_published_knapsack_instance_in_ad_format_returns_bound_gap_and_worst_case(api: Api) -> None:
-    path = SHARED_DATA / "rkp" / "instances" / "RKP_UN_n20_R1000_H100_h40_dev0.15_d0.1"
+    path = EXAMPLES / "knapsack_2ro" / "RKP_UN_n20_R1000_H100_h40_dev0.15_d0.1"
     job = api.submit(
         "knapsack_2ro", {"format": "ad", "text": path.read_text()}, solver="exact", options={"time_limit_s": 60}
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHARED_DATA, Api
+from tests.conftest import EXAMPLES, Api
 
 
 def test_missing_or_wrong_key_is_401(client: Any) -> None:
@@ -173,7 +173,7 @@ def test_health_and_metrics(client: Any, api: Api) -> None:
 
 
 def test_solver_that_cannot_take_the_instance_is_refused_at_submission(api: Api) -> None:
-    flugpl = {"format": "mps", "model": (SHARED_DATA / "milp" / "flugpl.mps").read_text()}
+    flugpl = {"format": "mps", "model": (EXAMPLES / "milp" / "flugpl.mps").read_text()}
     response = api.request("POST", "/v1/jobs", json={"kind": "milp", "instance": flugpl, "solver": "cpsat"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["solver"]

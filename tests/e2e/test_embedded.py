@@ -1,9 +1,15 @@
-"""The embedded quick start (SQLite store, SQLAlchemy broker, one worker) runs the README walk-through."""
+"""The embedded quick start (SQLite store, SQLAlchemy broker, one worker) runs the README walk-through.
+
+The server and the README's curl block run in a copy of the repository's files with nothing beside it, so
+the walk-through can only use what a clone has.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,25 +18,59 @@ from tests.conftest import ROOT, readme_walkthrough, stop_process, wait_for
 from tests.e2e.test_compose_services import free_port
 
 
-def test_solvent_serve_solves_flugpl_without_postgres_or_redis(tmp_path: Path) -> None:
+def copy_of_repository(target: Path) -> Path:
+    """The repository's files (tracked, and new ones git does not ignore) copied to target."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout.decode()  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file() and not source.is_symlink():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def readme_curl_block() -> str:
+    """The bash block of the README's walk-through, minus the line that sets URL and key by hand."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## A walk-through with curl", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "the README has no walk-through block"
+    return "\n".join(line for line in block.group(1).splitlines() if not line.startswith("export SOLVENT_URL"))
+
+
+def test_readme_walkthrough_runs_in_a_bare_copy_of_the_repository(tmp_path: Path) -> None:
+    clone = copy_of_repository(tmp_path / "solvent")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOLVENT_")}
+    env["PYTHONPATH"] = str(clone)
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "var")],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
         key = wait_for(
             lambda: (m := re.search(r"API key for tenant 'local': (\S+)", log_path.read_text())) and m.group(1),
             120, interval=0.5, what="the printed API key",
         )  # fmt: skip
-        done, result = readme_walkthrough(f"http://127.0.0.1:{port}", key)
+        url = f"http://127.0.0.1:{port}"
+        done, _ = readme_walkthrough(url, key)  # waits for readiness, then one job through the API
         assert done["status"] == "succeeded", done
-        assert done["created_at"].endswith("+00:00") and done["finished_at"].endswith("+00:00")  # UTC, as API.md says
+        assert done["created_at"].endswith("+00:00") and done["finished_at"].endswith("+00:00")  # UTC
+        walked = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", readme_curl_block()],
+            cwd=clone, env={**env, "SOLVENT_URL": url, "SOLVENT_KEY": key},
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert walked.returncode == 0, walked.stderr
+        result = json.loads(walked.stdout[walked.stdout.rindex('{"job_id"') :])  # curl's last answer
         assert result["status"] == "optimal" and abs(result["objective"] - 1201500) < 1e-6
         assert result["verification"]["feasible"] is True
+        assert "event: status" in walked.stdout  # the SSE stream ran to the job's end
         assert (tmp_path / "var" / "solvent.sqlite").exists()
     finally:
         stop_process(server)

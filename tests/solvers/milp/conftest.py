@@ -1,4 +1,4 @@
-"""Shared fixtures of the milp tests: the development MPS files next to the repository."""
+"""Shared fixtures of the milp tests: the development MPS files of the repository's examples/milp."""
 
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ import pytest
 from solvers.milp import KIND
 from solvers.milp.model import MilpModel
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "milp"
+DATA_DIR = Path(__file__).resolve().parents[3] / "examples" / "milp"
 #: Known optima of the development files (MIPLIB / netlib reference values).
 DEV_OPTIMA = {"flugpl": 1201500.0, "afiro": -464.7531428571, "egout": 568.1007, "small_mip": 3.236842105263}
 
 
 @pytest.fixture
 def load_dev() -> Any:
-    """A function name -> parsed development model (skips when shared/data is absent)."""
+    """A function name -> parsed development model."""
 
     def load(name: str) -> MilpModel:
         path = DATA_DIR / f"{name}.mps"
-        if not path.exists():
-            pytest.skip(f"development file {path} not present")
         model: MilpModel = KIND.parse({"format": "mps", "model": path.read_text()})
         return model
 

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import health, jobs, kinds
+from app.api import health, jobs, kinds, webhooks
 from app.errors import install_error_handlers, problem_response
 from app.metrics import metrics_response, record_request
 from app.settings import get_settings
@@ -66,6 +66,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_body_bytes)
     app.include_router(jobs.router)
     app.include_router(kinds.router)
+    app.include_router(webhooks.router)
     app.include_router(health.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app import webhooks
 from app.db import Job, JobEvent, JobResult, Tenant, WorkerHeartbeat, utcnow
 
 ACTIVE = ("queued", "running")
@@ -114,6 +115,8 @@ class NewJob:
     metadata: dict[str, Any]
     idempotency_key: str | None
     request_hash: str | None
+    webhook_url: str | None = None
+    instance_summary: dict[str, Any] | None = None
 
 
 def find_by_idempotency_key(session: Session, tenant_id: int, key: str) -> Job | None:
@@ -135,6 +138,8 @@ def create_job(session: Session, tenant_id: int, new: NewJob) -> Job:
         attempts=0,
         idempotency_key=new.idempotency_key,
         request_hash=new.request_hash,
+        webhook_url=new.webhook_url,
+        instance_summary=new.instance_summary,
         created_at=utcnow(),
     )
     session.add(job)
@@ -150,8 +155,10 @@ def mark_rung(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
 
 
 def add_event(session: Session, job_id: uuid.UUID, type_: str, data: dict[str, Any]) -> None:
-    """Append an event to a job's log."""
+    """Append an event to a job's log; a terminal status event also queues the job's webhook."""
     session.add(JobEvent(job_id=job_id, type=type_, data=data, at=utcnow()))
+    if type_ == "status" and data.get("status") in FINISHED:
+        webhooks.enqueue_job_finished(session, job_id)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from app.settings import get_settings
 log = logging.getLogger("solvent.worker")
 
 settings = get_settings()
-celery_app = Celery("solvent", include=["workers.tasks"])
+celery_app = Celery("solvent", include=["workers.tasks", "workers.webhooks"])
 celery_app.conf.update(celery_config(settings.broker_url))
 celery_app.conf.update(
     worker_max_tasks_per_child=200,
@@ -28,6 +28,11 @@ celery_app.conf.update(
     worker_cancel_long_running_tasks_on_connection_loss=False,
     beat_schedule={
         "reap": {"task": "solvent.reap", "schedule": settings.reaper_interval_s, "options": {"expires": 60}},
+        "webhooks": {
+            "task": "solvent.deliver_webhooks",
+            "schedule": settings.webhook_sweep_interval_s,
+            "options": {"expires": 30},
+        },
     },
 )
 

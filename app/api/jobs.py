@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
-from app import broker, store
+from app import broker, store, webhooks
 from app.db import Job, get_sessionmaker
 from app.deps import SessionDep, TenantDep
 from app.errors import ProblemError
@@ -40,6 +40,11 @@ class JobRequest(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="Solver options (time_limit_s, rel_gap, seed…).")
     priority: int = Field(0, ge=-10, le=10, description="Higher runs first among the tenant's queued jobs of a kind.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Client data, at most 8 KiB as JSON.")
+    webhook_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="POSTed a signed job summary when the job ends (else the tenant's default, if any).",
+    )
 
     @field_validator("metadata")
     @classmethod
@@ -71,6 +76,8 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "metadata": job.client_metadata,
         "progress": job.progress,
         "error": job.error,
+        "webhook_url": job.webhook_url,
+        "instance_summary": job.instance_summary,
         "links": job_links(job.id),
     }
 
@@ -102,6 +109,16 @@ def validate_options(options_model: type[CommonOptions], raw: dict[str, Any]) ->
         raise ProblemError(422, "The solver options are invalid; see errors.", errors=errors) from exc
     options.time_limit_s = min(options.time_limit_s, settings.max_time_limit_s)
     return options.model_dump(mode="json")
+
+
+def check_webhook_url(url: str, loc: tuple[str, ...]) -> None:
+    """422 unless the URL may be called (http(s), resolving only to addresses the operator allows)."""
+    try:
+        webhooks.check_url(url, webhooks.parse_networks(get_settings().webhook_allow_networks))
+    except webhooks.UnsafeWebhookUrl as exc:
+        raise ProblemError(
+            422, f"The webhook URL is refused: {exc}.", errors=[{"loc": list(loc), "msg": str(exc)}]
+        ) from exc
 
 
 def _get_job_or_404(session: SessionDep, tenant_id: int, job_id: uuid.UUID) -> Job:
@@ -143,6 +160,8 @@ def submit_job(
         )
     options = validate_options(spec.options, body.options)
     settings = get_settings()
+    if body.webhook_url is not None:
+        check_webhook_url(body.webhook_url, ("webhook_url",))
     if store.count_active_jobs(session, tenant_id) >= settings.tenant_max_active_jobs:
         raise ProblemError(
             429,
@@ -158,6 +177,8 @@ def submit_job(
         metadata=body.metadata,
         idempotency_key=idempotency_key,
         request_hash=request_hash if idempotency_key else None,
+        webhook_url=body.webhook_url,
+        instance_summary=kind.summary(instance),
     )
     try:
         job = store.create_job(session, tenant_id, new)

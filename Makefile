@@ -1,19 +1,23 @@
 # The two commands of the README: `make run` (embedded quick start) and `make test` (the whole suite).
+# `make run` installs only what serving needs; `make test` adds the dev extras (pytest, PyTorch for training, Pyomo).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint install services
+.PHONY: run test lint install install-serve services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+install-serve: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 
-run: install
+run: install-serve
 	$(BIN)/solvent serve --port $(PORT)
 
 services:
@@ -22,7 +26,7 @@ services:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app solvers workers
+	$(BIN)/mypy app solvers workers solvent_client
 	$(BIN)/lint-imports
 
 test: install services

@@ -1,4 +1,4 @@
-"""The ``solvent`` command: API keys, migrations and the embedded quick start."""
+"""The ``solvent`` command: jobs (submit, wait, results), API keys, migrations and the embedded quick start."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from typing import Annotated
 
 import typer
 
+from solvent_client.cli import add_job_commands
+
 app = typer.Typer(help="Solvent: optimization as a service.", no_args_is_help=True)
 keys = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+add_job_commands(app)
 tenants = typer.Typer(help="Per-tenant settings: job retention and the default webhook.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 

@@ -1,0 +1,62 @@
+"""One real embedded server (``solvent serve``: SQLite store, SQLAlchemy broker, two solve slots) for this folder.
+
+The client, the CLI and the Pyomo solver are tested against it over real HTTP, as a user would run them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, stop_process, wait_for
+from tests.e2e.test_compose_services import free_port
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the embedded server listens and the key it printed."""
+
+    url: str
+    key: str
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``solvent serve`` in a fresh data directory, with the test-only ``fake`` kind for long jobs."""
+    data_dir = tmp_path_factory.mktemp("embedded")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLVENT_")}
+    env.update(PYTHONPATH=str(ROOT), SOLVENT_EXTRA_KINDS="fake=tests.fake_kind")
+    log_path = data_dir / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir", str(data_dir / "var"),
+             "--workers", "2"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        key = wait_for(
+            lambda: (m := re.search(r"API key for tenant 'local': (\S+)", log_path.read_text())) and m.group(1),
+            120, interval=0.5, what="the printed API key",
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 90, interval=0.5, what="the embedded server to be ready")
+        yield Server(url, key)
+    finally:
+        stop_process(process)
+        sys.stdout.write(Path(log_path).read_text(errors="replace")[-2000:])

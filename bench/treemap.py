@@ -52,7 +52,8 @@ def run_solver(instance: TreemapInstance, solver: str, time_limit: float, check:
     """One solve: objective, diameter² / area statistics, times, verification."""
     spec = KIND.solvers[solver]
     start, cpu_start = time.perf_counter(), time.process_time()
-    result = spec.load().solve(instance, spec.options(time_limit_s=time_limit), NullProgress(), NeverCancel())
+    options = spec.options(time_limit_s=time_limit)
+    result = spec.load().solve(instance, options, NullProgress(), NeverCancel())
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if result.solution is None:
         return {"solver": solver, "status": result.termination.value, "time": wall}
@@ -69,7 +70,7 @@ def run_solver(instance: TreemapInstance, solver: str, time_limit: float, check:
         "verified": "-",
     }
     if check:
-        row["verified"] = "yes" if KIND.check(instance, result.solution).feasible else "NO"
+        row["verified"] = "yes" if KIND.verify(instance, result.solution, options.model_dump()).feasible else "NO"
     return row
 
 

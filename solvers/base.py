@@ -238,6 +238,15 @@ class Kind:
     choose_auto: Callable[[Any], str] | None = None
     #: Why the named solver cannot take this instance, or None; lets the service refuse at submission.
     refusal: Callable[[Any, str], str | None] | None = None
+    #: A check that also reads the request's solver options (treemap: the requested area slack); when set,
+    #: the service verifies with it instead of ``check``.
+    check_with_options: Callable[[Any, JSON, JSON], Verification] | None = None
+
+    def verify(self, instance: Any, solution: JSON, options: JSON) -> Verification:
+        """The check of a job's solution against its instance and the request's solver options."""
+        if self.check_with_options is not None:
+            return self.check_with_options(instance, solution, options)
+        return self.check(instance, solution)
 
     def solver(self, name: str, instance: Any = None) -> SolverSpec:
         """The named solver; ``auto`` is chosen from the instance where the kind has a rule, else the default.

@@ -110,7 +110,7 @@ class DatabaseSupervisor(Supervisor):
 
 
 def build_result(
-    kind_name: str, instance_json: str, outcome: Outcome
+    kind_name: str, instance_json: str, outcome: Outcome, options: dict[str, Any] | None = None
 ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
     """The job's final (status, result, error) from the child's outcome, verified by the kind's check()."""
     kind = get_kind(kind_name)
@@ -148,7 +148,7 @@ def build_result(
         }
     else:
         instance = kind.parse(json.loads(instance_json))
-        verification = kind.check(instance, result["solution"]).as_dict()
+        verification = kind.verify(instance, result["solution"], options or {}).as_dict()
         verification["checked_by"] = verification.get("checked_by") or f"{kind_name}.check"
         result["verification"] = verification
         problem = _verification_problem(result, verification)
@@ -206,7 +206,7 @@ def run_job(job_id: str) -> None:
         log.warning("job %s attempt %d: %s; now %s", claim.job_id, claim.attempt, reason, new_status)
         return
     try:
-        status, result, error = build_result(claim.kind, claim.instance_json, outcome)
+        status, result, error = build_result(claim.kind, claim.instance_json, outcome, claim.options)
     except Exception as exc:  # a checker bug must fail the job, not the worker
         log.exception("verification of job %s crashed", claim.job_id)
         status, result, error = (

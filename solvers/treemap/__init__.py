@@ -38,6 +38,7 @@ KIND = Kind(
     sense="minimize",
     parse=parse,
     check=check,
+    check_with_options=check,
     summary=summary,
     solvers={
         "squarified": SolverSpec(
@@ -71,8 +72,8 @@ KIND = Kind(
             name="slack_rectangles",
             exact=False,
             learned=False,
-            description="Rectangles whose areas may deviate by a factor 1 + slack (leaving gaps), in"
-            " exchange for a bounded aspect ratio even on ε / 1 − ε splits.",
+            description="Rectangles whose areas lie within a factor 1 + slack of their share of the"
+            " container (leaving gaps), in exchange for fatter regions on ε / 1 − ε splits.",
             options=SlackRectanglesOptions,
             target="solvers.treemap.slack_rectangles:SlackRectanglesSolver",
         ),

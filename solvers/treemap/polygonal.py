@@ -14,10 +14,10 @@ import math
 
 from solvers.base import Cancel, Progress, Result
 from solvers.treemap.geometry import Polygon, cut_by_area, fatness
+from solvers.treemap.layout import Watch, finished, polygon_nodes, stopped
 from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import PolygonalOptions
 from solvers.treemap.schema import TreemapInstance
-from solvers.treemap.solution import Watch, finished, polygon_nodes, stopped
 
 #: The clock and the cancel flag are polled after this many cuts.
 POLL_EVERY = 256

@@ -31,6 +31,9 @@ MAX_NAME_LENGTH = 200
 MIN_RELATIVE_WEIGHT = 1e-12
 #: Largest width or height of the container.
 MAX_SIDE = 1e9
+#: Smallest width or height of the container: below it, areas of nodes at MIN_RELATIVE_WEIGHT of the
+#: total would approach the floating-point underflow (a 1e-200 square has area 0).
+MIN_SIDE = 1e-9
 #: At most this many problems are listed in one InvalidInstance.
 MAX_REPORTED_ERRORS = 100
 #: Declared internal weights must match their children's sum to this relative tolerance.
@@ -68,8 +71,8 @@ class TreeInstanceModel(BaseModel):
 
     format: Literal["json"] = "json"
     tree: dict[str, Any] = Field(description="The root TreeNode.")
-    width: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
-    height: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
+    width: float = Field(1.0, ge=MIN_SIDE, le=MAX_SIDE, strict=True, allow_inf_nan=False)
+    height: float = Field(1.0, ge=MIN_SIDE, le=MAX_SIDE, strict=True, allow_inf_nan=False)
 
 
 class CsvInstanceModel(BaseModel):
@@ -79,8 +82,8 @@ class CsvInstanceModel(BaseModel):
 
     format: Literal["csv"]
     text: str = Field(description="CSV text; ancestors of listed paths are created, empty weight = sum.")
-    width: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
-    height: float = Field(1.0, gt=0, le=MAX_SIDE, strict=True, allow_inf_nan=False)
+    width: float = Field(1.0, ge=MIN_SIDE, le=MAX_SIDE, strict=True, allow_inf_nan=False)
+    height: float = Field(1.0, ge=MIN_SIDE, le=MAX_SIDE, strict=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -400,9 +403,12 @@ def _finish(
     for i in range(n - 1, -1, -1):
         lo, hi = child_start[i], child_start[i + 1]
         if hi > lo:
-            total = math.fsum(weight[lo:hi])
+            try:
+                total = math.fsum(weight[lo:hi])
+            except OverflowError:  # partial sums beyond the largest float
+                total = math.inf
             given = declared[i]
-            if given is not None and abs(given - total) > WEIGHT_SUM_RTOL * total:
+            if given is not None and math.isfinite(total) and abs(given - total) > WEIGHT_SUM_RTOL * total:
                 errors.add(
                     loc_of(i),
                     f"weight {given!r} differs from the sum of its children's weights {total!r};"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from solvers.base import Cancel, Progress, Result
+from solvers.treemap.layout import Watch, finished, rectangle_nodes, stopped
 from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import SliceDiceOptions
 from solvers.treemap.schema import TreemapInstance
-from solvers.treemap.solution import Watch, finished, rectangle_nodes, stopped
 
 #: The clock and the cancel flag are polled after this many nodes.
 POLL_EVERY = 2048

@@ -14,7 +14,7 @@ from solvers.treemap import KIND
 from solvers.treemap.generate import directory_tree, epsilon_chain, generate
 from solvers.treemap.schema import TreemapInstance, parse
 
-from .conftest import SOLVER_NAMES, solve
+from .conftest import SOLVER_NAMES, solve, verify
 
 INSTANCES = {
     "random_json": generate(seed=3, nodes=400),
@@ -34,7 +34,7 @@ def test_layouts_pass_the_independent_check(solver: str, case: str) -> None:
     assert result.status == SolutionStatus.feasible
     assert result.solution is not None
     text = json.dumps(result.solution, allow_nan=False)  # plain JSON, no numpy types, no NaN
-    verdict = KIND.check(instance, json.loads(text))
+    verdict = verify(instance, json.loads(text), solver)
     assert verdict.feasible, verdict.message
     assert verdict.objective == pytest.approx(result.objective, rel=1e-12)
     assert result.stats["aspect_ratio_measure"] == result.solution["aspect_ratio_measure"]
@@ -78,23 +78,27 @@ def test_squarified_slivers_grow_like_one_over_epsilon() -> None:
         assert 0.5 / epsilon <= aspect <= 2 / epsilon
 
 
-@pytest.mark.parametrize("solver", ["polygonal", "slack_rectangles"])
-def test_bounded_solvers_do_not_depend_on_epsilon(solver: str) -> None:
-    aspects = [max_aspect(solver, 10, epsilon) for epsilon in (1e-2, 1e-5, 1e-9)]
+def test_polygonal_does_not_depend_on_epsilon() -> None:
+    aspects = [max_aspect("polygonal", 10, epsilon) for epsilon in (1e-2, 1e-5, 1e-9)]
     assert max(aspects) < 40
     assert max(aspects) / min(aspects) < 3
+
+
+def test_slack_rectangles_are_fat_on_chains_whose_losses_fit_in_the_slack() -> None:
+    # about depth·√ε of the area is needed for square corners: it fits in slack 0.1 for small ε
+    assert max(max_aspect("slack_rectangles", 10, epsilon) for epsilon in (1e-5, 1e-9)) < 1.01
+    # at ε = 0.01 it does not (the promise is against the container, so losses may not compound)
+    assert max_aspect("slack_rectangles", 10, 1e-2) < max_aspect("squarified", 10, 1e-2) / 3
 
 
 def test_slack_rectangles_keeps_areas_within_the_slack() -> None:
     instance = parse(generate(seed=9, nodes=500, tail=0.8))
     result = solve(instance, "slack_rectangles", slack=0.05)
     assert result.solution is not None and result.solution["slack"] == 0.05
-    nodes = result.solution["nodes"]
-    for kid in range(1, instance.size):
-        parent = instance.parent[kid]
-        share = nodes[parent]["area"] * instance.weight[kid] / instance.weight[parent]
-        assert share / 1.05 * (1 - 1e-9) <= nodes[kid]["area"] <= share * 1.05 * (1 + 1e-9)
-    assert KIND.check(instance, result.solution).feasible
+    shares = exact_shares(instance)
+    for node, share in zip(result.solution["nodes"], shares, strict=True):
+        assert share / 1.05 * (1 - 1e-9) <= node["area"] <= share * 1.05 * (1 + 1e-9)
+    assert verify(instance, result.solution, "slack_rectangles", slack=0.05).feasible
 
 
 def test_slack_rectangles_beats_squarified_on_heavy_tails() -> None:

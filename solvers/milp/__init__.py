@@ -18,7 +18,7 @@ from solvers.milp.svg import render_svg
 
 
 def summary(instance: MilpModel) -> JSON:
-    """Sizes and features of a parsed model."""
+    """Sizes and features of a parsed model, and what the reader decided for the user (``notes``)."""
     return {
         "name": instance.name,
         "sense": instance.sense,
@@ -30,6 +30,7 @@ def summary(instance: MilpModel) -> JSON:
         "semicontinuous": instance.num_semicontinuous,
         "continuous": instance.num_continuous,
         "format": instance.source_format,
+        "notes": list(instance.notes),
     }
 
 

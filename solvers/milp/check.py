@@ -1,4 +1,9 @@
-"""Independent verification of a milp solution, from the model and the solution JSON alone."""
+"""Independent verification of a milp solution, from the model and the solution JSON alone.
+
+It imports no back-end code of the kind (only the parsed model): bounds of magnitude ≥ 1e20 arrive as ±inf
+(solvers/milp/model.py's infinity threshold); one on the impossible side (a lower bound of +inf, an upper
+bound of −inf) is never met.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +53,8 @@ def _values(model: MilpModel, solution: Any) -> np.ndarray | str:
 
 
 def _excess(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """How far each value lies outside [lower, upper] (0 inside)."""
+    """How far each value lies outside [lower, upper] (0 inside; infinite bounds count as met here, those on
+    the impossible side are caught by :func:`_unreachable`, so that the violation stays a finite number)."""
     with np.errstate(invalid="ignore"):
         below = np.where(np.isfinite(lower), lower - value, 0.0)
         above = np.where(np.isfinite(upper), value - upper, 0.0)
@@ -61,6 +67,12 @@ def _scale(lower: np.ndarray, upper: np.ndarray, value: np.ndarray) -> np.ndarra
     return np.maximum(1.0, np.abs(np.where(np.isfinite(bound), bound, 0.0)))
 
 
+def _unreachable(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Where a bound is infinite on the impossible side (lower +inf, upper −inf): no finite value meets it."""
+    unreachable: np.ndarray = (lower == np.inf) | (upper == -np.inf)
+    return unreachable
+
+
 def check(model: MilpModel, solution: Any) -> Verification:
     """Recompute bounds, integrality, row activities and the objective; never raises."""
     x = _values(model, solution)
@@ -68,9 +80,11 @@ def check(model: MilpModel, solution: Any) -> Verification:
         return _refuse(x)
     problems: list[str] = []
     bound_excess = _excess(x, model.lb, model.ub)
-    is_semi = model.var_types == VarType.semicontinuous
-    bound_excess[is_semi & (np.abs(x) <= FEASIBILITY_TOLERANCE)] = 0.0
+    # A semi-continuous x_j is 0 or in [lb_j, ub_j] (for lb_j > ub_j: only 0).
+    at_zero = (model.var_types == VarType.semicontinuous) & (np.abs(x) <= FEASIBILITY_TOLERANCE)
+    bound_excess[at_zero] = 0.0
     bound_bad = bound_excess > FEASIBILITY_TOLERANCE * _scale(model.lb, model.ub, x)
+    bound_bad |= _unreachable(model.lb, model.ub) & ~at_zero
     for j in np.flatnonzero(bound_bad)[:_SHOWN]:
         problems.append(f"variable {model.var_names[j]!r} = {x[j]:g} outside [{model.lb[j]:g}, {model.ub[j]:g}]")
     is_int = model.var_types == VarType.integer
@@ -81,6 +95,7 @@ def check(model: MilpModel, solution: Any) -> Verification:
     activity = model.matrix @ x if model.num_rows else np.zeros(0)
     row_excess = _excess(activity, model.row_lb, model.row_ub)
     row_bad = row_excess > FEASIBILITY_TOLERANCE * _scale(model.row_lb, model.row_ub, activity)
+    row_bad |= _unreachable(model.row_lb, model.row_ub)
     for i in np.flatnonzero(row_bad)[:_SHOWN]:
         problems.append(
             f"row {model.row_names[i]!r}: activity {activity[i]:g} outside [{model.row_lb[i]:g}, {model.row_ub[i]:g}]"

@@ -1,10 +1,12 @@
 """The OR-Tools CP-SAT back-end, for pure integer models whose data become integers after exact scaling.
 
 Each row and the objective are multiplied by the smallest power of ten (at most ``max_scale``) that makes all
-their coefficients integral; integer variable bounds are rounded inward (ceil of lb, floor of ub) and, since a
-row's activity is then an integer, so are the scaled row bounds. Models with continuous or semi-continuous
-variables, infinite variable bounds that the rows do not bound either (solvers/milp/bounds.py), or data that
-no allowed power of ten makes integral are refused.
+their coefficients exactly integral (solvers/milp/scaling.py); integer variable bounds are rounded inward
+(⌈lb − 10⁻⁶⌉, ⌊ub + 10⁻⁶⌋, as HiGHS and SCIP round them) and, since a row's scaled activity is then an
+integer, so are the scaled row bounds, in exact integer arithmetic (``scaled_row_bound``). Rows without terms
+are left out (``infeasible_by_bounds`` has checked them). Models with continuous or semi-continuous variables,
+infinite variable bounds that the rows do not bound either (solvers/milp/bounds.py), or data that no allowed
+power of ten makes integral are refused.
 """
 
 from __future__ import annotations
@@ -20,27 +22,36 @@ from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused
 from solvers.milp.bounds import implied_bounds
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions
-from solvers.milp.outcome import ProgressRelay, finish_status, infeasible_by_bounds, run_polling_cancel
-from solvers.milp.scaling import INTEGRALITY_EPS, integer_refusal, integral_scale, row_scales
+from solvers.milp.outcome import (
+    FEASIBILITY_TOLERANCE,
+    ProgressRelay,
+    consistent_bound,
+    finish_status,
+    infeasible_by_bounds,
+    run_polling_cancel,
+    settled_objective,
+)
+from solvers.milp.scaling import MAX_SCALED, integer_refusal, integral_scale, row_scales, scaled_row_bound
 
 _POLL_S = 0.1
 #: From this many threads on, CP-SAT runs its parallel portfolio; below, one LP-based worker.
 _PORTFOLIO_THREADS = 8
-#: Largest magnitude of a scaled coefficient or bound CP-SAT is given (well inside int64).
-_MAX_MAGNITUDE = 2**53
+#: Row bounds are clamped to this magnitude (within int64; CP-SAT refuses rows whose activity can reach it).
+_ROW_LIMIT = 2**62
 
 
 class _Build:
-    """The CP-SAT model of a MilpModel, with its objective scale."""
+    """The CP-SAT model of a MilpModel, with its objective scale (``empty_row``: a row no integer activity meets)."""
 
     def __init__(self, model: MilpModel, max_scale: float) -> None:
         reason = integer_refusal(model, max_scale)
         if reason:
             raise SolverRefused(reason)
         self.cp = cp_model.CpModel()
+        self.empty_row: str | None = None
         lb, ub = implied_bounds(model)
-        lb, ub = np.ceil(lb - INTEGRALITY_EPS), np.floor(ub + INTEGRALITY_EPS)
-        if np.any(np.abs(lb) > _MAX_MAGNITUDE) or np.any(np.abs(ub) > _MAX_MAGNITUDE):
+        lb, ub = np.ceil(lb - FEASIBILITY_TOLERANCE), np.floor(ub + FEASIBILITY_TOLERANCE)
+        if np.any(np.abs(lb) > MAX_SCALED) or np.any(np.abs(ub) > MAX_SCALED):
             raise SolverRefused("CP-SAT needs variable bounds within ±2^53")
         self.variables = [
             self.cp.new_int_var(int(lo), int(up), name) for lo, up, name in zip(lb, ub, model.var_names, strict=True)
@@ -48,10 +59,10 @@ class _Build:
         matrix = model.matrix
         for i, scale in enumerate(row_scales(model, max_scale)):
             start, end = matrix.indptr[i], matrix.indptr[i + 1]
+            if start == end:
+                continue  # no terms: its bounds hold 0 (infeasible_by_bounds ran first)
             coefficients, columns = matrix.data[start:end], matrix.indices[start:end]
-            self._add_row(
-                model.row_names[i], coefficients * scale, columns, model.row_lb[i] * scale, model.row_ub[i] * scale
-            )
+            self._add_row(model.row_names[i], coefficients, columns, int(scale), model.row_lb[i], model.row_ub[i])
         # integer_refusal checked that a scale exists.
         scale = integral_scale(model.obj, max_scale) or 1
         self.objective_scale = scale
@@ -65,15 +76,20 @@ class _Build:
         else:
             self.cp.maximize(expression)
 
-    def _add_row(self, name: str, coefficients: np.ndarray, columns: np.ndarray, lower: float, upper: float) -> None:
-        """Add lower ≤ Σ coefficients·x ≤ upper, data already scaled so that the coefficients are integral."""
-        scaled = np.round(coefficients)
-        if np.any(np.abs(scaled) > _MAX_MAGNITUDE):
-            raise SolverRefused(f"row {name!r} has coefficients too large for CP-SAT after scaling")
+    def _add_row(
+        self, name: str, coefficients: np.ndarray, columns: np.ndarray, scale: int, lower: float, upper: float
+    ) -> None:
+        """Add lower ≤ Σ coefficients·x ≤ upper multiplied by ``scale``, which makes the coefficients integral."""
+        scaled = np.round(coefficients * scale)
         expression = cp_model.LinearExpr.weighted_sum([self.variables[j] for j in columns], [int(c) for c in scaled])
-        # The activity is an integer, so the bounds round inward.
-        lo = math.ceil(lower - INTEGRALITY_EPS * max(1.0, abs(lower))) if math.isfinite(lower) else None
-        up = math.floor(upper + INTEGRALITY_EPS * max(1.0, abs(upper))) if math.isfinite(upper) else None
+        # The scaled activity is an integer: the bounds round inward, exactly (scaled_row_bound).
+        lo = scaled_row_bound(lower, scale, lower=True) if math.isfinite(lower) else None
+        up = scaled_row_bound(upper, scale, lower=False) if math.isfinite(upper) else None
+        if lo is not None and up is not None and lo > up and self.empty_row is None:
+            self.empty_row = name
+        # Bounds beyond any activity CP-SAT can represent are kept as the limit (it refuses larger activities).
+        lo = None if lo is None else min(max(lo, -_ROW_LIMIT), _ROW_LIMIT)
+        up = None if up is None else min(max(up, -_ROW_LIMIT), _ROW_LIMIT)
         if lo is not None and up is not None:
             self.cp.add_linear_constraint(expression, lo, up)
         elif up is not None:
@@ -109,6 +125,9 @@ class CpsatSolver:
         if infeasible is not None:
             return infeasible
         build = _Build(instance, options.max_scale)
+        if build.empty_row is not None:
+            reason = f"row {build.empty_row!r}: no integer activity lies within its bounds"
+            return Result(SolutionStatus.infeasible, Termination.infeasible, stats={"reason": reason})
         invalid = build.cp.validate()
         if invalid:
             raise SolverRefused(f"CP-SAT rejected the model: {invalid}")
@@ -147,15 +166,17 @@ class CpsatSolver:
         if has_solution:
             x = np.array(solver.response_proto.solution, dtype=float)  # variables were created in model order
             solution = model.solution_dict(x)
-            objective = model.objective_value(x)
+            reported = solver.objective_value / scale + model.objective_offset
+            objective = settled_objective(model, x, reported, stats)
         if math.isfinite(solver.best_objective_bound) and status != cp_model.INFEASIBLE:
-            bound = solver.best_objective_bound / scale + model.objective_offset
+            proven = solver.best_objective_bound / scale + model.objective_offset
+            bound = consistent_bound(model.sense, objective, proven)
         if status == cp_model.INFEASIBLE:
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
         if status == cp_model.MODEL_INVALID:
             raise SolverRefused(f"CP-SAT found the model invalid: {solver.solution_info}")
         if status == cp_model.OPTIMAL:
-            termination, sol_status = finish_status(objective, bound)
+            termination, sol_status = finish_status(objective, bound, stats)
             return Result(sol_status, termination, objective, bound, solution, stats)
         termination = Termination.cancelled if cancelled else Termination.time_limit
         sol_status = SolutionStatus.feasible if has_solution else SolutionStatus.no_solution

@@ -11,18 +11,26 @@ import numpy as np
 from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import HighsOptions
-from solvers.milp.outcome import ProgressRelay, finish_status, infeasible_by_bounds
+from solvers.milp.outcome import (
+    ProgressRelay,
+    consistent_bound,
+    finish_status,
+    infeasible_by_bounds,
+    settled_objective,
+    solver_domains,
+)
 
 _POLL_S = 0.1
 
 
 def _to_highs_lp(model: MilpModel, zero_objective: bool = False) -> highspy.HighsLp:
+    types, lb, ub = solver_domains(model)
     lp = highspy.HighsLp()
     lp.num_col_ = model.num_vars
     lp.num_row_ = model.num_rows
     lp.col_cost_ = np.zeros(model.num_vars) if zero_objective else model.obj
-    lp.col_lower_ = model.lb
-    lp.col_upper_ = model.ub
+    lp.col_lower_ = lb
+    lp.col_upper_ = ub
     lp.row_lower_ = model.row_lb
     lp.row_upper_ = model.row_ub
     lp.offset_ = 0.0 if zero_objective else model.objective_offset
@@ -34,13 +42,13 @@ def _to_highs_lp(model: MilpModel, zero_objective: bool = False) -> highspy.High
     lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
     lp.a_matrix_.index_ = csc.indices.astype(np.int32)
     lp.a_matrix_.value_ = csc.data
-    if not model.is_lp:
+    if np.any(types != VarType.continuous):
         kinds = {
             VarType.continuous: highspy.HighsVarType.kContinuous,
             VarType.integer: highspy.HighsVarType.kInteger,
             VarType.semicontinuous: highspy.HighsVarType.kSemiContinuous,
         }
-        lp.integrality_ = [kinds[VarType(t)] for t in model.var_types]
+        lp.integrality_ = [kinds[VarType(t)] for t in types]
     return lp
 
 
@@ -111,14 +119,18 @@ class HighsSolver:
         info = h.getInfo()
         stats: dict[str, Any] = {"highs_status": h.modelStatusToString(status)}
         has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        objective = float(info.objective_function_value) if has_solution else None
-        solution = model.solution_dict(h.getSolution().col_value) if has_solution else None
+        objective = solution = None
+        if has_solution:
+            x = np.asarray(h.getSolution().col_value, dtype=float)
+            solution = model.solution_dict(x)
+            objective = settled_objective(model, x, float(info.objective_function_value), stats)
         bound: float | None = None
-        if model.is_lp:
-            bound = objective if status == highspy.HighsModelStatus.kOptimal else None
-        else:
+        if np.any(solver_domains(model)[0] != VarType.continuous):
             bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
             stats["nodes"] = int(info.mip_node_count)
+        elif status == highspy.HighsModelStatus.kOptimal and has_solution:
+            bound = float(info.objective_function_value)  # an LP solved to optimality: its dual objective
+        bound = consistent_bound(model.sense, objective, bound)
         HMS = highspy.HighsModelStatus
         if status == HMS.kInfeasible:
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
@@ -127,7 +139,7 @@ class HighsSolver:
         if status == HMS.kUnboundedOrInfeasible:
             return Result(SolutionStatus.no_solution, Termination.other, stats=stats)
         if status == HMS.kOptimal:
-            termination, sol_status = finish_status(objective, bound)
+            termination, sol_status = finish_status(objective, bound, stats)
         elif status == HMS.kTimeLimit:
             termination, sol_status = Termination.time_limit, None
         elif status == HMS.kInterrupt or cancelled:

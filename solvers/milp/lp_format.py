@@ -4,7 +4,8 @@ Sections (keywords case-insensitive, at the start of a line): ``minimize|maximiz
 ``minimise``…), ``subject to`` (``such that``, ``st``, ``s.t.``), ``bounds``, ``general(s)``/``gen``,
 ``binary``/``binaries``/``bin``, ``semi-continuous``/``semis``/``semi`` and ``end``. ``\\`` starts a comment.
 Constraints are ``[name:] expression relation constant`` or ranges ``constant <= expression <= constant``;
-constants on the expression side move to the right. Bounds are ``x <= u``, ``x >= l``, ``l <= x <= u``,
+constants on the expression side move to the right. The k-th row without a name is called ``Rk`` (``Rk_1``,
+``Rk_2``… where a named row already has that name). Bounds are ``x <= u``, ``x >= l``, ``l <= x <= u``,
 ``x = v``, ``x free``, with ``inf``/``infinity``. Variables default to [0, +inf); a binary one is [0, 1]; a
 semi-continuous one needs a finite upper bound. Quadratic terms, SOS, indicator and lazy-constraint sections
 are refused with their line number.
@@ -231,7 +232,7 @@ class _LpReader:
         position = 0
         while position < len(tokens):
             start = tokens[position]
-            name = f"R{len(self.rows) + 1}"
+            name = ""  # unnamed: named in build()
             if start.kind in ("name", "num") and position + 1 < len(tokens) and tokens[position + 1].kind == "colon":
                 name = start.text
                 position += 2
@@ -253,7 +254,8 @@ class _LpReader:
             self.nonzeros += len(terms)
             if self.nonzeros > MAX_NONZEROS:
                 raise ModelTextError(start.line, f"more than {MAX_NONZEROS} nonzeros (the size limit)")
-            self.row_names.add(name)
+            if name:
+                self.row_names.add(name)
             self.rows.append(_Row(name, terms, lo, up))
 
     @staticmethod
@@ -341,7 +343,20 @@ class _LpReader:
             else:
                 self.types[index] = VarType.semicontinuous
 
+    def name_unnamed_rows(self) -> None:
+        """Call the k-th row ``Rk`` when it has no name, or ``Rk_1``, ``Rk_2``… when a named row has that name."""
+        for k, row in enumerate(self.rows, start=1):
+            if row.name:
+                continue
+            name, suffix = f"R{k}", 0
+            while name in self.row_names:
+                suffix += 1
+                name = f"R{k}_{suffix}"
+            row.name = name
+            self.row_names.add(name)
+
     def build(self) -> MilpModel:
+        self.name_unnamed_rows()
         for j, kind in enumerate(self.types):
             if kind == VarType.semicontinuous and not (math.isfinite(self.ub[j]) and self.ub[j] > 0):
                 raise ModelTextError(0, f"semi-continuous variable {self.var_names[j]!r} needs a finite positive bound")

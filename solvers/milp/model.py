@@ -10,7 +10,9 @@ import scipy.sparse as sp
 
 from solvers.base import Sense
 
-#: Values at or beyond this magnitude in bounds and right-hand sides mean infinity (HiGHS' convention).
+#: The infinity threshold: a bound or right-hand side of this magnitude or more is infinite (HiGHS'
+#: convention), in every reader, back-end and the check alike. On the impossible side (a lower bound of
+#: +inf, an upper bound of −inf) no finite value satisfies it, so such a model is infeasible.
 INFINITE_BOUND = 1e20
 
 
@@ -26,7 +28,9 @@ class VarType(IntEnum):
 class MilpModel:
     """A mixed-integer linear program: optimise c·x + offset s.t. row_lb ≤ A x ≤ row_ub, lb ≤ x ≤ ub.
 
-    A semi-continuous variable takes 0 or a value in [lb, ub]. Infinite bounds are ±inf.
+    A semi-continuous variable takes 0 or a value in [lb, ub] (so any value of [lb, ub] when lb ≤ 0, and only
+    0 when lb > ub). Infinite bounds are ±inf. ``notes`` are what the reader decided for the user (shown in
+    the summary), e.g. an integer block it closed itself.
     """
 
     name: str
@@ -43,6 +47,7 @@ class MilpModel:
     row_ub: np.ndarray
     source_format: str = "json"
     var_index: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.var_index:

@@ -7,7 +7,8 @@ Conventions (those of HiGHS, SCIP and CPLEX):
 * a range R turns ``E`` rows into [rhs, rhs+R] (R > 0) or [rhs+R, rhs] (R < 0), ``L`` rows into
   [rhs−|R|, rhs] and ``G`` rows into [rhs, rhs+|R|];
 * integer columns between ``INTORG``/``INTEND`` markers without any bound entry are binary; a bound entry
-  on such a column replaces the implicit upper bound 1 by +inf before it is applied;
+  on such a column replaces the implicit upper bound 1 by +inf before it is applied; an ``INTORG`` block
+  still open when COLUMNS ends is closed there, and the model's notes say so;
 * ``UP`` with a negative value on a column whose lower bound is 0 makes the lower bound −inf;
 * bound and right-hand-side magnitudes ≥ 1e20 mean infinity;
 * ``SC`` makes a semi-continuous column (0 or in [lb, value]); its value must be finite and positive.
@@ -86,6 +87,8 @@ class _MpsReader:
         self.column_index: dict[str, int] = {}
         self.nonzeros = 0
         self.in_integer_block = False
+        self.integer_block_line = 0
+        self.notes: list[str] = []
         self.rhs_set: str | None = None
         self.range_set: str | None = None
         self.bound_set: str | None = None
@@ -139,6 +142,8 @@ class _MpsReader:
                         f"section {keyword}: {_REFUSED_SECTIONS[keyword]} is not supported (linear only)",
                     )
                 if keyword in _SECTIONS:
+                    if section == "COLUMNS" and keyword != "COLUMNS":
+                        self.close_integer_block(lineno)
                     section = keyword
                     if keyword == "ENDATA":
                         ended = True
@@ -224,6 +229,7 @@ class _MpsReader:
                 if self.in_integer_block:
                     raise ModelTextError(lineno, "INTORG marker inside an integer block (missing INTEND)")
                 self.in_integer_block = True
+                self.integer_block_line = lineno
             elif marker == "INTEND":
                 if not self.in_integer_block:
                     raise ModelTextError(lineno, "INTEND marker without a matching INTORG")
@@ -260,6 +266,15 @@ class _MpsReader:
                         raise ModelTextError(lineno, f"more than {MAX_NONZEROS} nonzeros (the size limit)")
             else:
                 raise ModelTextError(lineno, f"row {row!r} is not declared in ROWS")
+
+    def close_integer_block(self, lineno: int) -> None:
+        """End an integer block left open at the end of COLUMNS (as HiGHS and CPLEX read it), with a note."""
+        if self.in_integer_block:
+            self.in_integer_block = False
+            self.notes.append(
+                f"line {lineno}: the integer block opened by INTORG on line {self.integer_block_line} has no "
+                "INTEND; it was closed at the end of COLUMNS"
+            )
 
     def current_column(self, name: str, lineno: int) -> _Column:
         if self.columns and self.columns[-1].name == name:
@@ -403,8 +418,6 @@ class _MpsReader:
 
     # -- model ------------------------------------------------------------------------------------
     def build(self) -> MilpModel:
-        if self.in_integer_block:
-            raise ModelTextError(0, "an INTORG marker has no matching INTEND")
         num_rows = len(self.row_names)
         rhs = np.zeros(num_rows)
         for index, value in self.rhs.items():
@@ -454,6 +467,7 @@ class _MpsReader:
             row_lb=row_lb,
             row_ub=row_ub,
             source_format="mps",
+            notes=self.notes,
         )
 
 

@@ -17,8 +17,12 @@ Event = tuple[str, float, Any]
 
 #: Incumbent events carry the full solution only up to this many variables (else objective only).
 INCUMBENT_SOLUTION_MAX_VARS = 200_000
-#: A solve that stopped with |objective − bound| at most this (relative or absolute) counts as optimal.
+#: A solve that stopped with |objective − bound| at most this (relative or absolute) counts as optimal; a
+#: back-end's own objective figure must match the recomputed c·x + offset to the same tolerance.
 OPTIMALITY_TOLERANCE = 1e-6
+#: The back-ends' absolute feasibility tolerance (HiGHS' ``mip_feasibility_tolerance``, SCIP's ``feastol``):
+#: integer bounds round inward only past it, ⌈lb − tol⌉ and ⌊ub + tol⌋, as HiGHS and SCIP round them.
+FEASIBILITY_TOLERANCE = 1e-6
 
 
 def improves_incumbent(sense: Sense, new: float, old: float | None) -> bool:
@@ -37,26 +41,100 @@ def improves_bound(sense: Sense, new: float, old: float | None) -> bool:
     return new > old if sense == "minimize" else new < old
 
 
-def finish_status(objective: float | None, bound: float | None) -> tuple[Termination, SolutionStatus]:
-    """Termination and status of a solve the back-end reports as finished (optimal within its gap)."""
+def objective_agrees(reported: float, recomputed: float) -> bool:
+    """True when a back-end's own objective figure matches c·x + offset recomputed from its values."""
+    return abs(reported - recomputed) <= OPTIMALITY_TOLERANCE * max(1.0, abs(recomputed))
+
+
+def settled_objective(model: MilpModel, x: np.ndarray, reported: float, stats: dict[str, Any]) -> float:
+    """The objective of values ``x`` recomputed from the model; a back-end figure that disagrees is kept in
+    ``stats["objective_disagreement"]`` (and then :func:`finish_status` claims nothing)."""
+    objective = model.objective_value(x)
+    if not objective_agrees(reported, objective):
+        stats["objective_disagreement"] = {"reported": reported, "recomputed": objective}
+    return objective
+
+
+def consistent_bound(sense: Sense, objective: float | None, bound: float | None) -> float | None:
+    """``bound``, or None when it is better than the objective of a returned point (then it is no bound)."""
+    if objective is None or bound is None:
+        return bound
+    slack = OPTIMALITY_TOLERANCE * max(1.0, abs(objective))
+    contradicts = bound > objective + slack if sense == "minimize" else bound < objective - slack
+    return None if contradicts else bound
+
+
+def finish_status(
+    objective: float | None, bound: float | None, stats: dict[str, Any] | None = None
+) -> tuple[Termination, SolutionStatus]:
+    """Termination and status of a solve the back-end reports as finished (optimal within its gap).
+
+    ``optimal`` needs the recomputed objective to agree with the back-end's own (no
+    ``objective_disagreement`` in ``stats``) and to meet the bound; a disagreement ends as ``feasible`` with
+    termination ``other``.
+    """
     if objective is None:
         return Termination.other, SolutionStatus.no_solution
+    if stats is not None and "objective_disagreement" in stats:
+        return Termination.other, SolutionStatus.feasible
     gap = relative_gap(objective, bound)
     if bound is None or gap is None or gap <= OPTIMALITY_TOLERANCE or abs(objective - bound) <= OPTIMALITY_TOLERANCE:
         return Termination.optimal, SolutionStatus.optimal
     return Termination.gap_limit, SolutionStatus.feasible
 
 
-def infeasible_by_bounds(model: MilpModel) -> Result | None:
-    """An infeasible Result when some variable or row has lower bound > upper bound (an integer one: no
-    integer inside), so no back-end needs to run; else None."""
-    lb, ub = model.lb.copy(), model.ub.copy()
-    is_int = model.var_types == VarType.integer
-    lb[is_int] = np.ceil(lb[is_int] - 1e-9)
-    ub[is_int] = np.floor(ub[is_int] + 1e-9)
-    if np.any(lb > ub) or np.any(model.row_lb > model.row_ub):
-        return Result(SolutionStatus.infeasible, Termination.infeasible, stats={"reason": "lower bound > upper bound"})
+def solver_domains(model: MilpModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variable types and bounds as every back-end models them: a semi-continuous x ∈ {0} ∪ [lb, ub] is
+    continuous on [lb, ub] when lb ≤ 0 (0 lies inside), fixed at 0 when lb > ub (only 0 is left), and
+    semi-continuous only when 0 < lb ≤ ub."""
+    types, lb, ub = model.var_types.copy(), model.lb.copy(), model.ub.copy()
+    semi = types == VarType.semicontinuous
+    only_zero = semi & (lb > ub)
+    lb[only_zero] = ub[only_zero] = 0.0
+    types[semi & (lb <= 0)] = VarType.continuous
+    return types, lb, ub
+
+
+def _first(names: list[str], mask: np.ndarray) -> str:
+    return names[int(np.flatnonzero(mask)[0])]
+
+
+def infeasibility_by_bounds(model: MilpModel) -> str | None:
+    """Why no point can satisfy the bounds alone, or None: a variable with no (integer) value in its
+    bounds, a row with lb > ub, a bound of +inf on the lower or −inf on the upper side, or an empty row
+    whose activity 0 lies outside its bounds (beyond the back-ends' absolute tolerance)."""
+    types, lb, ub = solver_domains(model)
+    is_int = types == VarType.integer
+    lb[is_int] = np.ceil(lb[is_int] - FEASIBILITY_TOLERANCE)
+    ub[is_int] = np.floor(ub[is_int] + FEASIBILITY_TOLERANCE)
+    impossible = (lb == np.inf) | (ub == -np.inf)
+    if impossible.any():
+        name = _first(model.var_names, impossible)
+        return f"variable {name!r} has a bound of infinite magnitude (≥ 1e20) on the impossible side"
+    if np.any(lb > ub):
+        j = int(np.flatnonzero(lb > ub)[0])
+        value = "integer value" if is_int[j] else "value"
+        return f"variable {model.var_names[j]!r} has no {value} in [{model.lb[j]:g}, {model.ub[j]:g}]"
+    row_lb, row_ub = model.row_lb, model.row_ub
+    impossible = (row_lb == np.inf) | (row_ub == -np.inf)
+    if impossible.any():
+        name = _first(model.row_names, impossible)
+        return f"row {name!r} has a bound of infinite magnitude (≥ 1e20) on the impossible side"
+    if np.any(row_lb > row_ub):
+        return f"row {_first(model.row_names, row_lb > row_ub)!r} has lower bound > upper bound"
+    empty = np.diff(model.matrix.indptr) == 0
+    unmet = empty & ((row_lb > FEASIBILITY_TOLERANCE) | (row_ub < -FEASIBILITY_TOLERANCE))
+    if unmet.any():
+        return f"row {_first(model.row_names, unmet)!r} has no terms and its bounds exclude 0"
     return None
+
+
+def infeasible_by_bounds(model: MilpModel) -> Result | None:
+    """An infeasible Result when :func:`infeasibility_by_bounds` finds a reason, so no back-end needs to run."""
+    reason = infeasibility_by_bounds(model)
+    if reason is None:
+        return None
+    return Result(SolutionStatus.infeasible, Termination.infeasible, stats={"reason": reason})
 
 
 def run_polling_cancel(

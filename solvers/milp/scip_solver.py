@@ -1,6 +1,7 @@
 """The SCIP back-end (PySCIPOpt): incumbents and bounds from an event handler, cancel via interruptSolve.
 
-A semi-continuous variable x ∈ {0} ∪ [l, u] is modelled exactly with a binary z: l·z ≤ x ≤ u·z.
+A semi-continuous variable x ∈ {0} ∪ [l, u] with 0 < l ≤ u is modelled exactly with a binary z: l·z ≤ x ≤ u·z
+(other cases are a plain interval or x = 0: ``solver_domains``).
 SCIP itself is single-threaded here; ``threads`` is accepted and reported but does not change the search.
 """
 
@@ -19,7 +20,15 @@ from pyscipopt.scip import ExprCons
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import ScipOptions
-from solvers.milp.outcome import ProgressRelay, finish_status, infeasible_by_bounds, run_polling_cancel
+from solvers.milp.outcome import (
+    ProgressRelay,
+    consistent_bound,
+    finish_status,
+    infeasible_by_bounds,
+    run_polling_cancel,
+    settled_objective,
+    solver_domains,
+)
 
 _POLL_S = 0.1
 _PRESOLVE = {"default": None, "off": "off", "aggressive": "aggressive", "fast": "fast"}
@@ -29,19 +38,19 @@ _EVENTS = (SCIP_EVENTTYPE.BESTSOLFOUND, SCIP_EVENTTYPE.DUALBOUNDIMPROVED)
 def _build(model: MilpModel, zero_objective: bool = False) -> tuple[Model, list[Any]]:
     scip = Model(model.name or "milp")
     scip.hideOutput()
+    types, lower, upper = solver_domains(model)
     variables = []
     for j, name in enumerate(model.var_names):
-        kind = "I" if model.var_types[j] == VarType.integer else "C"
-        lb = None if math.isinf(model.lb[j]) else float(model.lb[j])
-        ub = None if math.isinf(model.ub[j]) else float(model.ub[j])
-        if model.var_types[j] == VarType.semicontinuous:
-            x = scip.addVar(name, vtype="C", lb=min(lb or 0.0, 0.0), ub=ub)
+        lb = None if math.isinf(lower[j]) else float(lower[j])
+        ub = None if math.isinf(upper[j]) else float(upper[j])
+        if types[j] == VarType.semicontinuous:  # 0 < lb ≤ ub < inf here (solver_domains)
+            x = scip.addVar(name, vtype="C", lb=0.0, ub=ub)
             on = scip.addVar(f"{name}#on", vtype="B")
-            scip.addCons(x <= float(model.ub[j]) * on)
-            if lb is not None and lb > 0:
-                scip.addCons(x >= lb * on)
+            scip.addCons(x <= float(upper[j]) * on)
+            scip.addCons(x >= float(lower[j]) * on)
             variables.append(x)
             continue
+        kind = "I" if types[j] == VarType.integer else "C"
         variables.append(scip.addVar(name, vtype=kind, lb=lb, ub=ub))
     matrix = model.matrix
     for i in range(model.num_rows):
@@ -137,10 +146,10 @@ class ScipSolver:
             best = scip.getBestSol()
             x = np.array([scip.getSolVal(best, v) for v in variables], dtype=float)
             solution = model.solution_dict(x)
-            objective = model.objective_value(x)
+            objective = settled_objective(model, x, float(scip.getSolObjVal(best)), stats)
         dual = scip.getDualbound()
         if math.isfinite(dual) and abs(dual) < 1e20 and status not in ("infeasible", "unbounded", "inforunbd"):
-            bound = float(dual)
+            bound = consistent_bound(model.sense, objective, float(dual))
         if status == "infeasible":
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats=stats)
         if status == "unbounded":
@@ -148,7 +157,7 @@ class ScipSolver:
         if status == "inforunbd":
             return Result(SolutionStatus.no_solution, Termination.other, stats=stats)
         if status in ("optimal", "gaplimit"):
-            termination, sol_status = finish_status(objective, bound)
+            termination, sol_status = finish_status(objective, bound, stats)
             return Result(sol_status, termination, objective, bound, solution, stats)
         if status == "userinterrupt" or cancelled:
             termination = Termination.cancelled

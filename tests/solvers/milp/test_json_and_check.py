@@ -105,6 +105,7 @@ def test_summary_and_sense_attribute() -> None:
         "semicontinuous": 1,
         "continuous": 1,
         "format": "json",
+        "notes": [],
     }
 
 

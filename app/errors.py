@@ -70,8 +70,11 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
 
 
-def _json_safe_loc(loc: Any) -> list[Any]:
-    return [part if isinstance(part, (str, int)) else str(part) for part in loc]
+def _request_loc(loc: tuple[Any, ...]) -> list[Any]:
+    """One convention for every error: a body field's path from the body's top (no "body" prefix, as the
+    kinds' own errors), a query parameter or header as ["query" | "header", name]."""
+    parts = [part if isinstance(part, (str, int)) else str(part) for part in loc]
+    return parts[1:] if parts[:1] == ["body"] and len(parts) > 1 else parts
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -86,15 +89,26 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         body_unparsable = False
+        about_body = False
         for err in exc.errors():
+            loc = tuple(err.get("loc", ()))
+            about_body = about_body or loc[:1] == ("body",)
             if err.get("type") in ("json_invalid", "model_attributes_type") or (
-                err.get("type") == "missing" and (tuple(err.get("loc", ())) == ("body",))
+                err.get("type") == "missing" and loc == ("body",)
             ):
                 body_unparsable = body_unparsable or err.get("type") == "json_invalid"
-            errors.append({"loc": _json_safe_loc(err.get("loc", ())), "msg": str(err.get("msg", ""))})
+            errors.append({"loc": _request_loc(loc), "msg": str(err.get("msg", ""))})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if about_body and not (content_type == "application/json" or content_type.endswith("+json")):
+            shown = content_type or "none"
+            return problem_response(
+                400,
+                f"The body must be sent with Content-Type: application/json (it was {shown}).",
+                errors=[{"loc": ["header", "content-type"], "msg": f"expected application/json, got {shown}"}],
+            )
         if body_unparsable:
             return problem_response(400, "The request body is not valid JSON.", errors=errors)
         return problem_response(422, "The request is invalid; see errors.", errors=errors)

@@ -53,6 +53,20 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class TrailingSlash:
+    """Route ``/v1/jobs/`` as ``/v1/jobs`` instead of answering an empty 307 (a redirected POST loses its body)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            trimmed = path.rstrip("/") or "/"
+            scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
+        await self.app(scope, receive, send)
+
+
 def create_app() -> FastAPI:
     """Build the API application."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -64,6 +78,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.middleware("http")(record_request)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_body_bytes)
+    app.add_middleware(TrailingSlash)
     app.include_router(jobs.router)
     app.include_router(kinds.router)
     app.include_router(webhooks.router)

@@ -117,6 +117,7 @@ class NewJob:
     request_hash: str | None
     webhook_url: str | None = None
     instance_summary: dict[str, Any] | None = None
+    warnings: list[str] | None = None
 
 
 def find_by_idempotency_key(session: Session, tenant_id: int, key: str) -> Job | None:
@@ -140,6 +141,7 @@ def create_job(session: Session, tenant_id: int, new: NewJob) -> Job:
         request_hash=new.request_hash,
         webhook_url=new.webhook_url,
         instance_summary=new.instance_summary,
+        warnings=new.warnings or None,
         created_at=utcnow(),
     )
     session.add(job)

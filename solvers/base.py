@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,6 +63,9 @@ class CommonOptions(BaseModel):
     """Options every solver accepts; a solver's own ``Options`` subclasses this."""
 
     model_config = ConfigDict(extra="forbid")
+
+    #: Common options this solver has no use for; a request that sets one is refused rather than ignored.
+    unused_common: ClassVar[frozenset[str]] = frozenset()
 
     time_limit_s: float = Field(60.0, gt=0, le=86_400, description="Wall-clock limit for the solve.")
     rel_gap: float = Field(1e-4, ge=0, le=1, description="Stop when the relative gap is at most this.")

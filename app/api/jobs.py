@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -20,7 +21,7 @@ from app.db import Job, get_sessionmaker
 from app.deps import SessionDep, TenantDep
 from app.errors import ProblemError
 from app.settings import get_settings
-from solvers.base import CommonOptions, InvalidInstance, Kind, errors_from_validation
+from solvers.base import InvalidInstance, Kind, SolverSpec, errors_from_validation
 from solvers.registry import KIND_MODULES, get_kind
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -76,6 +77,7 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "metadata": job.client_metadata,
         "progress": job.progress,
         "error": job.error,
+        "warnings": job.warnings or [],
         "webhook_url": job.webhook_url,
         "instance_summary": job.instance_summary,
         "links": job_links(job.id),
@@ -98,17 +100,61 @@ def parse_instance(kind: Kind, raw: Any, loc_prefix: tuple[str, ...] = ("instanc
         raise ProblemError(422, f"The {kind.name} instance is invalid; see errors.", errors=errors) from exc
 
 
-def validate_options(options_model: type[CommonOptions], raw: dict[str, Any]) -> dict[str, Any]:
-    """Solver options with defaults filled in and the time limit capped by server config; 422 if invalid."""
+def validate_options(spec: SolverSpec, raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Solver options with defaults filled in and the time limit capped by server config, and warnings
+    saying what was changed; 422 if invalid or if a common option means nothing to this solver."""
     settings = get_settings()
+    unused = sorted(spec.options.unused_common & raw.keys())
+    if unused:
+        errors = [{"loc": ["options", name], "msg": f"solver {spec.name!r} does not use {name}"} for name in unused]
+        raise ProblemError(422, f"Solver {spec.name!r} has no use for {', '.join(unused)}.", errors=errors)
     raw = {"time_limit_s": settings.default_time_limit_s, **raw}
     try:
-        options = options_model.model_validate(raw)
+        options = spec.options.model_validate(raw)
     except ValidationError as exc:
         errors = errors_from_validation(exc, prefix=("options",))
         raise ProblemError(422, "The solver options are invalid; see errors.", errors=errors) from exc
-    options.time_limit_s = min(options.time_limit_s, settings.max_time_limit_s)
-    return options.model_dump(mode="json")
+    warnings = []
+    if options.time_limit_s > settings.max_time_limit_s:
+        warnings.append(
+            f"time_limit_s {options.time_limit_s:g} is over this server's cap; the job runs with "
+            f"{settings.max_time_limit_s:g}"
+        )
+        options.time_limit_s = settings.max_time_limit_s
+    return options.model_dump(mode="json"), warnings
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A job request that passed every check but the tenant's quota: what would be stored."""
+
+    kind: Kind
+    instance: Any
+    solver: SolverSpec
+    options: dict[str, Any]
+    warnings: list[str]
+
+
+def check_request(kind_name: str, raw_instance: Any, solver: str, raw_options: dict[str, Any]) -> CheckedRequest:
+    """Kind, instance, solver and options checked as a submission checks them (404 or 422 otherwise)."""
+    kind = lookup_kind(kind_name)
+    instance = parse_instance(kind, raw_instance)
+    try:
+        spec = kind.solver(solver, instance)
+    except KeyError as exc:
+        raise ProblemError(
+            404,
+            f"Unknown solver {solver!r} for kind {kind.name!r}; known: auto, {', '.join(kind.solvers)}.",
+        ) from exc
+    refused = kind.refusal(instance, spec.name) if kind.refusal is not None else None
+    if refused:
+        raise ProblemError(
+            422,
+            f"Solver {spec.name!r} cannot take this instance: {refused}",
+            errors=[{"loc": ["solver"], "msg": refused}],
+        )
+    options, warnings = validate_options(spec, raw_options)
+    return CheckedRequest(kind, instance, spec, options, warnings)
 
 
 def check_webhook_url(url: str, loc: tuple[str, ...]) -> None:
@@ -142,23 +188,8 @@ def submit_job(
         previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key)
         if previous is not None:
             return _idempotent_repeat(previous, request_hash, response)
-    kind = lookup_kind(body.kind)
-    instance = parse_instance(kind, body.instance)
-    try:
-        spec = kind.solver(body.solver, instance)
-    except KeyError as exc:
-        raise ProblemError(
-            404,
-            f"Unknown solver {body.solver!r} for kind {kind.name!r}; known: auto, {', '.join(kind.solvers)}.",
-        ) from exc
-    refused = kind.refusal(instance, spec.name) if kind.refusal is not None else None
-    if refused:
-        raise ProblemError(
-            422,
-            f"Solver {spec.name!r} cannot take this instance: {refused}",
-            errors=[{"loc": ["solver"], "msg": refused}],
-        )
-    options = validate_options(spec.options, body.options)
+    checked = check_request(body.kind, body.instance, body.solver, body.options)
+    kind, instance, spec = checked.kind, checked.instance, checked.solver
     settings = get_settings()
     if body.webhook_url is not None:
         check_webhook_url(body.webhook_url, ("webhook_url",))
@@ -172,7 +203,8 @@ def submit_job(
         kind=kind.name,
         solver=spec.name,
         instance_json=json.dumps(body.instance),
-        options=options,
+        options=checked.options,
+        warnings=checked.warnings,
         priority=body.priority,
         metadata=body.metadata,
         idempotency_key=idempotency_key,

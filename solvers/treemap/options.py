@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from solvers.base import CommonOptions
 from solvers.treemap.solution import MAX_SLACK
 
+#: The treemap layouts are deterministic constructions: no gap to close, no randomness, one thread.
+NOT_USED: frozenset[str] = frozenset({"rel_gap", "seed", "threads"})
+
 
 class SquarifiedOptions(CommonOptions):
     """Options of ``squarified``."""
+
+    unused_common: ClassVar[frozenset[str]] = NOT_USED
 
 
 class SliceDiceOptions(CommonOptions):
     """Options of ``slice_dice``."""
 
+    unused_common: ClassVar[frozenset[str]] = NOT_USED
+
 
 class PolygonalOptions(CommonOptions):
     """Options of ``polygonal``."""
+
+    unused_common: ClassVar[frozenset[str]] = NOT_USED
 
     directions: int = Field(
         8,
@@ -30,6 +41,8 @@ class PolygonalOptions(CommonOptions):
 
 class SlackRectanglesOptions(CommonOptions):
     """Options of ``slack_rectangles``."""
+
+    unused_common: ClassVar[frozenset[str]] = NOT_USED
 
     slack: float = Field(
         0.1,

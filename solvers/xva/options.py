@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -11,6 +11,8 @@ from solvers.base import CommonOptions
 
 class MonteCarloOptions(CommonOptions):
     """Options of the ``monte_carlo`` solver; the number of paths and steps is in the instance."""
+
+    unused_common: ClassVar[frozenset[str]] = frozenset({"rel_gap", "threads"})  # no bound, one process
 
     antithetic: bool = Field(True, description="Antithetic paths (each normal draw also used negated).")
     default_probabilities: Literal["exact", "simulated"] = Field(

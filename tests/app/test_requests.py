@@ -80,7 +80,7 @@ def test_client_cannot_set_server_fields(api: Api) -> None:
     body = {"kind": "fake", "instance": {"steps": 1}, "status": "succeeded", "tenant_id": 1, "attempts": 0}
     response = api.request("POST", "/v1/jobs", json=body)
     assert response.status_code == 422
-    assert {tuple(e["loc"]) for e in response.json()["errors"]} >= {("body", "status"), ("body", "tenant_id")}
+    assert {tuple(e["loc"]) for e in response.json()["errors"]} >= {("status",), ("tenant_id",)}
 
 
 def test_body_that_is_not_json_is_400(api: Api) -> None:

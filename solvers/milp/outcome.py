@@ -192,13 +192,16 @@ class ProgressRelay:
         self.with_values = model.num_vars <= INCUMBENT_SOLUTION_MAX_VARS
 
     def drain(self) -> None:
-        """Forward every queued improvement, mapping solver units back: value / scale + offset."""
+        """Forward every queued improvement, mapping solver units back: value / scale + offset. An incumbent
+        that comes with its values is reported with the objective recomputed from them."""
         while True:
             try:
                 what, value, values = self.events.get_nowait()
             except queue.Empty:
                 return
             value = value / self.objective_scale + self.objective_offset
+            if what == "incumbent" and values is not None:
+                value = self.model.objective_value(np.asarray(values, dtype=float))
             if what == "bound":
                 self.bound(value)
             elif improves_incumbent(self.model.sense, value, self.best_objective):

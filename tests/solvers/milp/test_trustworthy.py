@@ -4,6 +4,7 @@ called infeasible, and every back-end and the check read a model the same way.""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import highspy
@@ -229,6 +230,25 @@ def test_an_intorg_block_without_intend_is_closed_at_the_end_of_columns_as_highs
         assert_verified(model, solve(solver, model), SolutionStatus.optimal, -1.0)
 
 
+HIGHS_FILE = Path(__file__).parent / "data" / "infeasible-mip1.mps"  # HiGHS' check/instances (data/LICENSE)
+
+
+def test_highs_own_file_with_intorg_and_no_intend_is_read_as_highs_reads_it_and_is_infeasible() -> None:
+    model: MilpModel = KIND.parse({"format": "mps", "model": HIGHS_FILE.read_text()})
+    assert KIND.summary(model)["notes"] == [
+        "line 331: the integer block opened by INTORG on line 77 has no INTEND; it was closed at the end of COLUMNS"
+    ]
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    highs.silent()
+    assert highs.readModel(str(HIGHS_FILE)) == highspy.HighsStatus.kOk
+    lp = highs.getLp()
+    assert [t == highspy.HighsVarType.kInteger for t in lp.integrality_] == [bool(t) for t in model.var_types]
+    assert model.num_integer == 11
+    assert model.lb.tolist() == list(lp.col_lower_) and model.ub.tolist() == list(lp.col_upper_)
+    for solver in ("highs", "scip"):
+        assert_infeasible(solve(solver, model))
+
+
 # -- item 12: automatic LP row names --------------------------------------------------------------------------
 
 
@@ -278,3 +298,13 @@ def test_cpsat_reporting_an_objective_its_values_do_not_have_is_not_called_optim
     monkeypatch.setattr(cp_model.CpSolver, "objective_value", property(lambda self: 9.0))
     model = knapsack()
     assert_downgraded(model, solve("cpsat", model), 9.0)
+
+
+def test_incumbents_are_reported_with_the_objective_of_their_values(monkeypatch: Any) -> None:
+    monkeypatch.setattr(cp_model.CpSolverSolutionCallback, "objective_value", property(lambda self: 99.0))
+    model = knapsack()
+    backend = BACKENDS["cpsat"]
+    progress = NullProgress()
+    backend.solve(model, backend.Options(rel_gap=0.0), progress, NeverCancel())
+    assert progress.incumbents and 99.0 not in progress.incumbents
+    assert progress.incumbents[-1] == KIND.check(model, progress.best_solution or {}).objective == 7.0

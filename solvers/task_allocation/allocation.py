@@ -11,20 +11,13 @@ import numpy as np
 import numpy.typing as npt
 
 from solvers.base import JSON
-from solvers.task_allocation.model import FloatArray, Instance
+from solvers.task_allocation.model import FloatArray, Instance, cover_slack
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: A requirement q counts as covered by a sum s when s ≥ q − COVER_TOL · max(1, q).
-COVER_TOL = 1e-9
 #: Marks an unassigned agent in ``task_of_agent`` arrays.
 UNASSIGNED = -1
-
-
-def shortfall_tolerance(requirement: FloatArray) -> FloatArray:
-    """Per-entry slack below a requirement that still counts as covered."""
-    return COVER_TOL * np.maximum(1.0, requirement)
 
 
 def covered_tasks(instance: Instance, task_of_agent: IntArray) -> BoolArray:
@@ -33,7 +26,7 @@ def covered_tasks(instance: Instance, task_of_agent: IntArray) -> BoolArray:
     assigned = task_of_agent >= 0
     np.add.at(supply, task_of_agent[assigned], instance.agent_capability[assigned])
     need = instance.task_requirement
-    return np.asarray(np.all(supply >= need - shortfall_tolerance(need), axis=1))
+    return np.asarray(np.all(supply >= need - cover_slack(need), axis=1))
 
 
 def profit(instance: Instance, task_of_agent: IntArray) -> float:
@@ -65,20 +58,21 @@ def to_solution(instance: Instance, task_of_agent: IntArray) -> JSON:
 
 
 def fractional_cover_cost(capability: FloatArray, cost: FloatArray, need: float) -> float:
-    """Cheapest cost of covering ``need`` with fractions of agents (∞ when they cannot)."""
+    """Cheapest cost of covering ``need`` (up to its slack) with fractions of agents (∞ when they cannot)."""
     if need <= 0:
         return 0.0
+    target = need - float(cover_slack(need))
     supplying = capability > 0
     rate = cost[supplying] / capability[supplying]
     amount = capability[supplying]
     order = np.argsort(rate, kind="stable")
     filled = np.cumsum(amount[order])
-    last = int(np.searchsorted(filled, need - COVER_TOL * max(1.0, need)))
+    last = int(np.searchsorted(filled, target))
     if last >= order.size:
         return math.inf
     before = float(filled[last - 1]) if last > 0 else 0.0
     spent = float((rate[order[:last]] * amount[order[:last]]).sum())
-    return spent + max(need - before, 0.0) * float(rate[order[last]])
+    return spent + max(target - before, 0.0) * float(rate[order[last]])
 
 
 def coalition_cost_bound(instance: Instance, allowed: BoolArray, tasks: BoolArray | None = None) -> FloatArray:
@@ -150,7 +144,7 @@ class CoalitionBuilder:
             return None
         capability = inst.agent_capability[np.ix_(candidates, needed)]
         need = requirement[needed]
-        if np.any(capability.sum(axis=0) < need - shortfall_tolerance(need)):
+        if np.any(capability.sum(axis=0) < need - cover_slack(need)):
             return None
         cost = inst.assign_cost[candidates, task]
         cost_floor = 1e-9 * max(1.0, float(inst.task_reward[task]))
@@ -161,7 +155,7 @@ class CoalitionBuilder:
         available = np.ones(candidates.size, dtype=bool)
         available[: fixed.size] = False
         chosen: list[int] = list(range(fixed.size))
-        while np.any(residual > shortfall_tolerance(need)):
+        while np.any(residual > cover_slack(need)):
             gain = (np.minimum(capability, residual) * weight).sum(axis=1)
             gain[~available] = 0.0
             score = gain / (cost + cost_floor)
@@ -181,7 +175,7 @@ class CoalitionBuilder:
         supply = capability[chosen].sum(axis=0)
         for position in np.argsort(-cost[chosen], kind="stable"):
             without = supply - capability[chosen[position]]
-            if np.all(without >= need - shortfall_tolerance(need)):
+            if np.all(without >= need - cover_slack(need)):
                 keep[position] = False
                 supply = without
         return chosen[keep]

@@ -7,11 +7,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from solvers.base import Verification
-from solvers.task_allocation.model import Instance, SolutionModel
+from solvers.task_allocation.model import Instance, SolutionModel, cover_slack
 
 CHECKED_BY = "task_allocation.check"
-#: Relative slack on a requirement (same meaning as in the solvers, restated here on purpose).
-TOLERANCE = 1e-9
 
 
 def _infeasible(message: str, violation: float = 0.0) -> Verification:
@@ -64,9 +62,8 @@ def check(instance: Instance, solution: Any) -> Verification:
         shortfall = 0.0
         for k in range(n_caps):
             need = float(instance.task_requirement[j, k])
-            missing = need - supply[task_id][k]
-            if missing > TOLERANCE * max(1.0, need):
-                shortfall = max(shortfall, missing)
+            if supply[task_id][k] < need - float(cover_slack(need)):  # the kind's one coverage rule
+                shortfall = max(shortfall, need - supply[task_id][k])
         if shortfall == 0.0:
             total_reward += float(instance.task_reward[j])
             if task_id not in claimed:

@@ -7,6 +7,15 @@ one member never needs to supply more than q_jk), 0 ≤ y_cj ≤ u_cj integer, z
 CP-SAT also gets y_cj ≤ u_cj z_j (it propagates well there, and measured faster with it); HiGHS
 does not (the rows barely tighten its LP, and measured slower with them). Costs are ≥ 0, so members
 on a task left uncovered only cost; such agents are released when a solution is read back.
+Every requirement row uses the kind's one coverage rule (``model.cover_slack``): q_jk stands for
+q_jk − slack(q_jk), as in ``check``, so the model's optimum is the optimum ``check`` measures.
+
+Trust: the result's objective is always the profit recomputed from the returned allocation, and
+``optimal`` is claimed only when that profit reaches the back-end's proven bound; the bound is never
+lowered to meet it. HiGHS 1.16, given a start solution with presolve on, can report the objective of
+the start's image in the presolved space while returning the start itself unchanged (2 of 180
+generated 10 × 4 instances); when HiGHS's reported objective disagrees with the objective of the
+solution it returns, the model is solved again without the start.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,7 +40,7 @@ from solvers.task_allocation.allocation import (
     to_solution,
 )
 from solvers.task_allocation.common import StopWatch
-from solvers.task_allocation.model import FloatArray, Instance
+from solvers.task_allocation.model import FloatArray, Instance, cover_slack
 from solvers.task_allocation.options import ExactOptions
 from solvers.task_allocation.reduction import ReducedModel, reduce_instance
 
@@ -41,6 +50,9 @@ WARM_START_SHARE = 0.2
 MAX_DECIMALS = 6
 #: Largest scaled magnitude CP-SAT is given (keeps sums far from int64 overflow).
 MAX_SCALED = 2**40
+#: Relative distance within which a back-end's objective and a recomputed one, or an objective and
+#: a proven bound, count as equal (the service's own objective check uses the same 1e-6).
+AGREEMENT_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -75,6 +87,12 @@ class BackendOutcome:
     termination: Termination
     proved_optimal: bool
     bound: float | None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def agree(a: float, b: float) -> bool:
+    """True when two objective values are equal within AGREEMENT_TOLERANCE (relative, at least 1 absolute unit)."""
+    return abs(a - b) <= AGREEMENT_TOLERANCE * max(1.0, abs(a), abs(b))
 
 
 def decimal_scale(values: FloatArray) -> int | None:
@@ -124,8 +142,8 @@ class ExactSolver:
             "model_classes": len(model.classes),
             "model_pairs": int(model.pair_class.size),
         }
-        if model.pair_class.size == 0:
-            outcome = BackendOutcome(Termination.optimal, True, incumbents.value)
+        if model.pair_class.size == 0:  # nothing left to decide: the reductions' bound is the optimum
+            outcome = BackendOutcome(Termination.optimal, True, model.profit_bound)
         elif watch.should_stop():
             outcome = BackendOutcome(
                 Termination.cancelled if watch.cancelled() else Termination.time_limit, False, None
@@ -134,12 +152,16 @@ class ExactSolver:
             outcome = solve_cpsat(model, instance, options, watch, incumbents)
         else:
             outcome = solve_highs(model, instance, options, watch, incumbents)
+        stats.update(outcome.stats)
         bound = incumbents.bound
         if outcome.bound is not None:
             bound = min(bound, outcome.bound)
-        if outcome.proved_optimal:
-            bound = min(bound, incumbents.value)
-        optimal = outcome.proved_optimal and abs(bound - incumbents.value) <= 1e-6 * max(1.0, abs(bound))
+        if bound < incumbents.value and not agree(bound, incumbents.value):
+            # a "proof" contradicted by a verified allocation is no proof: keep the reductions' bound
+            stats["rejected_bound"] = bound
+            bound = model.profit_bound
+            outcome = BackendOutcome(outcome.termination, False, None)
+        optimal = outcome.proved_optimal and agree(bound, incumbents.value)
         termination = outcome.termination
         if outcome.proved_optimal and not optimal:
             termination = Termination.gap_limit
@@ -224,7 +246,9 @@ def solve_cpsat(
             terms = [
                 (round(min(float(model.class_capability[model.pair_class[q], k]), need) * scale), q) for q in pairs
             ]
-            cp.add(sum(coef * count[q] for coef, q in terms if coef > 0) >= round(need * scale) * done[p])
+            # scaled supplies are integers, so "≥ need − slack" is "≥ ⌈(need − slack)·scale⌉"
+            threshold = math.ceil((need - float(cover_slack(need))) * scale)
+            cp.add(sum(coef * count[q] for coef, q in terms if coef > 0) >= threshold * done[p])
     cp.maximize(
         sum(round(float(model.reward[p]) * objective_scale) * done[p] for p in range(model.tasks.size))
         - sum(round(float(model.pair_cost[q]) * objective_scale) * count[q] for q in range(n_pairs))
@@ -286,7 +310,7 @@ def solve_highs(
     rows.append(sp.coo_matrix((np.ones(n_pairs), (model.pair_class, pairs)), shape=(n_classes, n_pairs + n_tasks)))
     lower.append(np.full(n_classes, -np.inf))
     upper.append(np.array([members.size for members in model.classes], dtype=np.float64))
-    # Σ_c min(a_ck, q_jk) y_cj − q_jk z_j ≥ 0
+    # Σ_c min(a_ck, q_jk) y_cj − (q_jk − slack(q_jk)) z_j ≥ 0
     positions, capabilities = np.nonzero(model.requirement > 0)
     row_of = {(int(p), int(k)): r for r, (p, k) in enumerate(zip(positions, capabilities, strict=True))}
     cover_rows, cover_cols, cover_vals = [], [], []
@@ -300,7 +324,8 @@ def solve_highs(
                 cover_vals.append(coefficient)
     cover_rows.extend(range(positions.size))
     cover_cols.extend(n_pairs + positions)
-    cover_vals.extend(-model.requirement[positions, capabilities])
+    needs = model.requirement[positions, capabilities]
+    cover_vals.extend(-(needs - cover_slack(needs)))
     rows.append(sp.coo_matrix((cover_vals, (cover_rows, cover_cols)), shape=(positions.size, n_pairs + n_tasks)))
     lower.append(np.zeros(positions.size))
     upper.append(np.full(positions.size, np.inf))
@@ -322,18 +347,10 @@ def solve_highs(
     lp.a_matrix_.value_ = matrix.data
     lp.integrality_ = [highspy.HighsVarType.kInteger] * (n_pairs + n_tasks)
 
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", max(watch.remaining(), 0.01))
-    highs.setOptionValue("mip_rel_gap", options.rel_gap)
-    highs.setOptionValue("threads", options.threads)
-    highs.setOptionValue("random_seed", options.seed)
-    highs.passModel(lp)
-    counts, completed = model.class_counts(incumbents.best)
-    start = highspy.HighsSolution()
-    start.col_value = np.concatenate([counts, completed]).astype(np.float64).tolist()
-    start.value_valid = True
-    highs.setSolution(start)
+    start: list[float] | None = None
+    if options.warm_start:
+        counts, completed = model.class_counts(incumbents.best)
+        start = np.concatenate([counts, completed]).astype(np.float64).tolist()
 
     def on_improving(event: Any) -> None:
         values = np.asarray(event.data_out.mip_solution)[:n_pairs]
@@ -350,18 +367,43 @@ def solve_highs(
         if watch.cancelled():
             event.interrupt()
 
-    highs.cbMipImprovingSolution.subscribe(on_improving)
-    highs.cbMipInterrupt.subscribe(on_mip_interrupt)
-    highs.cbSimplexInterrupt.subscribe(on_simplex_interrupt)
-    highs.run()
-    status = highs.getModelStatus()
-    info = highs.getInfo()
-    if info.primal_solution_status == 2:
-        values = np.asarray(highs.getSolution().col_value)[:n_pairs]
-        incumbents.offer(model.allocation(instance.n_agents, np.round(values).astype(np.int64)))
-    bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
-    if status == highspy.HighsModelStatus.kOptimal:
-        return BackendOutcome(Termination.optimal, True, bound)
-    if watch.cancelled():
-        return BackendOutcome(Termination.cancelled, False, bound)
-    return BackendOutcome(Termination.time_limit, False, bound)
+    def attempt(start: list[float] | None) -> tuple[BackendOutcome, bool]:
+        """One HiGHS run; also whether the objective it reports is that of the solution it returns."""
+        highs = highspy.Highs()  # type: ignore[no-untyped-call]
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue("time_limit", max(watch.remaining(), 0.01))
+        highs.setOptionValue("mip_rel_gap", options.rel_gap)
+        highs.setOptionValue("threads", options.threads)
+        highs.setOptionValue("random_seed", options.seed)
+        highs.passModel(lp)
+        if start is not None:
+            solution = highspy.HighsSolution()
+            solution.col_value = start
+            solution.value_valid = True
+            highs.setSolution(solution)
+        highs.cbMipImprovingSolution.subscribe(on_improving)
+        highs.cbMipInterrupt.subscribe(on_mip_interrupt)
+        highs.cbSimplexInterrupt.subscribe(on_simplex_interrupt)
+        highs.run()
+        status = highs.getModelStatus()
+        info = highs.getInfo()
+        consistent = True
+        if info.primal_solution_status == 2:
+            values = np.asarray(highs.getSolution().col_value)
+            incumbents.offer(model.allocation(instance.n_agents, np.round(values[:n_pairs]).astype(np.int64)))
+            returned = float(lp.col_cost_ @ values) + lp.offset_
+            consistent = agree(float(info.objective_function_value), returned)
+        bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
+        if status == highspy.HighsModelStatus.kOptimal and consistent:
+            return BackendOutcome(Termination.optimal, True, bound), consistent
+        if watch.cancelled():
+            return BackendOutcome(Termination.cancelled, False, bound), consistent
+        if status == highspy.HighsModelStatus.kOptimal:  # optimal, but not for the solution returned
+            return BackendOutcome(Termination.other, False, bound), consistent
+        return BackendOutcome(Termination.time_limit, False, bound), consistent
+
+    outcome, consistent = attempt(start)
+    if not consistent and start is not None and not watch.should_stop():
+        outcome, consistent = attempt(None)
+        outcome.stats["highs_resolved_without_start"] = True
+    return outcome

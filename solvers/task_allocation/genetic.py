@@ -22,11 +22,10 @@ from solvers.task_allocation.allocation import (
     greedy_fill,
     profit,
     release_uncovered,
-    shortfall_tolerance,
     to_solution,
 )
 from solvers.task_allocation.common import StopWatch
-from solvers.task_allocation.model import Instance
+from solvers.task_allocation.model import Instance, cover_slack
 from solvers.task_allocation.options import GeneticOptions
 
 #: Score noise of the randomised greedy that builds the initial population.
@@ -66,7 +65,7 @@ def prune_and_drop(instance: Instance, task_of_agent: IntArray) -> IntArray:
         cost = instance.assign_cost[members, task]
         for position in np.argsort(-cost, kind="stable"):
             without = supply - instance.agent_capability[members[position]]
-            if np.all(without >= need - shortfall_tolerance(need)):
+            if np.all(without >= need - cover_slack(need)):
                 result[members[position]] = UNASSIGNED
                 supply = without
         kept = result == task

@@ -25,6 +25,14 @@ MAX_AGENT_TASK_PAIRS = 2_000_000
 MAX_ABS_VALUE = 1e12
 #: Longest id or capability name.
 MAX_NAME_LENGTH = 200
+#: The one coverage rule of the kind, used alike by ``check``, the heuristics and the ``exact`` model:
+#: a requirement q counts as covered by a supply s when s ≥ q − COVER_TOLERANCE · max(1, q).
+COVER_TOLERANCE = 1e-9
+
+
+def cover_slack(requirement: npt.ArrayLike) -> FloatArray:
+    """How far below each requirement a supply may fall and still count as covering it."""
+    return COVER_TOLERANCE * np.maximum(1.0, np.asarray(requirement, dtype=np.float64))
 
 
 class AgentModel(BaseModel):

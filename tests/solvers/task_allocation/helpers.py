@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
+import functools
 import threading
 from typing import Any
 
-from solvers.task_allocation.model import Instance
+import numpy as np
+import numpy.typing as npt
+
+from solvers.task_allocation.model import Instance, cover_slack
 
 
 class CancelAfter:
@@ -25,25 +28,42 @@ class CancelAfter:
         return self._event.is_set()
 
 
+@functools.cache
+def subset_pairs(n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every pair (U, S) of subsets of n agents with S ⊆ U, as bit masks (3^n pairs)."""
+    unions, parts = [], []
+    for union in range(1 << n):
+        part = union
+        while True:
+            unions.append(union)
+            parts.append(part)
+            if part == 0:
+                break
+            part = (part - 1) & union
+    return np.array(unions, dtype=np.int64), np.array(parts, dtype=np.int64)
+
+
 def brute_force_optimum(instance: Instance) -> float:
-    """The optimum by enumerating every agent → task-or-nothing map (tiny instances only)."""
+    """The optimum over every agent → task-or-nothing map, by a DP over agent subsets (≤ 12 agents).
+
+    v_j(S) is task j's reward when coalition S covers it (the kind's rule, ``cover_slack``) minus S's
+    cost; F_j(U) = max over S ⊆ U of v_j(S) + F_{j−1}(U ∖ S) enumerates every disjoint assignment.
+    """
     n, t = instance.n_agents, instance.n_tasks
-    best = 0.0
-    for choice in itertools.product(range(-1, t), repeat=n):
-        supply = [[0.0] * instance.n_capabilities for _ in range(t)]
-        cost = 0.0
-        for agent, task in enumerate(choice):
-            if task >= 0:
-                cost += float(instance.assign_cost[agent, task])
-                for k in range(instance.n_capabilities):
-                    supply[task][k] += float(instance.agent_capability[agent, k])
-        reward = sum(
-            float(instance.task_reward[j])
-            for j in range(t)
-            if all(supply[j][k] >= instance.task_requirement[j, k] for k in range(instance.n_capabilities))
-        )
-        best = max(best, reward - cost)
-    return best
+    assert n <= 12, "brute force is for tiny instances"
+    subsets = np.arange(1 << n)
+    members = (subsets[:, None] >> np.arange(n)[None, :]) & 1  # (2^n, n)
+    supply = members @ instance.agent_capability  # (2^n, capabilities)
+    union_of, part_of = subset_pairs(n)
+    best = np.zeros(1 << n)
+    for j in range(t):
+        need = instance.task_requirement[j]
+        covers = np.all(supply >= need - cover_slack(need), axis=1)
+        value = np.where(covers, float(instance.task_reward[j]), 0.0) - members @ instance.assign_cost[:, j]
+        new = np.full(1 << n, -np.inf)
+        np.maximum.at(new, union_of, value[part_of] + best[union_of ^ part_of])
+        best = new
+    return float(best[-1])
 
 
 def tiny_raw(seed: int) -> dict[str, Any]:

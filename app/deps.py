@@ -1,17 +1,25 @@
-"""Request dependencies: the database session (owned by the request) and the caller's tenant."""
+"""Request dependencies and the header-first authentication of every ``/v1`` request.
+
+``AuthenticateFirst`` checks the API key and the request rate from the headers alone, before anything
+reads or parses the body, so an unauthenticated request costs a key lookup and nothing more.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header
+import anyio
+from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db import get_sessionmaker
-from app.errors import ProblemError
+from app.errors import ProblemError, problem_response
 from app.quotas import check_request_rate
 from app.security import tenant_for_key
+
+AUTHENTICATED_PREFIX = "/v1"
 
 
 def db_session() -> Iterator[Session]:
@@ -23,13 +31,13 @@ def db_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(db_session)]
 
 
-def current_tenant(
-    session: SessionDep,
-    authorization: Annotated[str | None, Header(description="Bearer <api-key>")] = None,
-) -> int:
-    """The tenant of the presented API key; 401 without a valid one, 429 over the request rate."""
+def authenticate(authorization: str | None) -> int:
+    """The tenant of a ``Bearer`` key (in a short session of its own); 401 without a valid key, 429 over the rate."""
     scheme, _, key = (authorization or "").partition(" ")
-    tenant_id = tenant_for_key(session, key.strip()) if scheme.lower() == "bearer" else None
+    tenant_id = None
+    if scheme.lower() == "bearer":
+        with get_sessionmaker()() as session:
+            tenant_id = tenant_for_key(session, key.strip())
     if tenant_id is None:
         raise ProblemError(
             401,
@@ -38,6 +46,42 @@ def current_tenant(
         )
     check_request_rate(tenant_id)
     return tenant_id
+
+
+class AuthenticateFirst:
+    """ASGI middleware: authenticate ``/v1`` requests from their headers before the body is read.
+
+    FastAPI reads and parses a body before it solves dependencies, so a dependency alone would let an
+    unauthenticated client make the server read and parse up to the body limit. The tenant found here
+    is left in the request state for ``current_tenant``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == AUTHENTICATED_PREFIX or path.startswith(AUTHENTICATED_PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        authorization = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        try:
+            tenant_id = await anyio.to_thread.run_sync(authenticate, authorization or None)
+        except ProblemError as exc:
+            response = problem_response(exc.status, exc.detail, headers=exc.headers)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["tenant_id"] = tenant_id
+        await self.app(scope, receive, send)
+
+
+def current_tenant(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <api-key>")] = None,
+) -> int:
+    """The caller's tenant: as ``AuthenticateFirst`` found it, else from the Authorization header."""
+    tenant_id = getattr(request.state, "tenant_id", None)
+    return int(tenant_id) if tenant_id is not None else authenticate(authorization)
 
 
 TenantDep = Annotated[int, Depends(current_tenant)]

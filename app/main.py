@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Response
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import health, jobs, kinds, webhooks
+from app.deps import AuthenticateFirst
 from app.errors import install_error_handlers, problem_response
-from app.metrics import metrics_response, record_request
+from app.metrics import RequestMetrics, metrics_response
 from app.settings import get_settings
 
 
 class BodySizeLimit:
-    """Answer 413 when a request body is over the limit, by Content-Length or by bytes actually sent."""
+    """Answer 413 when a request body is over the limit, by Content-Length or by bytes actually sent.
+
+    Not FastAPI's ``max_body_size``: that answers a declared-too-large body in plain text, not problem+json.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -26,7 +31,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+            await problem_response(413, self._detail())(scope, receive, send)
             return
         seen = 0
 
@@ -36,21 +41,14 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge
+                    # An HTTPException, because FastAPI turns any other error while reading the body into a 400.
+                    raise HTTPException(413, self._detail())
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._too_large(scope, receive, send)
+        await self.app(scope, limited_receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, f"The request body is over the limit of {self.max_bytes} bytes.")
-        await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
+    def _detail(self) -> str:
+        return f"The request body is over the limit of {self.max_bytes} bytes."
 
 
 class TrailingSlash:
@@ -76,9 +74,10 @@ def create_app() -> FastAPI:
         description="Optimization as a service: submit problem instances, get verified answers. See API.md.",
     )
     install_error_handlers(app)
-    app.middleware("http")(record_request)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_body_bytes)
-    app.add_middleware(TrailingSlash)
+    app.add_middleware(AuthenticateFirst)
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(TrailingSlash)  # outermost: everything inside sees the trimmed path
     app.include_router(jobs.router)
     app.include_router(kinds.router)
     app.include_router(webhooks.router)

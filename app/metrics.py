@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import Job, get_sessionmaker
 
@@ -59,15 +60,31 @@ REQUESTS = Counter("solvent_http_requests_total", "HTTP requests", ["method", "r
 LATENCY = Histogram("solvent_http_request_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY)
 
 
-async def record_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Middleware counting requests by route template and status."""
-    start = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-    LATENCY.labels(request.method, template).observe(time.perf_counter() - start)
-    return response
+class RequestMetrics:
+    """ASGI middleware counting requests by route template and status (pure ASGI: it never touches the body)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(scope["method"], template, str(status)).inc()
+            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - start)
 
 
 def metrics_response() -> Response:

@@ -1,4 +1,4 @@
-"""Per-tenant request-rate quota: a token bucket per API process.
+"""Per-tenant request-rate quota (a token bucket) and concurrency caps, per API process.
 
 Kept in process memory (no shared store) on purpose: it protects each API process from a flood
 at no per-request cost; the concurrent-job quota, which must hold across processes, is counted
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from app.errors import ProblemError
 from app.settings import get_settings
@@ -51,3 +52,39 @@ def check_request_rate(tenant_id: int) -> None:
             f"Over the request rate of {rate} per minute for this tenant.",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
+
+
+class TenantConcurrency:
+    """At most ``limit`` things of one sort (open event streams, heavy requests) per tenant in this process.
+
+    Per process, like the request rate: it bounds what one tenant can make one API process hold.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.open: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def acquire(self, tenant_id: int, limit: int) -> Callable[[], None]:
+        """Take a slot or raise 429; returns the slot's release, which is safe to call more than once."""
+        with self.lock:
+            if self.open.get(tenant_id, 0) >= limit:
+                raise ProblemError(
+                    429,
+                    f"This tenant already has {limit} {self.what} open on this server; close one first.",
+                    headers={"Retry-After": str(get_settings().retry_after_s)},
+                )
+            self.open[tenant_id] = self.open.get(tenant_id, 0) + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self.lock:
+                if not released:
+                    released = True
+                    self.open[tenant_id] -= 1
+
+        return release
+
+
+EVENT_STREAMS = TenantConcurrency("event streams")

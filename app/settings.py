@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     worker_fresh_s: float = 30.0
     tenant_max_active_jobs: int = 100
     tenant_requests_per_minute: int = 6000
+    tenant_max_streams: int = 20
     retry_after_s: int = 5
     embedded: bool = False
     job_ttl_s: int = Field(30 * 86400, ge=0, description="Default time-to-live of finished jobs; 0 keeps them.")

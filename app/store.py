@@ -93,6 +93,14 @@ def list_events(session: Session, job_id: uuid.UUID, after: int, limit: int = 10
     return list(session.scalars(query.order_by(JobEvent.seq).limit(limit)))
 
 
+def lock_tenant(session: Session, tenant_id: int) -> None:
+    """Serialize the tenant's submissions until this transaction ends, so check-then-insert of the quota is atomic.
+
+    A no-op UPDATE of the tenant row: a row lock on PostgreSQL, the database write lock on SQLite.
+    """
+    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=Tenant.name))
+
+
 def count_active_jobs(session: Session, tenant_id: int) -> int:
     """Queued plus running jobs of a tenant (for the concurrent-job quota)."""
     query = select(func.count()).select_from(Job).where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE))

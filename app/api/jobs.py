@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
-from app import broker, store, webhooks
+from app import broker, quotas, store, webhooks
 from app.db import Job, get_sessionmaker
 from app.deps import SessionDep, TenantDep
 from app.errors import ProblemError
@@ -27,6 +29,7 @@ from solvers.registry import KIND_MODULES, get_kind
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 MAX_METADATA_BYTES = 8 * 1024
+MAX_SEQ = 2**63 - 1  # event sequence numbers are 64-bit signed integers in the database
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
@@ -53,6 +56,18 @@ class JobRequest(BaseModel):
         if len(json.dumps(value)) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata is over {MAX_METADATA_BYTES} bytes as JSON")
         return value
+
+
+def non_finite_at(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where a NaN or an infinity sits in parsed JSON (Python's parser accepts them; JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return loc
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = non_finite_at(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
 
 
 def job_links(job_id: uuid.UUID) -> dict[str, str]:
@@ -183,6 +198,11 @@ def submit_job(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
     """Validate the instance and options, store the job, then ring the doorbell."""
+    bad_number = non_finite_at(body.model_dump())
+    if bad_number is not None:
+        raise ProblemError(
+            422, "NaN and Infinity are not JSON numbers.", errors=[{"loc": ["body", *bad_number], "msg": "not finite"}]
+        )
     request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
     if idempotency_key is not None:
         previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key)
@@ -193,6 +213,7 @@ def submit_job(
     settings = get_settings()
     if body.webhook_url is not None:
         check_webhook_url(body.webhook_url, ("webhook_url",))
+    store.lock_tenant(session, tenant_id)  # held until the commit below: no parallel submit slips past the quota
     if store.count_active_jobs(session, tenant_id) >= settings.tenant_max_active_jobs:
         raise ProblemError(
             429,
@@ -300,7 +321,7 @@ def list_events(
     job_id: uuid.UUID,
     session: SessionDep,
     tenant_id: TenantDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Events with seq > after, in order."""
@@ -311,19 +332,24 @@ def list_events(
 @router.get("/{job_id}/events/stream", summary="Stream a job's events (Server-Sent Events)")
 def stream_events(
     job_id: uuid.UUID,
-    session: SessionDep,
     tenant_id: TenantDep,
-    after: Annotated[int, Query(ge=0)] = 0,
-    last_event_id: Annotated[int | None, Header()] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_SEQ)] = None,
 ) -> EventSourceResponse:
-    """The job's events live, ending after the job ends."""
-    job = _get_job_or_404(session, tenant_id, job_id)
+    """The job's events live, ending after the job ends.
+
+    No database connection is held while the stream is open: the job is looked up, and each poll runs,
+    in a short session of its own. Each tenant may hold ``tenant_max_streams`` streams per API process.
+    """
+    with get_sessionmaker()() as session:
+        job_id = _get_job_or_404(session, tenant_id, job_id).id
+    release = quotas.EVENT_STREAMS.acquire(tenant_id, get_settings().tenant_max_streams)
     start = max(after, last_event_id or 0)
 
     def poll(seq: int) -> tuple[list[dict[str, Any]], bool]:
         with get_sessionmaker()() as s:
-            events = [_event_dict(e) for e in store.list_events(s, job.id, seq)]
-            current = s.get(Job, job.id)
+            events = [_event_dict(e) for e in store.list_events(s, job_id, seq)]
+            current = s.get(Job, job_id)
             finished = current is None or current.status in store.FINISHED
             if finished and events:
                 finished = False  # drain first, then end on the next empty poll
@@ -331,16 +357,21 @@ def stream_events(
 
     async def generate() -> AsyncIterator[dict[str, Any]]:
         seq = start
-        while True:
-            events, finished = await run_in_threadpool(poll, seq)
-            for event in events:
-                seq = event["seq"]
-                yield {"id": str(seq), "event": event["type"], "data": json.dumps(event)}
-            if finished:
-                return
-            await asyncio.sleep(0.5)
+        try:
+            while True:
+                events, finished = await run_in_threadpool(poll, seq)
+                for event in events:
+                    seq = event["seq"]
+                    yield {"id": str(seq), "event": event["type"], "data": json.dumps(event)}
+                if finished:
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            release()
 
-    return EventSourceResponse(generate(), ping=15)
+    stream = generate()
+    weakref.finalize(stream, release)  # also when the client leaves before the stream ever started
+    return EventSourceResponse(stream, ping=15)
 
 
 @router.post("/{job_id}/cancel", status_code=202, summary="Cancel a job")

@@ -1,0 +1,272 @@
+"""Security review (issue 20), API process: authentication before the body, bounded inputs, atomic quota,
+event streams that do not pin database connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Api, wait_for
+
+
+@contextmanager
+def changed_settings(**values: Any) -> Iterator[None]:
+    """Temporarily change the process-wide settings."""
+    from app.settings import get_settings
+
+    settings = get_settings()
+    original = {name: getattr(settings, name) for name in values}
+    for name, value in values.items():
+        setattr(settings, name, value)
+    try:
+        yield
+    finally:
+        for name, value in original.items():
+            setattr(settings, name, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# H2: authenticate from the headers before the body is read
+
+
+def test_unauthenticated_request_is_answered_without_reading_its_body(database: str) -> None:
+    from app.main import create_app
+
+    app = create_app()
+    body_reads = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal body_reads
+        body_reads += 1
+        return {"type": "http.request", "body": b'{"kind": "fake", "instance": {}}', "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/jobs",
+        "raw_path": b"/v1/jobs",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"32")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 401
+    assert body_reads == 0
+
+
+def test_unauthenticated_30_mb_body_is_401_not_parsed(client: Any) -> None:
+    not_json = b"{" + b"x" * (30 * 1024 * 1024)
+    response = client.post(
+        "/v1/jobs",
+        content=not_json,
+        headers={"content-type": "application/json", "Authorization": "Bearer slv_deadbeef_wrong"},
+    )
+    assert response.status_code == 401  # not 400: the body was never parsed
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+# ---------------------------------------------------------------------------------------------
+# L2: a chunked body over the limit is 413 too
+
+
+def test_oversized_chunked_body_without_content_length_is_413(make_key: Callable[[str | None], str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with changed_settings(max_body_bytes=10_000):
+        app = create_app()
+    key = make_key(None)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"kind": "fake", "instance": {"pad": "'
+        for _ in range(20):
+            yield b"x" * 1000
+        yield b'"}}'
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.post(
+            "/v1/jobs",
+            content=chunks(),
+            headers={"content-type": "application/json", "Authorization": f"Bearer {key}"},
+        )
+    assert response.request.headers.get("content-length") is None
+    assert response.status_code == 413
+    assert response.json()["status"] == 413 and "10000 bytes" in response.json()["detail"]
+
+
+# ---------------------------------------------------------------------------------------------
+# L1: inputs that reached the database as 5xx
+
+
+@pytest.mark.parametrize("path", ["events", "events/stream"])
+def test_event_cursor_beyond_64_bits_is_422(api: Api, path: str) -> None:
+    job = api.submit("fake", {"steps": 0})
+    response = api.request("GET", f"/v1/jobs/{job['id']}/{path}", params={"after": 2**63})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "after"]
+
+
+def test_last_event_id_beyond_64_bits_is_422(api: Api) -> None:
+    job = api.submit("fake", {"steps": 0})
+    response = api.request("GET", f"/v1/jobs/{job['id']}/events/stream", headers={"Last-Event-ID": str(2**63)})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_number_in_metadata_or_options_is_422(api: Api, number: str) -> None:
+    for body in (
+        f'{{"kind": "fake", "instance": {{"steps": 1}}, "metadata": {{"run": [1, {number}]}}}}',
+        f'{{"kind": "fake", "instance": {{"steps": 1}}, "options": {{"rel_gap": {number}}}}}',
+    ):
+        response = api.request("POST", "/v1/jobs", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+    located = api.request(
+        "POST",
+        "/v1/jobs",
+        content=f'{{"kind": "fake", "instance": {{"steps": 1}}, "metadata": {{"run": [1, {number}]}}}}',
+        headers={"content-type": "application/json"},
+    )
+    assert located.json()["errors"][0]["loc"] == ["body", "metadata", "run", 1]
+    assert api.request("GET", "/v1/jobs").json()["items"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# M3: the active-job quota holds under parallel submits
+
+
+def test_parallel_submits_never_exceed_the_active_job_quota(api: Api) -> None:
+    quota, parallel = 2, 12
+    start = threading.Barrier(parallel)
+
+    def submit(_: int) -> int:
+        start.wait()
+        response = api.request("POST", "/v1/jobs", json={"kind": "fake", "instance": {"steps": 1}})
+        return int(response.status_code)
+
+    with changed_settings(tenant_max_active_jobs=quota), ThreadPoolExecutor(parallel) as pool:
+        codes = list(pool.map(submit, range(parallel)))
+    created = api.request("GET", "/v1/jobs", params={"status": "queued"}).json()["items"]
+    assert len(created) == quota
+    assert sorted(codes) == [202] * quota + [429] * (parallel - quota)
+
+
+# ---------------------------------------------------------------------------------------------
+# H1: open event streams hold no database connection; streams per tenant are capped
+
+
+@pytest.fixture
+def live_url(database: str) -> Iterator[str]:
+    """The app served by uvicorn over real HTTP in a thread of this process."""
+    import uvicorn
+
+    from app.main import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 20, what="the test server")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(20)
+
+
+class OpenStream:
+    """An SSE stream held open in a thread until closed; records its status and first event."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.status: int | None = None
+        self.first_event: dict[str, Any] | None = None
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(url, key), daemon=True)
+        self.thread.start()
+
+    def _run(self, url: str, key: str) -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.stream("GET", url, headers=headers, timeout=60) as response:
+            self.status = response.status_code
+            if response.status_code != 200:
+                return
+            lines = response.iter_lines()  # kept referenced: leaving the loop must not close the stream
+            for line in lines:
+                if line.startswith("data:"):
+                    self.first_event = json.loads(line[5:])
+                    break
+            self.closing.wait(60)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.thread.join(20)
+
+
+def test_thirty_open_streams_leave_the_database_to_other_tenants(
+    live_url: str, make_key: Callable[[str | None], str]
+) -> None:
+    streams: list[OpenStream] = []
+    try:
+        for _ in range(3):
+            key = make_key(None)
+            created = httpx.post(
+                f"{live_url}/v1/jobs",
+                json={"kind": "fake", "instance": {"steps": 1}},
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=30,
+            )
+            assert created.status_code == 202, created.text
+            url = f"{live_url}/v1/jobs/{created.json()['id']}/events/stream"
+            streams += [OpenStream(url, key) for _ in range(10)]
+        wait_for(lambda: all(s.first_event or (s.status or 200) != 200 for s in streams), 60, what="30 streams")
+        assert [s.status for s in streams] == [200] * 30
+        assert all(s.first_event and s.first_event["data"]["status"] == "queued" for s in streams)
+        other = make_key(None)
+        response = httpx.get(f"{live_url}/v1/jobs", headers={"Authorization": f"Bearer {other}"}, timeout=60)
+        assert response.status_code == 200, response.text
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_event_streams_per_tenant_are_capped_and_released(live_url: str, make_key: Callable[[str | None], str]) -> None:
+    key = make_key(None)
+    created = httpx.post(
+        f"{live_url}/v1/jobs",
+        json={"kind": "fake", "instance": {"steps": 1}},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    url = f"{live_url}/v1/jobs/{created.json()['id']}/events/stream"
+    with changed_settings(tenant_max_streams=2):
+        first, second = OpenStream(url, key), OpenStream(url, key)
+        try:
+            wait_for(lambda: first.first_event and second.first_event, 30, what="two streams")
+            with httpx.stream("GET", url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as over:
+                assert over.status_code == 429
+            first.close()
+            third = OpenStream(url, key)
+            wait_for(lambda: third.status is not None, 30, what="a third stream")
+            assert third.status == 200
+            third.close()
+        finally:
+            first.close()
+            second.close()

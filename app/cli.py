@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,74 +23,121 @@ tenants = typer.Typer(help="Per-tenant settings: job retention and the default w
 app.add_typer(tenants, name="tenants")
 
 
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="The embedded store of `solvent serve --data-dir` (default: ./var when it holds one and "
+        "SOLVENT_DATABASE_URL is unset); otherwise SOLVENT_DATABASE_URL's database."
+    ),
+]
+
+
+def use_store(data_dir: Path | None) -> str:
+    """Point the settings at the embedded store in data_dir (or ./var) if that is the one meant; its URL."""
+    if data_dir is None and "SOLVENT_DATABASE_URL" not in os.environ and (Path("var") / "solvent.sqlite").exists():
+        data_dir = Path("var")
+    if data_dir is not None:
+        if not (data_dir / "solvent.sqlite").exists():
+            typer.echo(
+                f"error: no embedded store in {data_dir} (start `solvent serve --data-dir {data_dir}`)", err=True
+            )
+            raise typer.Exit(2)
+        embedded_environment(data_dir.resolve())
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    return get_settings().database_url
+
+
+def embedded_environment(data_dir: Path) -> None:
+    """The settings of the embedded mode: SQLite store and broker in data_dir, a secret kept there."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret_file = data_dir / "api_key_secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
+    os.environ.update(
+        SOLVENT_DATABASE_URL=f"sqlite:///{data_dir / 'solvent.sqlite'}",
+        SOLVENT_BROKER_URL=f"sqla+sqlite:///{data_dir / 'broker.sqlite'}",
+        SOLVENT_API_KEY_SECRET=secret_file.read_text().strip(),
+        SOLVENT_EMBEDDED="true",
+    )
+
+
+def _database_unreachable(url: str, exc: Exception) -> typer.Exit:
+    shown = url.split("@")[-1]
+    typer.echo(f"error: cannot reach the database ({shown}): {type(exc).__name__}", err=True)
+    typer.echo("  set SOLVENT_DATABASE_URL, or pass --data-dir for the embedded store of `solvent serve`", err=True)
+    return typer.Exit(1)
+
+
 @keys.command("create")
-def keys_create(tenant: Annotated[str, typer.Option(help="Tenant name (created if new).")]) -> None:
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name (created if new).")],
+    data_dir: DataDir = None,
+) -> None:
     """Create an API key for a tenant; the key is printed once and only its hash is stored."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.db import get_sessionmaker
     from app.security import create_key
 
-    with get_sessionmaker()() as session:
-        created = create_key(session, tenant)
-        session.commit()
+    url = use_store(data_dir)
+    try:
+        with get_sessionmaker()() as session:
+            created = create_key(session, tenant)
+            session.commit()
+    except SQLAlchemyError as exc:
+        raise _database_unreachable(url, exc) from None
     typer.echo(f"tenant: {created.tenant}\nkey id: {created.prefix}\napi key (shown once): {created.key}")
+
+
+@keys.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List the API keys (their ids, never the keys) with tenant, creation and revocation times."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.db import ApiKey, Tenant, get_sessionmaker
+
+    url = use_store(data_dir)
+    try:
+        with get_sessionmaker()() as session:
+            rows = session.execute(
+                select(ApiKey.prefix, Tenant.name, ApiKey.created_at, ApiKey.revoked_at)
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
+                .order_by(ApiKey.created_at)
+            ).all()
+    except SQLAlchemyError as exc:
+        raise _database_unreachable(url, exc) from None
+    typer.echo(f"{'key id':<14}  {'tenant':<20}  {'created':<19}  revoked")
+    for prefix, tenant, created, revoked in rows:
+        when = revoked.isoformat(timespec="seconds")[:19] if revoked else "-"
+        typer.echo(f"{prefix:<14}  {tenant:<20}  {created.isoformat(timespec='seconds')[:19]}  {when}")
 
 
 @keys.command("revoke")
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id (its prefix, e.g. slv_1a2b3c4d).")],
+    data_dir: DataDir = None,
 ) -> None:
     """Revoke an API key by its id."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.db import get_sessionmaker
     from app.security import revoke_key
 
-    with get_sessionmaker()() as session:
-        done = revoke_key(session, key_id[:12])
-        session.commit()
+    url = use_store(data_dir)
+    try:
+        with get_sessionmaker()() as session:
+            done = revoke_key(session, key_id[:12])
+            session.commit()
+    except SQLAlchemyError as exc:
+        raise _database_unreachable(url, exc) from None
     if not done:
         typer.echo(f"no active key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
-
-
-@tenants.command("configure")
-def tenants_configure(
-    tenant: Annotated[str, typer.Option(help="Tenant name (created if new).")],
-    job_ttl_days: Annotated[
-        float | None,
-        typer.Option(help="Delete finished jobs this many days after they end (0 keeps them; default: server's)."),
-    ] = None,
-    default_ttl: Annotated[bool, typer.Option(help="Go back to the server's default time-to-live.")] = False,
-    webhook_url: Annotated[
-        str | None, typer.Option(help="Default webhook of jobs submitted without a webhook_url.")
-    ] = None,
-    no_webhook: Annotated[bool, typer.Option(help="Remove the default webhook.")] = False,
-) -> None:
-    """Set a tenant's retention and default webhook."""
-    from app import webhooks
-    from app.db import get_sessionmaker
-    from app.settings import get_settings
-    from app.store import get_or_create_tenant
-
-    if webhook_url is not None:
-        try:
-            webhooks.check_url(webhook_url, webhooks.parse_networks(get_settings().webhook_allow_networks))
-        except webhooks.UnsafeWebhookUrl as exc:
-            typer.echo(f"webhook URL refused: {exc}", err=True)
-            raise typer.Exit(2) from exc
-    with get_sessionmaker()() as session:
-        row = get_or_create_tenant(session, tenant)
-        if default_ttl:
-            row.job_ttl_s = None
-        elif job_ttl_days is not None:
-            row.job_ttl_s = round(job_ttl_days * 86400)
-        if no_webhook:
-            row.webhook_url = None
-        elif webhook_url is not None:
-            row.webhook_url = webhook_url
-        session.commit()
-        ttl = "server default" if row.job_ttl_s is None else f"{row.job_ttl_s} s"
-        default_webhook = row.webhook_url or "none"
-    typer.echo(f"tenant: {tenant}\njob time-to-live: {ttl}\ndefault webhook: {default_webhook}")
 
 
 def migrate_database(database_url: str | None = None) -> None:
@@ -111,6 +159,20 @@ def migrate() -> None:
     typer.echo("database is at the newest schema")
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Exit 1 with a message if host:port cannot be listened on (uvicorn binds it moments later)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            typer.echo(
+                f"error: cannot listen on {host}:{port}: {exc.strerror}; is another server there? (--port)", err=True
+            )
+            raise typer.Exit(1) from None
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -119,18 +181,9 @@ def serve(
     workers: Annotated[int, typer.Option(help="Concurrent solves in the embedded worker.")] = 1,
 ) -> None:
     """Embedded quick start: SQLite store, SQLAlchemy broker, one worker; no Postgres or Redis needed."""
+    _check_port_free(host, port)  # before anything is minted or started
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret_file = data_dir / "api_key_secret"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(32))
-        secret_file.chmod(0o600)
-    os.environ.update(
-        SOLVENT_DATABASE_URL=f"sqlite:///{data_dir / 'solvent.sqlite'}",
-        SOLVENT_BROKER_URL=f"sqla+sqlite:///{data_dir / 'broker.sqlite'}",
-        SOLVENT_API_KEY_SECRET=secret_file.read_text().strip(),
-        SOLVENT_EMBEDDED="true",
-    )
+    embedded_environment(data_dir)
     from app.db import get_sessionmaker
     from app.security import create_key
     from app.settings import get_settings

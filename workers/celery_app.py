@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import after_setup_logger, worker_ready, worker_shutdown
 
 from app import store
 from app.broker import celery_config
@@ -37,6 +37,27 @@ celery_app.conf.update(
 )
 
 _stop_heartbeat = threading.Event()
+
+#: The periodic housekeeping tasks; Celery's own lines about each run of them are dropped from the log.
+HOUSEKEEPING = tuple(entry["task"] for entry in celery_app.conf.beat_schedule.values())
+
+
+class QuietHousekeeping(logging.Filter):
+    """Drop Celery's "sending due task", "received" and "succeeded" lines of the housekeeping tasks, which
+    otherwise fill the terminal every few seconds; what the tasks themselves log (a requeue, a failed
+    delivery) still shows, and so does everything about jobs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("celery"):
+            return True
+        message = record.getMessage()
+        return not any(task in message for task in HOUSEKEEPING)
+
+
+@after_setup_logger.connect
+def _quiet_housekeeping(logger: logging.Logger, **_: Any) -> None:
+    for handler in logger.handlers:
+        handler.addFilter(QuietHousekeeping())
 
 
 def _heartbeat_loop(hostname: str) -> None:

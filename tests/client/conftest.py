@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ class Server:
 
     url: str
     key: str
+    data_dir: Path
+    log: Path
+    started: float
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOLVENT_")}
     env.update(PYTHONPATH=str(ROOT), SOLVENT_EXTRA_KINDS="fake=tests.fake_kind")
     log_path = data_dir / "serve.log"
+    started = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir", str(data_dir / "var"),
@@ -56,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 return False
 
         wait_for(ready, 90, interval=0.5, what="the embedded server to be ready")
-        yield Server(url, key)
+        yield Server(url, key, data_dir / "var", log_path, started)
     finally:
         stop_process(process)
         sys.stdout.write(Path(log_path).read_text(errors="replace")[-2000:])

@@ -67,6 +67,12 @@ def _scale(lower: np.ndarray, upper: np.ndarray, value: np.ndarray) -> np.ndarra
     return np.maximum(1.0, np.abs(np.where(np.isfinite(bound), bound, 0.0)))
 
 
+def _objective(model: MilpModel, x: np.ndarray) -> float:
+    """c·x + offset, summed exactly (math.fsum) and apart from MilpModel.objective_value, which the back-ends
+    report with, so that a slip there cannot pass unnoticed."""
+    return math.fsum((model.obj * x).tolist()) + model.objective_offset
+
+
 def _unreachable(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Where a bound is infinite on the impossible side (lower +inf, upper −inf): no finite value meets it."""
     unreachable: np.ndarray = (lower == np.inf) | (upper == -np.inf)
@@ -109,7 +115,7 @@ def check(model: MilpModel, solution: Any) -> Verification:
     message = "feasible" if not count else f"{count} violations: " + "; ".join(problems)
     return Verification(
         feasible=count == 0,
-        objective=model.objective_value(x),
+        objective=_objective(model, x),
         max_violation=max(violations),
         checked_by=CHECKED_BY,
         message=message,

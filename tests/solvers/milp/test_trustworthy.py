@@ -308,3 +308,9 @@ def test_incumbents_are_reported_with_the_objective_of_their_values(monkeypatch:
     backend.solve(model, backend.Options(rel_gap=0.0), progress, NeverCancel())
     assert progress.incumbents and 99.0 not in progress.incumbents
     assert progress.incumbents[-1] == KIND.check(model, progress.best_solution or {}).objective == 7.0
+
+
+def test_the_check_computes_the_objective_without_the_helper_the_backends_report_with(monkeypatch: Any) -> None:
+    model = knapsack()
+    monkeypatch.setattr(MilpModel, "objective_value", lambda self, x: 0.0)
+    assert KIND.check(model, {"values": {"a": 1, "b": 1, "c": 0}}).objective == 7.0

@@ -140,6 +140,47 @@ def keys_revoke(
     typer.echo(f"revoked {key_id}")
 
 
+@tenants.command("configure")
+def tenants_configure(
+    tenant: Annotated[str, typer.Option(help="Tenant name (created if new).")],
+    job_ttl_days: Annotated[
+        float | None,
+        typer.Option(help="Delete finished jobs this many days after they end (0 keeps them; default: server's)."),
+    ] = None,
+    default_ttl: Annotated[bool, typer.Option(help="Go back to the server's default time-to-live.")] = False,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Default webhook of jobs submitted without a webhook_url.")
+    ] = None,
+    no_webhook: Annotated[bool, typer.Option(help="Remove the default webhook.")] = False,
+) -> None:
+    """Set a tenant's retention and default webhook."""
+    from app import webhooks
+    from app.db import get_sessionmaker
+    from app.settings import get_settings
+    from app.store import get_or_create_tenant
+
+    if webhook_url is not None:
+        try:
+            webhooks.check_url(webhook_url, webhooks.parse_networks(get_settings().webhook_allow_networks))
+        except webhooks.UnsafeWebhookUrl as exc:
+            typer.echo(f"webhook URL refused: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    with get_sessionmaker()() as session:
+        row = get_or_create_tenant(session, tenant)
+        if default_ttl:
+            row.job_ttl_s = None
+        elif job_ttl_days is not None:
+            row.job_ttl_s = round(job_ttl_days * 86400)
+        if no_webhook:
+            row.webhook_url = None
+        elif webhook_url is not None:
+            row.webhook_url = webhook_url
+        session.commit()
+        ttl = "server default" if row.job_ttl_s is None else f"{row.job_ttl_s} s"
+        default_webhook = row.webhook_url or "none"
+    typer.echo(f"tenant: {tenant}\njob time-to-live: {ttl}\ndefault webhook: {default_webhook}")
+
+
 def migrate_database(database_url: str | None = None) -> None:
     """Upgrade the database to the newest schema (alembic upgrade head)."""
     from alembic import command

@@ -99,5 +99,9 @@ class MilpModel:
         return float(np.dot(self.obj, x)) + self.objective_offset
 
     def solution_dict(self, x: np.ndarray | list[float]) -> dict[str, dict[str, float]]:
-        """The API's solution JSON ``{"values": {name: value}}`` with plain floats."""
-        return {"values": {name: float(v) for name, v in zip(self.var_names, x, strict=True)}}
+        """The API's solution JSON ``{"values": {name: value}}`` with plain floats: integer variables rounded
+        to whole numbers (a back-end's 5.999999999999977 is 6; the check then verifies these values), and
+        no -0.0."""
+        values = np.asarray(x, dtype=float)
+        values = np.where(self.var_types == VarType.integer, np.round(values), values) + 0.0
+        return {"values": {name: float(v) for name, v in zip(self.var_names, values, strict=True)}}

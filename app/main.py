@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,7 +85,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return metrics_response()
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        return metrics_response(authorization)
 
     return app

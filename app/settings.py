@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     tenant_requests_per_minute: int = 6000
     tenant_max_streams: int = 20
     retry_after_s: int = 5
+    metrics_token: str | None = Field(None, description="Bearer token of GET /metrics; unset turns /metrics off.")
+    metrics_cache_s: float = Field(15.0, ge=0, description="How long job metrics read from the database are reused.")
     embedded: bool = False
     job_ttl_s: int = Field(30 * 86400, ge=0, description="Default time-to-live of finished jobs; 0 keeps them.")
     retention_batch_size: int = Field(200, ge=1, description="Jobs deleted per retention transaction.")

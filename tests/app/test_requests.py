@@ -167,7 +167,13 @@ def test_health_and_metrics(client: Any, api: Api) -> None:
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"]["database"] == "ok"
     api.submit("fake", {"steps": 0})
-    metrics = client.get("/metrics").text
+    from app.settings import get_settings
+
+    get_settings().metrics_token = "scrape-secret"
+    try:
+        metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).text
+    finally:
+        get_settings().metrics_token = None
     assert "solvent_jobs{" in metrics and "solvent_http_requests_total" in metrics
     assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
 

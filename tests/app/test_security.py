@@ -270,3 +270,83 @@ def test_event_streams_per_tenant_are_capped_and_released(live_url: str, make_ke
         finally:
             first.close()
             second.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# M6: /metrics behind a token, aggregated by the database and cached
+
+
+def test_metrics_are_off_without_a_token_and_need_it_when_on(client: Any, api: Api) -> None:
+    api.submit("fake", {"steps": 1})
+    with changed_settings(metrics_token=None):
+        off = client.get("/metrics")
+        assert off.status_code == 404 and "solvent_jobs" not in off.text
+    with changed_settings(metrics_token="scrape-secret", metrics_cache_s=0):
+        for headers in ({}, api.headers, {"Authorization": "Bearer scrape-wrong"}):
+            refused = client.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and "solvent_jobs" not in refused.text
+        scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+        assert scraped.status_code == 200 and 'solvent_jobs{kind="fake",status="queued"}' in scraped.text
+
+
+def test_duration_histogram_is_aggregated_by_the_database_and_read_once_per_cache_period(
+    client: Any, make_key: Callable[[str | None], str]
+) -> None:
+    import math
+    import uuid
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from app import metrics
+    from app.db import Job, get_engine, get_sessionmaker, utcnow
+    from app.store import get_or_create_tenant
+
+    kind = f"probe{uuid.uuid4().hex[:8]}"
+    now = utcnow()
+    with get_sessionmaker()() as session:
+        tenant = get_or_create_tenant(session, f"tenant-{kind}")
+        for seconds in (0.05, 3.0, 100.0):
+            session.add(
+                Job(
+                    tenant_id=tenant.id,
+                    kind=kind,
+                    solver="count",
+                    status="succeeded",
+                    options={},
+                    client_metadata={},
+                    instance="{}",
+                    created_at=now,
+                    started_at=now - timedelta(seconds=seconds),
+                    finished_at=now,
+                )
+            )
+        session.commit()
+    job_queries: list[str] = []
+
+    def count_job_queries(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM jobs" in statement:
+            job_queries.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count_job_queries)
+    metrics.JOB_METRICS.read_at = -math.inf
+    try:
+        with changed_settings(metrics_token="scrape-secret", metrics_cache_s=600):
+            first = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).text
+            read = len(job_queries)
+            second = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).text
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count_job_queries)
+        metrics.JOB_METRICS.read_at = -math.inf
+    assert 0 < read <= 2 and len(job_queries) == read  # two aggregate queries, and none on the cached scrape
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in first.splitlines()
+        if line.startswith("solvent_solve_duration_seconds") and f'kind="{kind}"' in line
+    }
+    bucket = f'solvent_solve_duration_seconds_bucket{{kind="{kind}",le="%s"}}'
+    assert samples[bucket % "0.1"] == 1 and samples[bucket % "5"] == 2 and samples[bucket % "60"] == 2
+    assert samples[bucket % "300"] == 3 and samples[bucket % "+Inf"] == 3
+    assert samples[f'solvent_solve_duration_seconds_count{{kind="{kind}"}}'] == 3
+    assert abs(samples[f'solvent_solve_duration_seconds_sum{{kind="{kind}"}}'] - 103.05) < 0.01
+    assert [line for line in second.splitlines() if kind in line] == [line for line in first.splitlines() if kind in line]

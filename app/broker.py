@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from app.settings import get_settings
 
@@ -65,6 +66,20 @@ def ring(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
     except Exception as exc:  # the broker being down must never lose an accepted job
         log.warning("could not ring the doorbell (%d sent); the reaper will retry: %s", len(sent), exc)
     return sent
+
+
+def waiting_doorbells() -> int | None:
+    """How many doorbells wait in the broker, not yet delivered to a worker; None when it cannot tell."""
+    sender = get_sender()
+    try:
+        with sender.connection_for_write() as connection:
+            declared = connection.default_channel.queue_declare(queue=get_settings().queue_name, passive=True)
+            return int(declared.message_count)
+    except ChannelError:
+        return 0  # the queue does not exist: every doorbell has been delivered
+    except Exception as exc:
+        log.warning("could not count the waiting doorbells: %s", exc)
+        return None
 
 
 def broker_reachable() -> bool:

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     max_time_limit_s: float = 3600.0
     default_time_limit_s: float = 60.0
     job_memory_limit_mb: int = 4096
+    check_time_limit_s: float = 600.0
+    max_threads_per_job: int = 4
     kill_grace_s: float = 5.0
     max_attempts: int = 3
     lease_s: float = 30.0

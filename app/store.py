@@ -12,7 +12,7 @@ import base64
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -184,24 +184,21 @@ class Claim:
 
 
 def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: float) -> Claim | None:
-    """Claim the best queued job in the doorbell's group (same tenant and kind), or None.
+    """Claim the next queued job, sharing workers fairly between tenants; None when nothing is queued.
 
-    The doorbell names a job; among queued jobs of the same tenant and kind the highest priority
-    (then the oldest) runs first, so every doorbell runs at most one job and every job one doorbell.
+    Doorbells are interchangeable: each runs at most one job, and each job needs one doorbell, but a
+    doorbell (``hint_job_id`` names the job that rang it) runs whichever job is due. Due is a job of the
+    tenant with the fewest running jobs (then the one waiting longest), and within that tenant the
+    highest priority, then the oldest; so one tenant's backlog cannot hold every worker for hours.
     """
-    hinted = session.get(Job, hint_job_id)
-    if hinted is None:
-        return None
-    group = select(Job.id).where(Job.tenant_id == hinted.tenant_id, Job.kind == hinted.kind, Job.status == "queued")
+    del hint_job_id  # kept for the logs of the caller; any queued job may answer any doorbell
+    queued = select(Job.id).where(Job.status == "queued")
     for _ in range(50):
-        candidate = group.order_by(Job.priority.desc(), Job.created_at, Job.id).limit(1)
-        if session.get_bind().dialect.name == "postgresql":
-            candidate = candidate.with_for_update(skip_locked=True)
-        job_id = session.scalar(candidate)
+        job_id = _lock_due_job(session)
         if job_id is None:
             # Rows locked by a short transaction (e.g. the API marking the doorbell rung) are skipped
-            # above; only give up once nothing in the group is queued at all.
-            if session.scalar(group.limit(1)) is None:
+            # above; only give up once nothing is queued at all.
+            if session.scalar(queued.limit(1)) is None:
                 return None
             time.sleep(0.05)
             continue
@@ -223,6 +220,40 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
         instance_json = session.scalar(select(Job.instance).where(Job.id == job_id)) or "{}"
         add_event(session, job_id, "status", {"status": "running", "attempt": claimed.attempts, "worker": worker})
         return Claim(job_id, claimed.attempts, claimed.kind, claimed.solver, claimed.options, instance_json)
+    return None
+
+
+def _lock_due_job(session: Session, tenants_tried: int = 20) -> uuid.UUID | None:
+    """The due queued job, locked (skipping rows locked by others) on PostgreSQL; None if none is free."""
+    running = (
+        select(Job.tenant_id, func.count().label("running"))
+        .where(Job.status == "running")
+        .group_by(Job.tenant_id)
+        .subquery()
+    )
+    waiting = (
+        select(Job.tenant_id, func.min(Job.created_at).label("since"))
+        .where(Job.status == "queued")
+        .group_by(Job.tenant_id)
+        .subquery()
+    )
+    tenants = (
+        select(waiting.c.tenant_id)
+        .outerjoin(running, running.c.tenant_id == waiting.c.tenant_id)
+        .order_by(func.coalesce(running.c.running, 0), waiting.c.since, waiting.c.tenant_id)
+        .limit(tenants_tried)
+    )
+    lock = session.get_bind().dialect.name == "postgresql"
+    for tenant_id in session.scalars(tenants).all():
+        candidate = (
+            select(Job.id)
+            .where(Job.tenant_id == tenant_id, Job.status == "queued")
+            .order_by(Job.priority.desc(), Job.created_at, Job.id)
+            .limit(1)
+        )
+        job_id: uuid.UUID | None = session.scalar(candidate.with_for_update(skip_locked=True) if lock else candidate)
+        if job_id is not None:
+            return job_id
     return None
 
 
@@ -277,11 +308,16 @@ def finish_job(
 def release_job(session: Session, job_id: uuid.UUID, attempt: int, *, max_attempts: int, reason: str) -> str | None:
     """Give a running attempt back: queued again while attempts remain, else failed with ``solver_error``.
 
+    A job whose cancel was requested ends ``cancelled`` instead of running again.
     Returns the new status, or None if the attempt is no longer ours.
     """
-    if attempt < max_attempts:
-        values: dict[str, Any] = {"status": "queued", "lease_expires_at": None, "worker": None, "rung_at": None}
-        event: dict[str, Any] = {"status": "queued", "reason": reason}
+    cancel_requested = session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+    if cancel_requested:
+        values: dict[str, Any] = {"status": "cancelled", "finished_at": utcnow(), "lease_expires_at": None}
+        event: dict[str, Any] = {"status": "cancelled", "reason": reason}
+    elif attempt < max_attempts:
+        values = {"status": "queued", "lease_expires_at": None, "worker": None, "rung_at": None}
+        event = {"status": "queued", "reason": reason}
     else:
         error = {"code": "solver_error", "message": f"{reason} (attempt {attempt} of {max_attempts}); giving up"}
         values = {"status": "failed", "finished_at": utcnow(), "lease_expires_at": None, "error": error}
@@ -328,51 +364,86 @@ def delete_job(session: Session, job: Job) -> None:
 
 @dataclass
 class ReapReport:
-    """What one reaper pass did."""
+    """What one reaper pass did: jobs requeued, failed and cancelled, and queued jobs to ring again."""
 
     requeued: list[uuid.UUID]
     failed: list[uuid.UUID]
     to_ring: list[uuid.UUID]
+    cancelled: list[uuid.UUID] = field(default_factory=list)
 
 
-def reap(session: Session, *, max_attempts: int, rering_after_s: float) -> ReapReport:
-    """Requeue running jobs whose lease expired (or fail them after max_attempts) and list queued
-    jobs whose doorbell never rang or rang long ago, to ring again."""
+REAPER_LOCK = 0x50_4C_56_52  # any constant shared by every worker: one reaper pass at a time
+
+
+def lock_reaper(session: Session) -> bool:
+    """Take the reaper's lock for this transaction (PostgreSQL); False if another pass holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: one embedded worker
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(REAPER_LOCK))))
+
+
+def reap(
+    session: Session, *, max_attempts: int, rering_after_s: float, waiting_doorbells: int | None = None
+) -> ReapReport:
+    """Settle running jobs whose lease expired, and list queued jobs whose doorbell was lost.
+
+    An expired lease means the worker was lost: the job is queued again (or ``failed``/``worker_lost``
+    after ``max_attempts``), except that a job whose cancel was requested ends ``cancelled``. Queued
+    jobs are rung again only as far as doorbells are missing: ``waiting_doorbells`` (the messages still
+    in the broker, when known) cover as many queued jobs; of the rest, those never rung or rung more
+    than ``rering_after_s`` ago are listed, oldest first.
+    """
     now = utcnow()
-    expired = select(Job.id, Job.attempts).where(Job.status == "running", Job.lease_expires_at < now)
-    requeued: list[uuid.UUID] = []
-    failed: list[uuid.UUID] = []
-    for job_id, attempts in session.execute(expired).all():
-        if attempts >= max_attempts:
+    expired = select(Job.id, Job.attempts, Job.cancel_requested).where(
+        Job.status == "running", Job.lease_expires_at < now
+    )
+    report = ReapReport([], [], [])
+    for job_id, attempts, cancel_requested in session.execute(expired).all():
+        still_running = and_(Job.id == job_id, Job.status == "running", Job.attempts == attempts)
+        if cancel_requested:
+            moved = session.execute(
+                update(Job).where(still_running).values(status="cancelled", finished_at=now, lease_expires_at=None)
+            )
+            if moved.rowcount:  # type: ignore[attr-defined]
+                add_event(session, job_id, "status", {"status": "cancelled", "reason": "worker lost after cancel"})
+                report.cancelled.append(job_id)
+        elif attempts >= max_attempts:
             error = {
                 "code": "worker_lost",
                 "message": f"the worker running this job was lost {attempts} times; giving up",
             }
             moved = session.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.status == "running", Job.attempts == attempts)
+                .where(still_running)
                 .values(status="failed", finished_at=now, lease_expires_at=None, error=error)
             )
             if moved.rowcount:  # type: ignore[attr-defined]
                 add_event(session, job_id, "status", {"status": "failed", "error": error})
-                failed.append(job_id)
+                report.failed.append(job_id)
         else:
             moved = session.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.status == "running", Job.attempts == attempts)
+                .where(still_running)
                 .values(status="queued", lease_expires_at=None, worker=None, rung_at=None)
             )
             if moved.rowcount:  # type: ignore[attr-defined]
                 add_event(session, job_id, "status", {"status": "queued", "reason": "lease expired"})
-                requeued.append(job_id)
-    stale = now - timedelta(seconds=rering_after_s)
-    silent = select(Job.id).where(
-        Job.status == "queued",
-        or_(Job.rung_at.is_(None), Job.rung_at < stale),
-        Job.created_at < now - timedelta(seconds=5),
-    )
-    to_ring = list(session.scalars(silent.limit(1000)))
-    return ReapReport(requeued, failed, to_ring)
+                report.requeued.append(job_id)
+    limit = 1000
+    if waiting_doorbells is not None:
+        # The requeued jobs are rung by this pass; the waiting doorbells will each claim one queued job.
+        queued = session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
+        limit = min(limit, max(0, queued - waiting_doorbells - len(report.requeued)))
+    if limit:
+        stale = now - timedelta(seconds=rering_after_s)
+        silent = select(Job.id).where(
+            Job.status == "queued",
+            or_(Job.rung_at.is_(None), Job.rung_at < stale),
+            Job.created_at < now - timedelta(seconds=5),
+            Job.id.not_in(report.requeued),
+        )
+        report.to_ring = list(session.scalars(silent.order_by(Job.created_at, Job.id).limit(limit)))
+    return report
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +74,11 @@ def database() -> Iterator[str]:
 
 
 def start_worker(
-    extra_env: dict[str, str] | None = None, concurrency: int = 2, beat: bool = True
+    extra_env: dict[str, str] | None = None, concurrency: int = 2, beat: bool = True, arguments: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
-    """A real Celery worker process, started with production's command line."""
+    """A real Celery worker process (its main process runs the reaper), started with production's command line."""
     command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO"]
-    command += ["--concurrency", str(concurrency), "-n", f"w{secrets.token_hex(3)}@%h"]
+    command += ["--concurrency", str(concurrency), "-n", f"w{secrets.token_hex(3)}@%h", *arguments]
     if beat:
         command += ["-B", "--schedule", f"/tmp/solvent-beat-{RUN_ID}-{secrets.token_hex(3)}"]
     log = open(f"/tmp/solvent-worker-{RUN_ID}.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -138,7 +138,7 @@ def settle_jobs(timeout: float = 20) -> None:
 
 @pytest.fixture(scope="module")
 def worker(database: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A worker process with embedded beat (the reaper) for one test module."""
+    """A worker process (with its reaper) and embedded beat (the webhook sweep) for one test module."""
     process = start_worker()
     wait_for(lambda: live_worker_count() > 0, 60, what="a live worker")
     yield process

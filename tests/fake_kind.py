@@ -2,6 +2,8 @@
 
 Its single solver counts through ``steps`` incumbents, ``seconds`` apart, and misbehaves on demand
 (``mode``): crash the process, eat memory, return a wrong answer, ignore its time limit or cancel.
+Its check can be slow (``check_seconds``) or eat memory (``check="hungry"``). The solver's stats
+report the threads it was given and which ``SOLVENT_*`` settings its process can see.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import time
 from typing import Any, Literal
 
+import numpy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from solvers.base import (
@@ -36,6 +39,8 @@ class FakeInstance(BaseModel):
     seconds: float = Field(0.1, ge=0, le=60)
     mode: Literal["normal", "crash", "memory", "wrong", "ignore_limit", "ignore_cancel", "marker"] = "normal"
     marker_dir: str | None = None
+    check: Literal["fast", "hungry"] = "fast"
+    check_seconds: float = Field(0.0, ge=0, le=60)
 
 
 class FakeOptions(CommonOptions):
@@ -50,6 +55,10 @@ def parse(raw: Any) -> FakeInstance:
 
 
 def check(instance: FakeInstance, solution: JSON) -> Verification:
+    time.sleep(instance.check_seconds)
+    if instance.check == "hungry":  # address space, untouched: only a limit makes this fail
+        hog = [numpy.zeros(64 * 1024 * 1024, dtype=numpy.uint8) for _ in range(64)]
+        del hog
     reached = solution.get("reached")
     ok = isinstance(reached, int) and 0 <= reached <= instance.steps
     return Verification(ok, float(reached) if ok else None, 0.0 if ok else 1.0, "fake.check")
@@ -87,7 +96,8 @@ class FakeSolver:
             progress.incumbent(float(reached), {"reached": reached})
         objective = float(reached) + (1000.0 if instance.mode == "wrong" else 0.0)
         status = SolutionStatus.optimal if termination == Termination.optimal else SolutionStatus.feasible
-        return Result(status, termination, objective, float(instance.steps), {"reached": reached}, {})
+        stats = {"threads": options.threads, "settings_seen": sorted(k for k in os.environ if k.startswith("SOLVENT_"))}
+        return Result(status, termination, objective, float(instance.steps), {"reached": reached}, stats)
 
 
 KIND = Kind(

@@ -1,4 +1,7 @@
-"""The Celery application of the workers: Redis (or SQLAlchemy, embedded) as doorbell only, no result backend."""
+"""The Celery application of the workers: Redis (or SQLAlchemy, embedded) as doorbell only, no result backend.
+
+The main process of each worker also runs the heartbeat and the reaper (threads, outside the pool).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, worker_ready, worker_shutdown
+from celery.signals import after_setup_logger, worker_process_init, worker_ready, worker_shutdown
 
-from app import store
+from app import broker, store
 from app.broker import celery_config
-from app.db import get_sessionmaker
+from app.db import get_engine, get_sessionmaker
 from app.settings import get_settings
+from workers import reaper
 
 log = logging.getLogger("solvent.worker")
 
@@ -26,8 +30,9 @@ celery_app.conf.update(
     worker_max_memory_per_child=512_000,  # KiB; the solve itself runs in its own limited process
     worker_send_task_events=False,
     worker_cancel_long_running_tasks_on_connection_loss=False,
+    # The reaper runs in the main process (see _start_heartbeat), not here: beat's tasks wait for a free
+    # pool process, and the reaper must run while every pool process is busy.
     beat_schedule={
-        "reap": {"task": "solvent.reap", "schedule": settings.reaper_interval_s, "options": {"expires": 60}},
         "webhooks": {
             "task": "solvent.deliver_webhooks",
             "schedule": settings.webhook_sweep_interval_s,
@@ -80,6 +85,19 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     except Exception as exc:
         log.warning("first worker heartbeat failed: %s", exc)
     threading.Thread(target=_heartbeat_loop, args=(hostname,), daemon=True, name="solvent-heartbeat").start()
+    threading.Thread(target=reaper.run_forever, args=(_stop_heartbeat,), daemon=True, name="solvent-reaper").start()
+
+
+@worker_process_init.connect
+def _own_connections(**_: Any) -> None:
+    """A pool process (also one that replaces a recycled one) must not use the sockets it inherited.
+
+    The main process's heartbeat and reaper hold pooled database and broker connections; a forked
+    pool process would otherwise talk over the same sockets, interleaving both processes' transactions.
+    ``dispose(close=False)`` drops the inherited pool without closing it under the main process.
+    """
+    get_engine().dispose(close=False)
+    broker.get_sender.cache_clear()
 
 
 @worker_shutdown.connect

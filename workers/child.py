@@ -1,9 +1,11 @@
-"""The solve process: reads one job spec on stdin, solves it, writes JSON-line messages.
+"""The solve process: reads one job spec on stdin, solves it (or checks a solution), writes JSON-line messages.
 
 Protocol (one JSON object per line on the message channel, the original stdout):
 ``{"t": "incumbent", "objective", "solution", "elapsed_s"}``, ``{"t": "bound", "bound", "elapsed_s"}``,
 ``{"t": "log", "message"}``, then exactly one of ``{"t": "result", ...}`` or ``{"t": "error", "code", "message"}``.
 After the spec, each further stdin line ``cancel`` sets the solver's Cancel flag.
+A spec ``{"t": "check", "kind", "options", "instance", "solution"}`` instead runs the kind's check and answers
+``{"t": "verification", "feasible", "objective", "max_violation", "checked_by", "message"}`` (or an error).
 Native libraries that print to stdout are sent to stderr, so they cannot corrupt the channel.
 """
 
@@ -89,8 +91,38 @@ def preload_kinds() -> None:
             traceback.print_exc()
 
 
+def _solve(spec: dict[str, Any], progress: ChannelProgress, cancel: StdinCancel) -> None:
+    kind = get_kind(spec["kind"])
+    instance = kind.parse(spec["instance"])
+    solver_spec = kind.solver(spec["solver"], instance)
+    options = solver_spec.options.model_validate(spec["options"])
+    solver = solver_spec.load()
+    result = solver.solve(instance, options, progress, cancel)
+    stats = {**result.stats, "solve_time_s": progress.elapsed()}
+    progress.send(
+        {
+            "t": "result",
+            "status": str(result.status),
+            "termination": str(result.termination),
+            "objective": _finite(result.objective),
+            "bound": _finite(result.bound),
+            "solution": result.solution,
+            "stats": stats,
+        }
+    )
+
+
+def _check(spec: dict[str, Any], progress: ChannelProgress) -> None:
+    kind = get_kind(spec["kind"])
+    verification = kind.verify(kind.parse(spec["instance"]), spec["solution"], spec["options"]).as_dict()
+    objective, violation = verification.get("objective"), verification.get("max_violation")
+    verification["objective"] = _finite(objective) if isinstance(objective, (int, float)) else None
+    verification["max_violation"] = _finite(violation) if isinstance(violation, (int, float)) else None
+    progress.send({"t": "verification", **verification})
+
+
 def main() -> None:
-    """Run one solve as described by the spec on stdin."""
+    """Run one solve (or one check) as described by the spec on stdin."""
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -103,26 +135,13 @@ def main() -> None:
     spec = json.loads(line)
     cancel = StdinCancel(sys.stdin)
     try:
-        kind = get_kind(spec["kind"])
-        instance = kind.parse(spec["instance"])
-        solver_spec = kind.solver(spec["solver"], instance)
-        options = solver_spec.options.model_validate(spec["options"])
-        solver = solver_spec.load()
-        result = solver.solve(instance, options, progress, cancel)
-        stats = {**result.stats, "solve_time_s": round(time.monotonic() - started, 4)}
-        progress.send(
-            {
-                "t": "result",
-                "status": str(result.status),
-                "termination": str(result.termination),
-                "objective": _finite(result.objective),
-                "bound": _finite(result.bound),
-                "solution": result.solution,
-                "stats": stats,
-            }
-        )
+        if spec.get("t") == "check":
+            _check(spec, progress)
+        else:
+            _solve(spec, progress, cancel)
     except MemoryError:
-        progress.send({"t": "error", "code": "memory_limit", "message": "the solve ran out of its memory limit"})
+        what = "check" if spec.get("t") == "check" else "solve"
+        progress.send({"t": "error", "code": "memory_limit", "message": f"the {what} ran out of its memory limit"})
     except InvalidInstance as exc:
         progress.send({"t": "error", "code": "invalid_instance", "message": str(exc)[:4000]})
     except SolverRefused as exc:

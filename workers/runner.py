@@ -1,6 +1,8 @@
-"""Runs one solve in a child process with a memory limit, a wall-clock watchdog and cooperative cancel.
+"""Runs one solve, and then its independent check, each in a child process with a memory limit, a
+wall-clock watchdog and (for the solve) cooperative cancel; the lease is renewed all the while.
 
-A native crash, a memory blow-up or a runaway loop ends the child, never the worker.
+A native crash, a memory blow-up or a runaway loop ends the child, never the worker; whatever way the
+runner is left (an exception included), the child's process group is killed.
 """
 
 from __future__ import annotations
@@ -37,8 +39,25 @@ class SolveSpec:
 
 
 @dataclass
+class CheckSpec:
+    """What the check process verifies: a solution against the job's instance (and options), within limits."""
+
+    kind: str
+    instance_json: str
+    solution: dict[str, Any]
+    options: dict[str, Any]
+    time_limit_s: float
+    memory_limit_mb: int
+    kill_grace_s: float
+
+
+@dataclass
 class Outcome:
-    """How the child ended. ``result`` is the solver's own result message, when it sent one."""
+    """How the child ended. ``result`` is the child's own result message, when it sent one.
+
+    ``best_objective`` and ``best_solution`` are always one pair: the last incumbent that came with a
+    solution (an incumbent without one changes neither).
+    """
 
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
@@ -51,6 +70,19 @@ class Outcome:
     wall_time_s: float = 0.0
     stderr_tail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, message: dict[str, Any]) -> None:
+        """Take in one message of the child (a result, an error, an incumbent or a bound)."""
+        kind = message.get("t")
+        if kind in ("result", "verification"):
+            self.result = message
+        elif kind == "error":
+            self.error = {"code": str(message.get("code")), "message": str(message.get("message"))}
+        elif kind == "incumbent" and message.get("solution") is not None:
+            self.best_objective = message.get("objective")
+            self.best_solution = message["solution"]
+        elif kind == "bound":
+            self.best_bound = message.get("bound")
 
 
 class Supervisor:
@@ -92,9 +124,24 @@ def _keep_tail(stream: IO[str], tail: deque[str]) -> None:
 
 _spare: tuple[int, subprocess.Popen[str]] | None = None
 
+# The child needs no credentials: of the service's own settings it reads only where extra kinds live.
+CHILD_SETTINGS = ("SOLVENT_EXTRA_KINDS",)
+SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "CREDENTIAL")
+
+
+def child_environment(parent: dict[str, str]) -> dict[str, str]:
+    """The solve process's environment: the parent's without service settings and secrets, one thread each."""
+    env = {
+        name: value
+        for name, value in parent.items()
+        if (not name.startswith("SOLVENT_") or name in CHILD_SETTINGS)
+        and not any(marker in name.upper() for marker in SECRET_MARKERS)
+    }
+    return {**env, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 def _spawn_child(memory_limit_mb: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = child_environment(dict(os.environ))
     return subprocess.Popen(
         [sys.executable, "-m", "workers.child"],
         stdin=subprocess.PIPE,
@@ -126,23 +173,71 @@ def _take_child(memory_limit_mb: int) -> subprocess.Popen[str]:
 
 def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: float = 2.0) -> Outcome:
     """Solve in a child process, relaying messages, renewing the lease and enforcing limits."""
+    head = json.dumps({"kind": spec.kind, "solver": spec.solver, "options": spec.options})
+    # Backstop: the solver honours its own limit; past limit + slack we ask it to stop, then kill.
+    deadline_s = spec.time_limit_s + max(5.0, 0.1 * spec.time_limit_s)
+    return _supervise(
+        head[:-1] + ', "instance": ' + spec.instance_json + "}",
+        spec.memory_limit_mb, deadline_s, spec.kill_grace_s, supervisor, heartbeat_every_s, cancellable=True,
+    )  # fmt: skip
+
+
+def check_in_child(spec: CheckSpec, supervisor: Supervisor, heartbeat_every_s: float = 2.0) -> Outcome:
+    """Run the kind's check() on a solution in a child process; ``result`` is the verification.
+
+    The lease stays renewed while it runs (a check may take longer than the lease); a cancel is not
+    passed on, since the solve is already over.
+    """
+    head = json.dumps({"t": "check", "kind": spec.kind, "options": spec.options, "solution": spec.solution})
+    return _supervise(
+        head[:-1] + ', "instance": ' + spec.instance_json + "}",
+        spec.memory_limit_mb, spec.time_limit_s, spec.kill_grace_s, supervisor, heartbeat_every_s, cancellable=False,
+    )  # fmt: skip
+
+
+def _supervise(
+    payload: str,
+    memory_limit_mb: int,
+    deadline_s: float,
+    kill_grace_s: float,
+    supervisor: Supervisor,
+    heartbeat_every_s: float,
+    *,
+    cancellable: bool,
+) -> Outcome:
+    """Hand ``payload`` to a child and watch it until it ends; the child never outlives this call."""
     started = time.monotonic()
-    child = _take_child(spec.memory_limit_mb)
+    child = _take_child(memory_limit_mb)
+    try:
+        return _watch(child, payload, started, deadline_s, kill_grace_s, supervisor, heartbeat_every_s, cancellable)
+    finally:
+        _kill(child)
+        child.wait()
+
+
+def _watch(
+    child: subprocess.Popen[str],
+    payload: str,
+    started: float,
+    deadline_s: float,
+    kill_grace_s: float,
+    supervisor: Supervisor,
+    heartbeat_every_s: float,
+    cancellable: bool,
+) -> Outcome:
     assert child.stdin and child.stdout and child.stderr
     messages: queue.Queue[str | None] = queue.Queue()
     stderr_tail: deque[str] = deque(maxlen=40)
     threading.Thread(target=_pump_lines, args=(child.stdout, messages), daemon=True).start()
     threading.Thread(target=_keep_tail, args=(child.stderr, stderr_tail), daemon=True).start()
-    payload = {"kind": spec.kind, "solver": spec.solver, "options": spec.options}
     outcome = Outcome()
     try:
-        child.stdin.write(json.dumps(payload)[:-1] + ', "instance": ' + spec.instance_json + "}\n")
+        child.stdin.write(payload + "\n")
         child.stdin.flush()
     except (BrokenPipeError, OSError):
         pass
 
-    # Backstop: the solver honours its own limit; past limit + slack we ask it to stop, then kill.
-    soft_deadline = started + spec.time_limit_s + max(5.0, 0.1 * spec.time_limit_s)
+    soft_deadline = started + deadline_s
     stop_asked_at: float | None = None
     next_heartbeat = started + heartbeat_every_s
     channel_open = True
@@ -163,7 +258,7 @@ def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: flo
                 outcome.lost = True
                 _kill(child)
                 break
-            if cancel and not outcome.cancelled:
+            if cancellable and cancel and not outcome.cancelled:
                 outcome.cancelled = True
                 stop_asked_at = now
                 _ask_to_stop(child)
@@ -171,7 +266,7 @@ def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: flo
             outcome.timed_out = True
             stop_asked_at = now
             _ask_to_stop(child)
-        if stop_asked_at is not None and now - stop_asked_at > spec.kill_grace_s and child.poll() is None:
+        if stop_asked_at is not None and now - stop_asked_at > kill_grace_s and child.poll() is None:
             _kill(child)
     returncode = child.wait()
     # Drain anything left on the channel when the loop ended before the channel closed.
@@ -195,18 +290,10 @@ def _absorb(line: str, outcome: Outcome, supervisor: Supervisor) -> None:
         message = json.loads(line)
     except json.JSONDecodeError:
         return
-    kind = message.get("t")
-    if kind == "result":
-        outcome.result = message
-    elif kind == "error":
-        outcome.error = {"code": str(message.get("code")), "message": str(message.get("message"))}
-    else:
-        if kind == "incumbent":
-            outcome.best_objective = message.get("objective")
-            if message.get("solution") is not None:
-                outcome.best_solution = message["solution"]
-        elif kind == "bound":
-            outcome.best_bound = message.get("bound")
+    if not isinstance(message, dict):
+        return
+    outcome.record(message)
+    if message.get("t") in ("incumbent", "bound", "log"):
         supervisor.on_message(message)
 
 

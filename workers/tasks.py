@@ -1,8 +1,7 @@
-"""The worker's tasks: ``run_job`` (claim, solve in a child, verify, fenced finish) and ``reap``."""
+"""The worker's task ``run_job``: claim, solve in a child, verify in another, fenced finish."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -21,8 +20,7 @@ from app.settings import get_settings
 from solvers.base import relative_gap
 from solvers.registry import get_kind
 from workers.celery_app import celery_app
-from workers.retention import purge_expired_jobs
-from workers.runner import Outcome, SolveSpec, Supervisor, run_in_child
+from workers.runner import CheckSpec, Outcome, SolveSpec, Supervisor, check_in_child, run_in_child
 
 log = logging.getLogger("solvent.worker")
 T = TypeVar("T")
@@ -109,11 +107,19 @@ class DatabaseSupervisor(Supervisor):
         return with_db_retry(lambda s: store.renew_lease(s, self.job_id, self.attempt, self.lease_s))
 
 
+class AttemptLost(Exception):
+    """The attempt's lease was taken over (or the job deleted) while it was being verified."""
+
+
 def build_result(
-    kind_name: str, instance_json: str, outcome: Outcome, options: dict[str, Any] | None = None
+    kind_name: str, outcome: Outcome, verify: Callable[[dict[str, Any]], Outcome]
 ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
-    """The job's final (status, result, error) from the child's outcome, verified by the kind's check()."""
-    kind = get_kind(kind_name)
+    """The job's final (status, result, error) from the solve's outcome; ``verify`` runs the kind's check()
+    on the solution (in a limited child process, see ``check_in_child``).
+
+    A claim of a solution (``optimal``/``feasible``) without one fails the job; a result without a
+    solution (``infeasible``, ``unbounded``, ``no_solution``) is stored with ``verified: false``.
+    """
     if outcome.result is not None:
         result: dict[str, Any] = {
             key: outcome.result.get(key) for key in ("status", "termination", "objective", "bound", "solution")
@@ -125,6 +131,7 @@ def build_result(
             stats["stopped_by"] = "watchdog"
         result["stats"] = stats
     elif outcome.cancelled or outcome.timed_out:
+        # Killed before it answered: keep its best incumbent (objective and solution are one pair).
         has_solution = outcome.best_solution is not None
         result = {
             "status": "feasible" if has_solution else "no_solution",
@@ -139,23 +146,43 @@ def build_result(
         return "failed", None, error
     result["gap"] = relative_gap(result["objective"], result["bound"])
     if result["solution"] is None:
+        if result["status"] in ("optimal", "feasible"):
+            message = f"the solver claimed a {result['status']} answer but returned no solution to verify"
+            return "failed", None, {"code": "verification_failed", "message": message}
         result["verification"] = {
+            "verified": False,
             "feasible": False,
             "objective": None,
             "max_violation": None,
-            "checked_by": f"{kind_name}.check",
-            "message": "no solution returned",
+            "checked_by": None,
+            "message": f"not verified: the solver reports {result['status']} and returned no solution to check",
         }
     else:
-        instance = kind.parse(json.loads(instance_json))
-        verification = kind.verify(instance, result["solution"], options or {}).as_dict()
+        checked = verify(result["solution"])
+        if checked.lost:
+            raise AttemptLost
+        if checked.result is None:
+            return "failed", None, _check_error(checked)
+        verification = {key: value for key, value in checked.result.items() if key != "t"}
         verification["checked_by"] = verification.get("checked_by") or f"{kind_name}.check"
+        verification["verified"] = True
         result["verification"] = verification
         problem = _verification_problem(result, verification)
         if problem:
             return "failed", None, {"code": "verification_failed", "message": problem}
     status = "cancelled" if outcome.cancelled and result["termination"] == "cancelled" else "succeeded"
     return status, result, None
+
+
+def _check_error(checked: Outcome) -> dict[str, str]:
+    """Why the check process gave no verification: its limits, or a failure of the check itself."""
+    error = checked.error or {"code": "solver_error", "message": "no verification"}
+    if error["code"] == "memory_limit":
+        return {"code": "memory_limit", "message": "the independent check of the solution ran out of its memory limit"}
+    if checked.timed_out:
+        message = f"the independent check of the solution did not finish within {checked.wall_time_s:.0f} s"
+        return {"code": "time_limit", "message": message}
+    return {"code": "verification_failed", "message": f"the independent check failed: {error['message']}"}
 
 
 def _verification_problem(result: dict[str, Any], verification: dict[str, Any]) -> str | None:
@@ -178,10 +205,13 @@ def run_job(job_id: str) -> None:
         return
     kind = get_kind(claim.kind)
     log.info("job %s attempt %d: %s/%s", claim.job_id, claim.attempt, claim.kind, claim.solver)
+    options = dict(claim.options)
+    if "threads" in options:  # a job may not take more cores than the operator allows
+        options["threads"] = max(1, min(int(options["threads"]), settings.max_threads_per_job))
     spec = SolveSpec(
         kind=claim.kind,
         solver=claim.solver,
-        options=claim.options,
+        options=options,
         instance_json=claim.instance_json,
         time_limit_s=float(claim.options.get("time_limit_s", settings.default_time_limit_s)),
         memory_limit_mb=settings.job_memory_limit_mb,
@@ -205,9 +235,25 @@ def run_job(job_id: str) -> None:
             with_db_retry(lambda s: store.mark_rung(s, [claim.job_id]))
         log.warning("job %s attempt %d: %s; now %s", claim.job_id, claim.attempt, reason, new_status)
         return
+
+    def verify(solution: dict[str, Any]) -> Outcome:
+        check = CheckSpec(
+            kind=claim.kind,
+            instance_json=claim.instance_json,
+            solution=solution,
+            options=options,
+            time_limit_s=settings.check_time_limit_s,
+            memory_limit_mb=settings.job_memory_limit_mb,
+            kill_grace_s=settings.kill_grace_s,
+        )
+        return check_in_child(check, supervisor)
+
     try:
-        status, result, error = build_result(claim.kind, claim.instance_json, outcome, claim.options)
-    except Exception as exc:  # a checker bug must fail the job, not the worker
+        status, result, error = build_result(claim.kind, outcome, verify)
+    except AttemptLost:
+        log.warning("job %s attempt %d was taken over during verification", claim.job_id, claim.attempt)
+        return
+    except Exception as exc:  # a malformed answer must fail the job, not the worker
         log.exception("verification of job %s crashed", claim.job_id)
         status, result, error = (
             "failed",
@@ -220,20 +266,3 @@ def run_job(job_id: str) -> None:
         lambda s: store.finish_job(s, claim.job_id, claim.attempt, status, result=result, error=error)
     )
     log.info("job %s attempt %d finished %s (stored=%s)", claim.job_id, claim.attempt, status, finished)
-
-
-@celery_app.task(name="solvent.reap", ignore_result=True)
-def reap() -> dict[str, int]:
-    """Requeue expired leases, fail poison jobs, ring queued jobs whose doorbell was lost, delete expired jobs."""
-    settings = get_settings()
-    report = with_db_retry(
-        lambda s: store.reap(s, max_attempts=settings.max_attempts, rering_after_s=settings.rering_after_s)
-    )
-    to_ring = list(dict.fromkeys(report.requeued + report.to_ring))
-    rung = broker.ring(to_ring)
-    if rung:
-        with_db_retry(lambda s: store.mark_rung(s, rung))
-    if report.requeued or report.failed or rung:
-        log.info("reaper: requeued %d, failed %d, rang %d", len(report.requeued), len(report.failed), len(rung))
-    purged = purge_expired_jobs()
-    return {"requeued": len(report.requeued), "failed": len(report.failed), "rung": len(rung), "purged": purged}

@@ -12,6 +12,16 @@ from app import store
 from app.db import Job, get_sessionmaker, utcnow
 
 
+def _cancel_queued(session: Session) -> None:
+    """Leave no queued job of earlier tests: a claim may take any tenant's queued job."""
+    session.execute(update(Job).where(Job.status == "queued").values(status="cancelled", finished_at=utcnow()))
+    session.commit()
+
+
+def _expire_lease(session: Session, job: Job) -> None:
+    session.execute(update(Job).where(Job.id == job.id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+
+
 def _new_job(session: Session, tenant: str, priority: int = 0) -> Job:
     tenant_id = store.get_or_create_tenant(session, tenant).id
     new = store.NewJob("fake", "count", json.dumps({"steps": 1}), {"time_limit_s": 5}, priority, {}, None, None)
@@ -65,6 +75,7 @@ def test_reaper_fails_a_poison_job_after_max_attempts() -> None:
 
 def test_claim_takes_the_highest_priority_of_the_doorbells_group() -> None:
     with get_sessionmaker()() as session:
+        _cancel_queued(session)
         low = _new_job(session, "store-priority", priority=-1)
         high = _new_job(session, "store-priority", priority=7)
         session.commit()
@@ -89,3 +100,55 @@ def test_released_job_is_queued_again_until_attempts_run_out() -> None:
         session.commit()
         session.refresh(job)
         assert job.error is not None and job.error["code"] == "solver_error"
+
+
+def test_claim_shares_workers_between_tenants() -> None:
+    with get_sessionmaker()() as session:
+        _cancel_queued(session)
+        backlog = [_new_job(session, "store-fair-busy") for _ in range(5)]
+        latecomer = _new_job(session, "store-fair-late")
+        session.commit()
+        first = store.claim_job(session, backlog[0].id, "w1", lease_s=30)
+        # The next doorbell is the busy tenant's own, but the other tenant has nothing running yet.
+        second = store.claim_job(session, backlog[1].id, "w2", lease_s=30)
+        third = store.claim_job(session, backlog[2].id, "w3", lease_s=30)
+        session.commit()
+        assert first is not None and first.job_id == backlog[0].id
+        assert second is not None and second.job_id == latecomer.id
+        assert third is not None and third.job_id == backlog[1].id
+        _cancel_queued(session)
+
+
+def test_cancel_of_a_running_job_survives_the_loss_of_its_worker() -> None:
+    with get_sessionmaker()() as session:
+        _cancel_queued(session)
+        job = _new_job(session, "store-cancel-lost")
+        session.commit()
+        assert store.claim_job(session, job.id, "w", lease_s=30) is not None
+        session.commit()
+        store.request_cancel(session, job)
+        _expire_lease(session, job)  # the worker dies before it reads the cancel
+        report = store.reap(session, max_attempts=3, rering_after_s=60)
+        session.commit()
+        session.refresh(job)
+        assert job.status == "cancelled" and job.attempts == 1
+        assert report.cancelled == [job.id] and report.requeued == []
+
+
+def test_reaper_rings_again_only_as_many_jobs_as_doorbells_are_missing() -> None:
+    with get_sessionmaker()() as session:
+        _cancel_queued(session)
+        jobs = [_new_job(session, "store-rering") for _ in range(3)]
+        long_ago = utcnow() - timedelta(minutes=10)
+        session.execute(
+            update(Job).where(Job.id.in_([j.id for j in jobs])).values(created_at=long_ago, rung_at=long_ago)
+        )
+        session.commit()
+        # All three doorbells still wait in the broker: nothing to ring.
+        assert store.reap(session, max_attempts=3, rering_after_s=60, waiting_doorbells=3).to_ring == []
+        # One was lost: ring one job again, not all three.
+        to_ring = store.reap(session, max_attempts=3, rering_after_s=60, waiting_doorbells=2).to_ring
+        assert len(to_ring) == 1 and to_ring[0] in {j.id for j in jobs}
+        # The broker cannot tell: every stale doorbell rings again.
+        assert len(store.reap(session, max_attempts=3, rering_after_s=60).to_ring) == 3
+        _cancel_queued(session)

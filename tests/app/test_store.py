@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -13,9 +15,18 @@ from app.db import Job, get_sessionmaker, utcnow
 
 
 def _cancel_queued(session: Session) -> None:
-    """Leave no queued job of earlier tests: a claim may take any tenant's queued job."""
     session.execute(update(Job).where(Job.status == "queued").values(status="cancelled", finished_at=utcnow()))
     session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _no_queued_jobs() -> Iterator[None]:
+    """No queued job of other tests around: a claim may take any tenant's queued job."""
+    with get_sessionmaker()() as session:
+        _cancel_queued(session)
+    yield
+    with get_sessionmaker()() as session:
+        _cancel_queued(session)
 
 
 def _expire_lease(session: Session, job: Job) -> None:
@@ -75,7 +86,6 @@ def test_reaper_fails_a_poison_job_after_max_attempts() -> None:
 
 def test_claim_takes_the_highest_priority_of_the_doorbells_group() -> None:
     with get_sessionmaker()() as session:
-        _cancel_queued(session)
         low = _new_job(session, "store-priority", priority=-1)
         high = _new_job(session, "store-priority", priority=7)
         session.commit()
@@ -104,7 +114,6 @@ def test_released_job_is_queued_again_until_attempts_run_out() -> None:
 
 def test_claim_shares_workers_between_tenants() -> None:
     with get_sessionmaker()() as session:
-        _cancel_queued(session)
         backlog = [_new_job(session, "store-fair-busy") for _ in range(5)]
         latecomer = _new_job(session, "store-fair-late")
         session.commit()
@@ -116,12 +125,10 @@ def test_claim_shares_workers_between_tenants() -> None:
         assert first is not None and first.job_id == backlog[0].id
         assert second is not None and second.job_id == latecomer.id
         assert third is not None and third.job_id == backlog[1].id
-        _cancel_queued(session)
 
 
 def test_cancel_of_a_running_job_survives_the_loss_of_its_worker() -> None:
     with get_sessionmaker()() as session:
-        _cancel_queued(session)
         job = _new_job(session, "store-cancel-lost")
         session.commit()
         assert store.claim_job(session, job.id, "w", lease_s=30) is not None
@@ -137,7 +144,6 @@ def test_cancel_of_a_running_job_survives_the_loss_of_its_worker() -> None:
 
 def test_reaper_rings_again_only_as_many_jobs_as_doorbells_are_missing() -> None:
     with get_sessionmaker()() as session:
-        _cancel_queued(session)
         jobs = [_new_job(session, "store-rering") for _ in range(3)]
         long_ago = utcnow() - timedelta(minutes=10)
         session.execute(
@@ -151,4 +157,3 @@ def test_reaper_rings_again_only_as_many_jobs_as_doorbells_are_missing() -> None
         assert len(to_ring) == 1 and to_ring[0] in {j.id for j in jobs}
         # The broker cannot tell: every stale doorbell rings again.
         assert len(store.reap(session, max_attempts=3, rering_after_s=60).to_ring) == 3
-        _cancel_queued(session)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from workers.runner import Outcome, SolveSpec, Supervisor, child_environment, run_in_child
+from workers.runner import Outcome, SolveSpec, Supervisor, run_in_child
 
 
 def _fake_spec(instance: dict[str, Any], **options: Any) -> SolveSpec:
@@ -66,6 +66,8 @@ def test_the_solve_process_sees_no_credentials() -> None:
 
 
 def test_child_environment_keeps_only_what_a_solve_needs() -> None:
+    from workers.runner import child_environment
+
     parent = {
         "PATH": "/usr/bin",
         "SOLVENT_BROKER_URL": "redis://secret@host",

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Header, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import health, jobs, kinds, webhooks
+from app.api import console, health, jobs, kinds, webhooks
 from app.deps import AuthenticateFirst
 from app.errors import install_error_handlers, problem_response
 from app.metrics import RequestMetrics, metrics_response
@@ -82,6 +82,7 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(kinds.router)
     app.include_router(webhooks.router)
+    app.include_router(console.router)
     app.include_router(health.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -67,6 +67,9 @@ def list_jobs(
     status: str | None,
     limit: int,
     cursor: tuple[datetime, uuid.UUID] | None,
+    solver: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> tuple[list[Job], str | None]:
     """A page of the tenant's jobs, newest first, and the cursor of the next page."""
     query = tenant_jobs(tenant_id)
@@ -74,6 +77,12 @@ def list_jobs(
         query = query.where(Job.kind == kind)
     if status:
         query = query.where(Job.status == status)
+    if solver:
+        query = query.where(Job.solver == solver)
+    if created_after:
+        query = query.where(Job.created_at >= created_after)
+    if created_before:
+        query = query.where(Job.created_at < created_before)
     if cursor:
         created, job_id = cursor
         query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))

@@ -10,6 +10,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -265,8 +266,11 @@ def list_jobs(
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
+    solver: str | None = None,
+    created_after: Annotated[datetime | None, Query(description="ISO 8601; UTC when no offset is given.")] = None,
+    created_before: Annotated[datetime | None, Query(description="ISO 8601; UTC when no offset is given.")] = None,
 ) -> dict[str, Any]:
-    """A page of the tenant's jobs and the cursor of the next page."""
+    """A page of the tenant's jobs (filtered by kind, status, solver and creation time) and the next cursor."""
     decoded = None
     if cursor:
         try:
@@ -275,8 +279,22 @@ def list_jobs(
             raise ProblemError(
                 422, "Malformed cursor.", errors=[{"loc": ["query", "cursor"], "msg": "malformed"}]
             ) from exc
-    jobs, next_cursor = store.list_jobs(session, tenant_id, kind=kind, status=status, limit=limit, cursor=decoded)
+    jobs, next_cursor = store.list_jobs(
+        session,
+        tenant_id,
+        kind=kind,
+        status=status,
+        limit=limit,
+        cursor=decoded,
+        solver=solver,
+        created_after=_as_utc(created_after),
+        created_before=_as_utc(created_before),
+    )
     return {"items": [job_to_dict(j) for j in jobs], "next_cursor": next_cursor}
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 @router.get("/{job_id}", summary="Get a job")

@@ -1,0 +1,1 @@
+"""Static files of the web console (index.html, console.js, console.css)."""

@@ -31,6 +31,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 MAX_METADATA_BYTES = 8 * 1024
 MAX_SEQ = 2**63 - 1  # event sequence numbers are 64-bit signed integers in the database
+TIME_FILTER = "ISO 8601 date-time; UTC when no offset is given."
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
@@ -267,8 +268,12 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     solver: str | None = None,
-    created_after: Annotated[datetime | None, Query(description="ISO 8601; UTC when no offset is given.")] = None,
-    created_before: Annotated[datetime | None, Query(description="ISO 8601; UTC when no offset is given.")] = None,
+    created_after: Annotated[
+        str | None, Query(description=TIME_FILTER, json_schema_extra={"format": "date-time"})
+    ] = None,
+    created_before: Annotated[
+        str | None, Query(description=TIME_FILTER, json_schema_extra={"format": "date-time"})
+    ] = None,
 ) -> dict[str, Any]:
     """A page of the tenant's jobs (filtered by kind, status, solver and creation time) and the next cursor."""
     decoded = None
@@ -287,14 +292,25 @@ def list_jobs(
         limit=limit,
         cursor=decoded,
         solver=solver,
-        created_after=_as_utc(created_after),
-        created_before=_as_utc(created_before),
+        created_after=_parse_time(created_after, "created_after"),
+        created_before=_parse_time(created_before, "created_before"),
     )
     return {"items": [job_to_dict(j) for j in jobs], "next_cursor": next_cursor}
 
 
-def _as_utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 date-time (UTC when it has no offset), or 422; numbers are not taken as Unix times."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ProblemError(
+            422,
+            f"{name} is not an ISO 8601 date-time.",
+            errors=[{"loc": ["query", name], "msg": "expected an ISO 8601 date-time such as 2026-12-04T15:00:00Z"}],
+        ) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @router.get("/{job_id}", summary="Get a job")

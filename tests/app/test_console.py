@@ -186,7 +186,9 @@ def test_list_filters_by_solver_and_creation_time(api: Api) -> None:
     assert listed(created_before=second["created_at"]) == [first["id"]]
     naive = second["created_at"].split("+")[0]  # no offset: read as UTC
     assert listed(created_after=naive) == [second["id"]]
-    assert api.request("GET", "/v1/jobs", params={"created_after": "yesterday"}).status_code == 422
+    for bad in ("yesterday", "0.5"):
+        refused = api.request("GET", "/v1/jobs", params={"created_after": bad})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["query", "created_after"]
 
 
 def test_console_is_served_with_a_strict_content_security_policy(api: Api) -> None:

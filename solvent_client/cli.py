@@ -209,14 +209,14 @@ def _job_line(job: Job) -> str:
         if progress.get(name) is not None:
             parts.append(f"{label} {progress[name]:.10g}")
     if progress.get("gap") is not None:
-        parts.append(f"gap {100 * progress['gap']:.2f} %")
+        parts.append(f"gap {100 * progress['gap']:.3g} %")
     return "  ".join(parts)
 
 
 def _event_line(event: Event) -> str:
     data = event.data
     if event.type == "log":
-        return "\n".join(f"{event.seq:>4} log       {line}" for line in data.get("lines", []))
+        return f"{event.seq:>4} log       {event.at[11:23]}  {data.get('message', '')}"
     fields = "  ".join(f"{k}={v:.10g}" if isinstance(v, float) else f"{k}={v}" for k, v in data.items())
     return f"{event.seq:>4} {event.type:<9} {event.at[11:23]}  {fields}"
 
@@ -231,9 +231,20 @@ def _result_text(answer: Result) -> str:
         f"verification {'feasible' if checked.get('feasible') else 'NOT feasible'}, "
         f"objective {_number(checked.get('objective'))}, max violation {_number(checked.get('max_violation'))}",
     ]
-    solution = json.dumps(answer.solution, indent=1).splitlines()
-    shown = solution if len(solution) <= 40 else [*solution[:40], f"… {len(solution) - 40} more lines (--json)"]
-    return "\n".join([*lines, "solution", *shown])
+    return "\n".join([*lines, "solution", *_solution_lines(answer.solution)])
+
+
+def _solution_lines(solution: dict[str, Any], most: int = 40) -> list[str]:
+    """The solution for a person: a mapping one entry a line, anything else as compact JSON; --json has all."""
+    lines: list[str] = []
+    for name, value in solution.items():
+        if isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values()):
+            lines.append(f"  {name}")
+            lines += [f"    {k:<16} {_number(v) if isinstance(v, float) else v}" for k, v in value.items()]
+        else:
+            text = json.dumps(value, separators=(", ", ": "))
+            lines.append(f"  {name:<12} {text if len(text) <= 200 else text[:200] + ' …'}")
+    return lines if len(lines) <= most else [*lines[:most], f"  … {len(lines) - most} more lines (--json)"]
 
 
 def _number(value: Any) -> str:

@@ -212,6 +212,20 @@ class SolverSpec:
     description: str
     options: type[CommonOptions]
     target: str
+    #: The distribution whose version a result reports as ``stats.solver_version`` (e.g. "highspy");
+    #: None for a solver written in this project, which reports the project's version.
+    library: str | None = None
+
+    def version(self) -> str:
+        """``library version`` of the code that solves, e.g. "highspy 1.16.0" or "solvent 0.1.0"."""
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        name = self.library or "solvent"
+        try:
+            return f"{name} {installed(name)}"
+        except PackageNotFoundError:
+            return f"{name} (version unknown)"
 
     def load(self) -> Solver:
         """Import and instantiate the solver (only the worker's child process does this)."""

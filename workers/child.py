@@ -98,7 +98,12 @@ def _solve(spec: dict[str, Any], progress: ChannelProgress, cancel: StdinCancel)
     options = solver_spec.options.model_validate(spec["options"])
     solver = solver_spec.load()
     result = solver.solve(instance, options, progress, cancel)
-    stats = {**result.stats, "solve_time_s": progress.elapsed()}
+    stats = {
+        **result.stats,
+        "solve_time_s": progress.elapsed(),
+        "solver_name": solver_spec.name,
+        "solver_version": solver_spec.version(),
+    }
     progress.send(
         {
             "t": "result",

@@ -63,6 +63,7 @@ SOLVERS: dict[str, SolverSpec] = {
         description="HiGHS branch-and-cut (MIP) and simplex (LP); takes every model, semi-continuous too.",
         options=HighsOptions,
         target="solvers.milp.highs_solver:HighsSolver",
+        library="highspy",
     ),
     "cpsat": SolverSpec(
         name="cpsat",
@@ -72,6 +73,7 @@ SOLVERS: dict[str, SolverSpec] = {
         "refuses continuous variables and bounds that are neither given nor implied.",
         options=CpsatOptions,
         target="solvers.milp.cpsat_solver:CpsatSolver",
+        library="ortools",
     ),
     "scip": SolverSpec(
         name="scip",
@@ -80,6 +82,7 @@ SOLVERS: dict[str, SolverSpec] = {
         description="SCIP branch-and-cut (PySCIPOpt); takes every model, semi-continuous by reformulation.",
         options=ScipOptions,
         target="solvers.milp.scip_solver:ScipSolver",
+        library="pyscipopt",
     ),
 }
 

@@ -39,6 +39,7 @@ def test_submit_a_file_wait_with_progress_and_read_result_and_events(server: Ser
         result = job.result()
         assert result.status == "optimal" and result.objective == pytest.approx(FLUGPL_OPTIMUM)
         assert result.verification["feasible"] is True
+        assert result.stats["solver_name"] == "highs" and result.stats["solver_version"].startswith("highspy 1.")
         streamed = list(job.events())
         stored = list(job.events(follow=False))
         assert [e.seq for e in streamed] == [e.seq for e in stored] == sorted(e.seq for e in stored)

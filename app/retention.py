@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from app.db import Job, JobEvent, JobResult, Tenant, WebhookDelivery, utcnow
@@ -14,18 +14,21 @@ FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def expired_job_ids(session: Session, *, default_ttl_s: int, limit: int) -> list[uuid.UUID]:
-    """Up to ``limit`` finished jobs past their tenant's TTL (the tenant's own, else the default; 0 keeps)."""
+    """Up to ``limit`` finished jobs past their tenant's TTL (the tenant's own, else the default; 0 keeps).
+
+    One query covers every tenant on the default TTL, plus one per tenant with a TTL of its own.
+    """
     now = utcnow()
+    on_default = Job.tenant_id.in_(select(Tenant.id).where(Tenant.job_ttl_s.is_(None)))
+    groups: list[tuple[int, ColumnElement[bool]]] = [(default_ttl_s, on_default)]
+    own = session.execute(select(Tenant.id, Tenant.job_ttl_s).where(Tenant.job_ttl_s.is_not(None))).all()
+    groups += [(ttl or 0, Job.tenant_id == tenant_id) for tenant_id, ttl in own]
     found: list[uuid.UUID] = []
-    for tenant_id, own_ttl in session.execute(select(Tenant.id, Tenant.job_ttl_s)).all():
-        ttl = default_ttl_s if own_ttl is None else own_ttl
+    for ttl, tenants in groups:
         if ttl <= 0:
             continue
-        query = select(Job.id).where(
-            Job.tenant_id == tenant_id,
-            Job.finished_at < now - timedelta(seconds=ttl),
-            Job.status.in_(FINISHED),
-        )
+        cutoff = now - timedelta(seconds=ttl)
+        query = select(Job.id).where(tenants, Job.finished_at < cutoff, Job.status.in_(FINISHED))
         found += session.scalars(query.limit(limit - len(found)))
         if len(found) >= limit:
             break

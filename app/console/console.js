@@ -10,6 +10,7 @@
 const KEY_STORAGE = "solvent.apiKey";
 const FINISHED = ["succeeded", "failed", "cancelled"];
 const PAGE_SIZE = 20;
+const MAX_EVENT_LINES = 500; // the log keeps the latest lines; the chart keeps every point
 const view = document.getElementById("view");
 let leaving = []; // cleanups of the current view (open streams, object URLs)
 
@@ -358,6 +359,7 @@ async function renderJob(jobId) {
       : event.type === "incumbent" ? `incumbent ${num(data.objective)} at ${num(data.elapsed_s)} s`
       : event.type === "bound" ? `bound ${num(data.bound)} at ${num(data.elapsed_s)} s` : data.message || event.type;
     events.append(h("li", { "data-type": event.type }, `${new Date(event.at).toLocaleTimeString()} ${text}`));
+    while (events.children.length > MAX_EVENT_LINES) events.firstChild.remove();
     events.scrollTop = events.scrollHeight;
     if (event.type === "status") {
       job.status = data.status;

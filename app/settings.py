@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     retention_batch_size: int = Field(200, ge=1, description="Jobs deleted per retention transaction.")
     retention_max_batches: int = Field(10, ge=1, description="Retention transactions per reaper pass.")
     webhook_sweep_interval_s: float = 5.0
-    webhook_batch_size: int = 50
+    webhook_batch_size: int = Field(20, ge=1, description="Deliveries one sweep claims.")
+    webhook_concurrency: int = Field(10, ge=1, description="Deliveries one sweep posts at a time.")
     webhook_timeout_s: float = 10.0
     webhook_backoff_base_s: float = 10.0
     webhook_backoff_max_s: float = 900.0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlunsplit
 
 import httpx
@@ -58,37 +60,49 @@ def post_delivery(client: httpx.Client, delivery: webhooks.DueDelivery) -> tuple
 
 
 def deliver_due() -> dict[str, int]:
-    """Claim due deliveries, post each, record the attempts; counts by new state."""
+    """Claim due deliveries, post them a few at a time, record the attempts; counts by new state.
+
+    The sweep runs in a worker slot, so it is bounded: at most ``webhook_batch_size`` deliveries, posted
+    ``webhook_concurrency`` at a time, hold the slot for at most about
+    ``ceil(batch / concurrency) · webhook_timeout_s`` even when every receiver hangs.
+    """
     settings = get_settings()
+    rounds = -(-settings.webhook_batch_size // settings.webhook_concurrency)
     with get_sessionmaker()() as session:
         due = webhooks.claim_due(
-            session, limit=settings.webhook_batch_size, lease_s=settings.webhook_timeout_s * 2 + 30
+            session, limit=settings.webhook_batch_size, lease_s=rounds * settings.webhook_timeout_s + 30
         )
         session.commit()
-    counts: dict[str, int] = {}
     if not due:
-        return counts
+        return {}
     timeout = httpx.Timeout(settings.webhook_timeout_s)
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        for delivery in due:
-            started = time.monotonic()
-            status_code, error = post_delivery(client, delivery)
-            with get_sessionmaker()() as session:
-                state = webhooks.record_attempt(
-                    session,
-                    delivery.id,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=round((time.monotonic() - started) * 1000),
-                    backoff_base_s=settings.webhook_backoff_base_s,
-                    backoff_max_s=settings.webhook_backoff_max_s,
-                    retry_window_s=settings.webhook_retry_window_s,
-                )
-                session.commit()
-            counts[state or "gone"] = counts.get(state or "gone", 0) + 1
-            if error:
-                log.info("webhook %s to %s: %s (now %s)", delivery.id, delivery.url, error, state)
-    return counts
+    with (
+        httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+        ThreadPoolExecutor(max_workers=settings.webhook_concurrency, thread_name_prefix="webhook") as pool,
+    ):
+        states = list(pool.map(lambda delivery: _attempt(client, delivery), due))
+    return dict(Counter(states))
+
+
+def _attempt(client: httpx.Client, delivery: webhooks.DueDelivery) -> str:
+    settings = get_settings()
+    started = time.monotonic()
+    status_code, error = post_delivery(client, delivery)
+    with get_sessionmaker()() as session:
+        state = webhooks.record_attempt(
+            session,
+            delivery.id,
+            status_code=status_code,
+            error=error,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            backoff_base_s=settings.webhook_backoff_base_s,
+            backoff_max_s=settings.webhook_backoff_max_s,
+            retry_window_s=settings.webhook_retry_window_s,
+        )
+        session.commit()
+    if error:
+        log.info("webhook %s to %s: %s (now %s)", delivery.id, delivery.url, error, state)
+    return state or "gone"
 
 
 @celery_app.task(name="solvent.deliver_webhooks", ignore_result=True)

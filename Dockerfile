@@ -1,16 +1,18 @@
 # One image for the api, worker, beat and migrate services of docker-compose.yml.
-FROM python:3.11-slim-bookworm
+# The base image is pinned to an exact tag and every Python package to an exact version (constraints.txt);
+# see "Pinned deployment" in docs/operations.md for how to bump them and pin the base by digest.
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN groupadd --system solvent && useradd --system --gid solvent --home /srv solvent
 WORKDIR /srv
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 COPY workers ./workers
 COPY solvers ./solvers
 COPY migrations ./migrations
-RUN pip install --upgrade pip && pip install ".[monitoring]"
+RUN pip install pip==26.3 && pip install -c constraints.txt ".[monitoring]"
 
 USER solvent
 EXPOSE 8000

@@ -80,7 +80,7 @@ def keys_create(
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.db import get_sessionmaker
-    from app.security import create_key
+    from app.security import WeakKeySecret, create_key
 
     url = use_store(data_dir)
     try:
@@ -89,6 +89,9 @@ def keys_create(
             session.commit()
     except SQLAlchemyError as exc:
         raise _database_unreachable(url, exc) from None
+    except WeakKeySecret as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"tenant: {created.tenant}\nkey id: {created.prefix}\napi key (shown once): {created.key}")
 
 

@@ -13,6 +13,7 @@ from app.api import console, health, jobs, kinds, webhooks
 from app.deps import AuthenticateFirst
 from app.errors import install_error_handlers, problem_response
 from app.metrics import RequestMetrics, metrics_response
+from app.security import require_key_secret
 from app.settings import get_settings
 
 
@@ -66,6 +67,41 @@ class TrailingSlash:
         await self.app(scope, receive, send)
 
 
+class SecurityHeaders:
+    """Browser-hardening headers on every response; API responses (JSON, SVG) also forbid scripts and caching.
+
+    The interactive docs (/docs) load Swagger UI's scripts, so they get the first set only.
+    """
+
+    ALWAYS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+    API = (
+        (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+        (b"cache-control", b"no-store"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self.ALWAYS + (self.API if scope.get("path", "").startswith("/v1") else ())
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                added = [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": [*message.get("headers", []), *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app() -> FastAPI:
     """Build the API application."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -74,10 +110,12 @@ def create_app() -> FastAPI:
         version="1.0.0",
         description="Optimization as a service: submit problem instances, get verified answers. See API.md.",
     )
+    require_key_secret()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_body_bytes)
     app.add_middleware(AuthenticateFirst)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(TrailingSlash)  # outermost: everything inside sees the trimmed path
     app.include_router(jobs.router)
     app.include_router(kinds.router)

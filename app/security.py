@@ -11,10 +11,32 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.db import ApiKey, utcnow
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from app.store import get_or_create_tenant
 
 KEY_PREFIX = "slv_"
+DEFAULT_KEY_SECRET = Settings.model_fields["api_key_secret"].default
+MIN_KEY_SECRET_CHARS = 16
+
+
+class WeakKeySecret(RuntimeError):
+    """The HMAC secret is the published default or too short."""
+
+
+def require_key_secret() -> None:
+    """Refuse to serve or mint keys under the published default (or a short) HMAC secret.
+
+    Only the embedded quick start may run without a configured secret (it writes a random one anyway).
+    """
+    settings = get_settings()
+    if settings.embedded:
+        return
+    if settings.api_key_secret == DEFAULT_KEY_SECRET or len(settings.api_key_secret) < MIN_KEY_SECRET_CHARS:
+        raise WeakKeySecret(
+            "SOLVENT_API_KEY_SECRET is unset (the published default) or shorter than "
+            f"{MIN_KEY_SECRET_CHARS} characters; set a random one, e.g. `openssl rand -hex 32`. "
+            "Only the embedded quick start (`solvent serve`) runs without it."
+        )
 
 
 def hash_key(key: str, secret: str | None = None) -> str:
@@ -34,6 +56,7 @@ class CreatedKey:
 
 def create_key(session: Session, tenant_name: str) -> CreatedKey:
     """Create a tenant (if new) and a key for it."""
+    require_key_secret()
     tenant = get_or_create_tenant(session, tenant_name)
     prefix = KEY_PREFIX + secrets.token_hex(4)
     key = f"{prefix}_{secrets.token_urlsafe(32)}"

@@ -60,6 +60,7 @@ def main() -> None:
         "SOLVENT_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
         "SOLVENT_BROKER_URL": "redis://127.0.0.1:6379/6",
         "SOLVENT_QUEUE_NAME": f"bench-{database}",
+        "SOLVENT_API_KEY_SECRET": secrets.token_hex(16),
     }
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "alembic"), "upgrade", "head"], cwd=ROOT, env=env, check=True)

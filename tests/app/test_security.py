@@ -351,3 +351,80 @@ def test_duration_histogram_is_aggregated_by_the_database_and_read_once_per_cach
     assert abs(samples[f'solvent_solve_duration_seconds_sum{{kind="{kind}"}}'] - 103.05) < 0.01
     probe_lines = [line for line in first.splitlines() if kind in line]
     assert [line for line in second.splitlines() if kind in line] == probe_lines
+
+
+# ---------------------------------------------------------------------------------------------
+# L5: no default secret outside the quick start; a pinned, limited, hardened deployment
+
+
+def test_default_or_short_key_secret_is_refused_outside_the_quick_start(database: str) -> None:
+    from app.main import create_app
+    from app.security import DEFAULT_KEY_SECRET, WeakKeySecret
+
+    for secret in (DEFAULT_KEY_SECRET, "short"):
+        with changed_settings(api_key_secret=secret, embedded=False), pytest.raises(WeakKeySecret):
+            create_app()
+    with changed_settings(api_key_secret=DEFAULT_KEY_SECRET, embedded=True):
+        create_app()
+
+
+def test_keys_create_refuses_the_default_secret_in_one_message(database: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "SOLVENT_API_KEY_SECRET"}
+    command = [sys.executable, "-m", "app.cli", "keys", "create", "--tenant", "default-secret"]
+    done = subprocess.run(command, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert done.returncode == 2 and "SOLVENT_API_KEY_SECRET" in done.stderr and "Traceback" not in done.stderr
+    assert "api key" not in done.stdout
+
+
+def test_responses_carry_security_headers(client: Any, api: Api) -> None:
+    for response in (api.request("GET", "/v1/jobs"), client.get("/v1/jobs")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    docs = client.get("/docs")
+    assert docs.headers["x-content-type-options"] == "nosniff" and "content-security-policy" not in docs.headers
+
+
+def test_compose_and_image_are_pinned_limited_and_hardened() -> None:
+    import re
+    import tomllib
+
+    import yaml
+
+    from app.settings import Settings
+    from tests.conftest import ROOT
+
+    exact_tag = re.compile(r"^[\w./-]+:\d+\.\d+(\.\d+)?(-[\w.-]+)?(@sha256:[0-9a-f]{64})?$")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        assert "image" in service or service.get("build") == ".", name
+        assert "image" not in service or exact_tag.match(service["image"]), (name, service.get("image"))
+        limits = service["deploy"]["resources"]["limits"]
+        assert limits.get("memory") and limits.get("cpus") and limits.get("pids"), name
+        if service.get("build") == ".":
+            assert "no-new-privileges:true" in service["security_opt"] and service["cap_drop"] == ["ALL"], name
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", dockerfile, re.M)
+    assert base and exact_tag.match(base.group(1)), base
+    assert "-c constraints.txt" in dockerfile and "--upgrade pip" not in dockerfile
+    pins = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#") and re.fullmatch(r"[\w.-]+==[\w.]+", line)
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in [*project["dependencies"], *project["optional-dependencies"]["monitoring"]]:
+        name = re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+    # A worker stopped for a redeploy finishes a job with the default time limit before it is killed.
+    settings = Settings()
+    watchdog = settings.default_time_limit_s + max(5.0, 0.1 * settings.default_time_limit_s) + settings.kill_grace_s
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    assert grace.endswith("s") and float(grace[:-1]) > watchdog

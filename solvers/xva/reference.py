@@ -1,0 +1,303 @@
+"""The xva check's own maths: pricing, default probabilities, initial margin and an independent estimator.
+
+Written for the check only and sharing no code with the engine (``pricing``, ``default_models``,
+``engine``, ``monte_carlo``); an import-linter contract keeps it that way. The definitions are those of
+docs/kinds/xva.md; the estimator is a different one from the engine's, so that a wrong number cannot
+agree with it by construction:
+
+* every path draws one exposure date k from a mixture q of the four adjustments' date weights (PD of each
+  party, the funding weights), simulates only what that date needs — the spots at the look-back date u_k
+  and at t_k, sampled directly, or the whole look-back path when a minimum transfer makes the collateral
+  path-dependent — and contributes weight_k / q_k times its exposure at t_k to each adjustment;
+* its means are unbiased for CVA, DVA, FVA and MVA, and its per-path variance is at least the engine's
+  (Cauchy–Schwarz over the dates), so its standard deviation also bounds the engine's noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from solvers.xva.schema import HazardDefault, Instance, StructuralDefault
+
+#: Times to maturity within this many years of 0 are "on the maturity date": the trade is worth its payoff.
+ON_MATURITY = 1e-10
+#: Mixed into the seed so that the check's paths are not the engine's.
+CHECK_STREAM = 0x636865636B
+CALL, PUT, FORWARD = "european_call", "european_put", "forward"
+
+
+def normal_cdf(x: float) -> float:
+    """Φ(x) for a scalar, from the complementary error function."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def scalar_price(kind: str, spot: float, strike: float, tau: float, rate: float, dividend: float, vol: float) -> float:
+    """One unit of a call, put or forward: Black–Scholes / forward price, the payoff on maturity, 0 after."""
+    if tau < -ON_MATURITY:
+        return 0.0
+    if tau <= ON_MATURITY:
+        if kind == CALL:
+            return max(spot - strike, 0.0)
+        return max(strike - spot, 0.0) if kind == PUT else spot - strike
+    forward = spot * math.exp(-dividend * tau)
+    pv_strike = strike * math.exp(-rate * tau)
+    if kind == FORWARD:
+        return forward - pv_strike
+    width = vol * math.sqrt(tau)
+    d1 = math.log(forward / pv_strike) / width + 0.5 * width
+    d2 = d1 - width
+    if kind == CALL:
+        return forward * normal_cdf(d1) - pv_strike * normal_cdf(d2)
+    return pv_strike * normal_cdf(-d2) - forward * normal_cdf(-d1)
+
+
+def default_probability(model: HazardDefault | StructuralDefault, rate: float, times: np.ndarray) -> np.ndarray:
+    """P(default by t): 1 − e^{−λt} (hazard) or the Black–Cox first passage below the barrier (structural)."""
+    t = np.asarray(times, dtype=np.float64)
+    if isinstance(model, HazardDefault):
+        return np.asarray(1.0 - np.exp(-model.rate * t))
+    out = np.zeros_like(t)
+    later = t > 0
+    s, tl = model.vol, t[later]
+    nu = rate - 0.5 * s * s
+    b = math.log(model.barrier / model.asset)
+    spread = s * np.sqrt(tl)
+    out[later] = ndtr((b - nu * tl) / spread) + math.exp(2.0 * nu * b / (s * s)) * ndtr((b + nu * tl) / spread)
+    return np.asarray(np.clip(out, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Book:
+    """The trades as columns, with their underlyings' market data."""
+
+    kind: np.ndarray
+    underlying: np.ndarray
+    strike: np.ndarray
+    maturity: np.ndarray
+    quantity: np.ndarray
+    vol: np.ndarray
+    dividend: np.ndarray
+
+    @classmethod
+    def of(cls, inst: Instance) -> Book:
+        """Columns from the instance."""
+        position = {u.name: i for i, u in enumerate(inst.market.underlyings)}
+        unds = inst.market.underlyings
+        where = [position[t.underlying] for t in inst.trades]
+        return cls(
+            kind=np.array([t.type for t in inst.trades]),
+            underlying=np.array(where, dtype=np.intp),
+            strike=np.array([t.strike for t in inst.trades]),
+            maturity=np.array([t.maturity for t in inst.trades]),
+            quantity=np.array([t.quantity for t in inst.trades]),
+            vol=np.array([unds[i].vol for i in where]),
+            dividend=np.array([unds[i].dividend for i in where]),
+        )
+
+
+def _d1(forward: np.ndarray, pv_strike: np.ndarray, width: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.log(forward / pv_strike) / width + 0.5 * width)
+
+
+def unit_values(book: Book, spot: np.ndarray, tau: np.ndarray, rate: float) -> np.ndarray:
+    """Per path and trade (shape of ``tau``): one unit's price given its underlying's spot ``spot``."""
+    live = tau > ON_MATURITY
+    t = np.where(live, tau, 1.0)
+    forward = spot * np.exp(-book.dividend * t)
+    pv_strike = book.strike * np.exp(-rate * t)
+    width = book.vol * np.sqrt(t)
+    d1 = _d1(forward, pv_strike, width)
+    call = forward * ndtr(d1) - pv_strike * ndtr(d1 - width)
+    # put by parity: C − P = F − K e^{−rτ}
+    alive_value = np.where(book.kind == FORWARD, forward - pv_strike, call - (book.kind == PUT) * (forward - pv_strike))
+    if live.all():
+        return np.asarray(alive_value)
+    payoff = np.where(
+        book.kind == CALL,
+        np.maximum(spot - book.strike, 0.0),
+        np.where(book.kind == PUT, np.maximum(book.strike - spot, 0.0), spot - book.strike),
+    )
+    return np.asarray(np.where(live, alive_value, np.where(tau >= -ON_MATURITY, payoff, 0.0)))
+
+
+def unit_deltas(book: Book, spot: np.ndarray, tau: np.ndarray, rate: float) -> np.ndarray:
+    """∂(unit price)/∂spot per path and trade: e^{−qτ}N(d1), e^{−qτ}(N(d1) − 1), e^{−qτ}; payoff slopes on
+    the maturity date; 0 after it."""
+    live = tau > ON_MATURITY
+    t = np.where(live, tau, 1.0)
+    carry = np.exp(-book.dividend * t)
+    width = book.vol * np.sqrt(t)
+    d1 = _d1(spot * carry, book.strike * np.exp(-rate * t), width)
+    put_delta = carry * (ndtr(d1) - 1.0)
+    alive_delta = np.where(book.kind == CALL, carry * ndtr(d1), np.where(book.kind == PUT, put_delta, carry))
+    slope = np.where(
+        book.kind == CALL, (spot > book.strike) * 1.0, np.where(book.kind == PUT, -1.0 * (spot < book.strike), 1.0)
+    )
+    return np.asarray(np.where(live, alive_delta, np.where(tau >= -ON_MATURITY, slope, 0.0)))
+
+
+def book_value(book: Book, spots: np.ndarray, times: np.ndarray, rate: float) -> np.ndarray:
+    """V = Σ quantity·price per path, for spots (paths, underlyings) at per-path ``times``."""
+    tau = book.maturity[None, :] - times[:, None]
+    return np.asarray(unit_values(book, spots[:, book.underlying], tau, rate) @ book.quantity)
+
+
+def margins(
+    inst: Instance, book: Book, correlation: np.ndarray, spots: np.ndarray, times: np.ndarray, value: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(received, posted) initial margin per path at ``times``: the netting set revalued after the margin
+    period at ±z_a along its steepest direction in the correlated shocks (docs/kinds/xva.md)."""
+    im = inst.collateral.initial_margin
+    assert im is not None
+    z = float(ndtri(im.quantile))
+    rate = inst.market.rate
+    period = inst.margin_period
+    horizon = np.clip(np.minimum(period, book.maturity[None, :] - times[:, None]), 0.0, None)
+    after = book.maturity[None, :] - times[:, None] - horizon
+    centre = spots[:, book.underlying] * np.exp((rate - book.dividend - 0.5 * book.vol**2) * horizon)
+    scale = book.vol * np.sqrt(horizon)
+    exposure = unit_deltas(book, centre, after, rate) * centre * book.quantity * scale
+    per_underlying = np.zeros(spots.shape)
+    np.add.at(per_underlying.T, book.underlying, exposure.T)
+    pull = per_underlying @ correlation
+    size = np.sqrt(np.maximum(np.einsum("pu,pu->p", pull, per_underlying), 0.0))
+    move = np.divide(pull, size[:, None], out=np.zeros_like(pull), where=size[:, None] > 0)
+    up, down = (
+        unit_values(book, centre * np.exp(sign * z * scale * move[:, book.underlying]), after, rate) @ book.quantity
+        - value
+        for sign in (1.0, -1.0)
+    )
+    return np.maximum(up, 0.0), np.maximum(-down, 0.0)
+
+
+def collateral_target(inst: Instance, value: np.ndarray) -> np.ndarray:
+    """C*(v) = sign(v)·max(|v| − threshold, 0) (0 when uncollateralised)."""
+    threshold = inst.collateral.threshold
+    if threshold is None:
+        return np.zeros_like(value)
+    return np.asarray(np.sign(value) * np.maximum(np.abs(value) - threshold, 0.0))
+
+
+def has_initial_margin(inst: Instance) -> bool:
+    """IM is posted only with an IM quantile and a positive margin period."""
+    return inst.collateral.initial_margin is not None and inst.margin_period > 0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The check's estimates of the adjustments, with the per-path standard deviations and path count."""
+
+    mean: dict[str, float]
+    deviation: dict[str, float]
+    paths: int
+
+
+class _Market:
+    """Correlated GBM spots sampled at per-path times."""
+
+    def __init__(self, inst: Instance, correlation: np.ndarray, rng: np.random.Generator) -> None:
+        unds = inst.market.underlyings
+        eigenvalues, vectors = np.linalg.eigh(correlation)
+        self.loading = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+        self.vol = np.array([u.vol for u in unds])
+        self.drift = inst.market.rate - np.array([u.dividend for u in unds]) - 0.5 * self.vol**2
+        self.start = np.log([u.spot for u in unds])
+        self.rng = rng
+
+    def advance(self, log_spot: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """log spots after per-path time steps ``step`` (≥ 0)."""
+        shocks = self.rng.standard_normal(log_spot.shape) @ self.loading.T
+        return np.asarray(log_spot + self.drift * step[:, None] + self.vol * np.sqrt(step)[:, None] * shocks)
+
+
+def adjustment_weights(inst: Instance) -> dict[str, np.ndarray]:
+    """Per date k = 1 … N the weight of the date's exposure in each adjustment (without the recovery or
+    spread factors): PD of the counterparty (CVA) and the bank (DVA), δt·survival (FVA, MVA)."""
+    times = inst.grid()
+    rate = inst.market.rate
+    counterparty = default_probability(inst.counterparty.default, rate, times)
+    bank = default_probability(inst.bank.default, rate, times)
+    survival = (1.0 - counterparty) * (1.0 - bank)
+    dt = np.diff(times)
+    weights = {"cva": np.diff(counterparty), "dva": np.diff(bank), "fva": dt * survival[:-1]}
+    if has_initial_margin(inst):
+        weights["mva"] = dt * survival[1:]
+    return weights
+
+
+def estimate(inst: Instance, paths: int, seed: int) -> Estimate:
+    """Estimate CVA, DVA, FVA (and MVA with IM) with ``paths`` date-sampled paths (see the module doc)."""
+    rng = np.random.default_rng([seed, CHECK_STREAM])
+    book = Book.of(inst)
+    correlation = np.array(inst.market.correlation, dtype=np.float64)
+    correlation = 0.5 * (correlation + correlation.T)
+    market = _Market(inst, correlation, rng)
+    times = inst.grid()
+    rate = inst.market.rate
+    weights = adjustment_weights(inst)
+    totals = {name: float(w.sum()) for name, w in weights.items()}
+    mixture = np.zeros(len(times) - 1)
+    for name, w in weights.items():
+        if totals[name] > 0:
+            mixture += w / totals[name]
+    mixture /= mixture.sum()
+    date = rng.choice(len(mixture), size=paths, p=mixture) + 1
+    t = times[date]
+    lookback = np.maximum(times - inst.margin_period, 0.0)
+    u = lookback[date]
+    csa = inst.collateral
+    start = np.tile(market.start, (paths, 1))
+    if csa.threshold is not None and csa.minimum_transfer > 0:
+        balance, at_u = _walk_collateral(inst, book, market, start, lookback, date)
+    else:
+        at_u = market.advance(start, u)
+        balance = collateral_target(inst, book_value(book, np.exp(at_u), u, rate))
+    at_t = market.advance(at_u, t - u)
+    value = book_value(book, np.exp(at_t), t, rate)
+    received = posted_at_u = posted_at_t = np.zeros(paths)
+    if has_initial_margin(inst):
+        spots_u = np.exp(at_u)
+        received, posted_at_u = margins(inst, book, correlation, spots_u, u, book_value(book, spots_u, u, rate))
+        _, posted_at_t = margins(inst, book, correlation, np.exp(at_t), t, value)
+    discount = np.exp(-rate * t)
+    net = value - balance
+    exposures = {
+        "cva": (1.0 - inst.counterparty.recovery) * discount * np.maximum(net - received, 0.0),
+        "dva": (1.0 - inst.bank.recovery) * discount * np.maximum(-net - posted_at_u, 0.0),
+        "fva": -inst.funding.spread * discount * net,
+        "mva": inst.funding.spread * discount * posted_at_t,
+    }
+    mean, deviation = {}, {}
+    for name, w in weights.items():
+        contribution = w[date - 1] / mixture[date - 1] * exposures[name]
+        mean[name] = float(contribution.mean())
+        deviation[name] = float(contribution.std(ddof=1)) if paths > 1 else math.inf
+    return Estimate(mean, deviation, paths)
+
+
+def _walk_collateral(
+    inst: Instance, book: Book, market: _Market, start: np.ndarray, lookback: np.ndarray, date: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """With a minimum transfer the balance depends on the path: walk the look-back dates u_0 … u_k of each
+    path's date k, moving the balance to C*(V(u_j)) when that changes it by at least the minimum transfer.
+    Returns the balance at t_k and the log spots at u_k."""
+    paths = len(date)
+    balance = np.zeros(paths)
+    log_spot = start
+    at_u = start.copy()
+    previous = 0.0
+    for j in range(int(date.max()) + 1):
+        log_spot = market.advance(log_spot, np.full(paths, lookback[j] - previous))
+        previous = lookback[j]
+        active = date >= j
+        value = book_value(book, np.exp(log_spot[active]), np.full(int(active.sum()), lookback[j]), inst.market.rate)
+        target = collateral_target(inst, value)
+        moved = np.abs(target - balance[active]) >= inst.collateral.minimum_transfer
+        balance[active] = np.where(moved, target, balance[active])
+        at_u[date == j] = log_spot[date == j]
+    return balance, at_u

@@ -1,4 +1,18 @@
-"""Independent verification of a knapsack_2ro solution, from the solution JSON alone."""
+"""Independent verification of a knapsack_2ro solution, from the solution JSON alone.
+
+It shares no code with the solvers (issue 18): the worst case of the selection x,
+
+    W(x) = Σ(p̄ − f)x + min_{ξ ∈ Ξ} g(ξ),   g(ξ) = max_{(y, r) ∈ Y(x)} Σ [(f − p̂ξ)y + p̂ξr],
+
+is recomputed with its own pieces: g(ξ) by a plain dynamic program over the capacity (each selected item
+left out, produced, or produced and repaired), and the adversary's min over Ξ by stabilised cutting
+planes, an LP solved by scipy's ``linprog``. Every reaction the dynamic program returns gives a valid cut
+g(ξ) ≥ Σfy − Σp̂(y − r)ξ, so the LP value is a lower bound on min g; every g evaluated is an upper bound.
+The query point is pulled towards the best ξ seen so far (in-out stabilisation); when that query cuts
+nothing off at the LP's own point the next query is the LP point itself, as in plain Kelley, which
+either cuts the point off or proves the LP value equals min g. The reported ``worst_case.xi``, once
+checked to lie in Ξ, is only the first query point: it can speed the check up, never change its answer.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +20,22 @@ import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linprog
 
 from solvers.base import Verification
-from solvers.knapsack_2ro.evaluation import Data, evaluate
 from solvers.knapsack_2ro.schema import Instance
 
-CHECKED_BY = "knapsack_2ro.check (exact worst case by Kelley cutting planes + dynamic program)"
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+CHECKED_BY = "knapsack_2ro.check (own dynamic program + stabilised cutting planes, scipy linprog)"
 #: Largest violation of the reported worst-case block that still counts as feasible.
 FEASIBILITY_TOLERANCE = 1e-6
+#: The cutting planes stop when the best g and the LP value are this close (relative to max(1, |g|)).
+CONVERGENCE_TOLERANCE = 1e-9
+#: Weight of the best point seen in a stabilised query (0 would be plain Kelley).
+STABILISATION = 0.5
 
 
 def _malformed(message: str) -> Verification:
@@ -33,66 +55,179 @@ def _binary_vector(value: Any, n: int, name: str) -> tuple[list[int] | None, str
     return out, ""
 
 
-def _worst_case_violation(data: Data, selected: list[int], worst_case: Any) -> tuple[float | None, str]:
-    """How far the reported worst-case block is from a valid scenario and reaction (None: malformed)."""
+def _worst_case_violation(
+    instance: Instance, selected: list[int], worst_case: Any
+) -> tuple[float | None, str, FloatArray | None]:
+    """How far the reported worst-case block is from a valid scenario and reaction (None: malformed),
+    why, and the reported ξ when it is a valid scenario."""
     if not isinstance(worst_case, dict):
-        return None, "worst_case must be an object with xi, produce and repair"
-    n = data.n
+        return None, "worst_case must be an object with xi, produce and repair", None
+    n = instance.n
     xi = worst_case.get("xi")
     if (
         not isinstance(xi, list)
         or len(xi) != n
         or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in xi)
     ):
-        return None, f"worst_case.xi must be a list of {n} finite numbers"
+        return None, f"worst_case.xi must be a list of {n} finite numbers", None
     produce, why = _binary_vector(worst_case.get("produce"), n, "worst_case.produce")
     if produce is None:
-        return None, why
+        return None, why, None
     repair, why = _binary_vector(worst_case.get("repair"), n, "worst_case.repair")
     if repair is None:
-        return None, why
-    xi_array = np.asarray(xi, dtype=np.float64)
+        return None, why, None
+    used = sum(instance.weight[i] * produce[i] + instance.repair_weight[i] * repair[i] for i in range(n))
     violations = {
-        "xi below 0": float(np.max(-xi_array, initial=0.0)),
-        "xi above 1": float(np.max(xi_array - 1.0, initial=0.0)),
-        "sum of xi above the budget": max(0.0, float(xi_array.sum()) - data.budget),
-        "produce without select": float(max((p - s for p, s in zip(produce, selected, strict=True)), default=0)),
-        "repair without produce": float(max((r - p for r, p in zip(repair, produce, strict=True)), default=0)),
-        "capacity": max(
-            0.0,
-            float(np.dot(data.weight, produce) + np.dot(data.repair_weight, repair)) - data.capacity,
-        ),
+        "xi below 0": max([0.0, *(-float(v) for v in xi)]),
+        "xi above 1": max([0.0, *(float(v) - 1.0 for v in xi)]),
+        "sum of xi above the budget": max(0.0, math.fsum(float(v) for v in xi) - instance.budget),
+        "produce without select": float(max([0, *(p - s for p, s in zip(produce, selected, strict=True))])),
+        "repair without produce": float(max([0, *(r - p for r, p in zip(repair, produce, strict=True))])),
+        "capacity": float(max(0, used - instance.capacity)),
     }
     worst_name = max(violations, key=lambda k: violations[k])
     worst = violations[worst_name] + 0.0  # no negative zero
-    return worst, (f"worst_case violates {worst_name} by {worst:g}" if worst > FEASIBILITY_TOLERANCE else "")
+    scenario_ok = all(violations[k] <= FEASIBILITY_TOLERANCE for k in ("xi below 0", "xi above 1"))
+    scenario = np.clip(np.asarray(xi, dtype=np.float64), 0.0, 1.0) if scenario_ok else None
+    return worst, (f"worst_case violates {worst_name} by {worst:g}" if worst > FEASIBILITY_TOLERANCE else ""), scenario
+
+
+class _SecondStage:
+    """g(ξ) for one selection: the best reaction by a dynamic program over the used capacity."""
+
+    def __init__(self, instance: Instance, items: list[int]) -> None:
+        self.capacity = instance.capacity
+        self.items = items
+        self.penalty = np.array([instance.outsource_penalty[i] for i in items], dtype=np.float64)
+        self.produce_weight = [instance.weight[i] for i in items]
+        self.repair_weight = [instance.weight[i] + instance.repair_weight[i] for i in items]
+
+    def best(self, loss: FloatArray) -> tuple[float, BoolArray, BoolArray]:
+        """max Σ (f − loss)·[produced only] + f·[repaired] within the capacity; value, produced, repaired.
+
+        ``loss`` is p̂ξ per item of ``items``; the table holds, per used capacity ≤ w, the best value.
+        """
+        capacity = self.capacity
+        value = np.zeros(capacity + 1)
+        steps: list[tuple[int, npt.NDArray[np.int8]]] = []
+        for position in range(len(self.items)):
+            options = (
+                (1, float(self.penalty[position] - loss[position]), self.produce_weight[position]),
+                (2, float(self.penalty[position]), self.repair_weight[position]),
+            )
+            usable = [(code, gain, w) for code, gain, w in options if gain > 0 and w <= capacity]
+            if not usable:
+                continue
+            # both candidates come from the table before this item, so it is used at most once
+            candidates = [(code, w, value[: capacity + 1 - w] + gain) for code, gain, w in usable]
+            step = np.zeros(capacity + 1, dtype=np.int8)
+            for code, w, candidate in candidates:
+                improves = candidate > value[w:]
+                np.copyto(value[w:], candidate, where=improves)
+                np.copyto(step[w:], np.int8(code), where=improves)
+            steps.append((position, step))
+        produced = np.zeros(len(self.items), dtype=np.bool_)
+        repaired = np.zeros(len(self.items), dtype=np.bool_)
+        room = capacity
+        for position, step in reversed(steps):
+            code = int(step[room])
+            if code == 0:
+                continue
+            produced[position] = True
+            repaired[position] = code == 2
+            room -= self.repair_weight[position] if code == 2 else self.produce_weight[position]
+        return float(value[capacity]), produced, repaired
+
+
+def worst_case_value(instance: Instance, selected: list[int], first_query: FloatArray | None = None) -> float:
+    """The exact worst-case profit W(x) of a selection (first_query: a ξ in Ξ to try first)."""
+    items = [i for i in range(instance.n) if selected[i]]
+    fixed = math.fsum(instance.profit[i] - instance.outsource_penalty[i] for i in items)
+    if not items:
+        return fixed
+    stage = _SecondStage(instance, items)
+    degradation = np.array([instance.degradation[i] for i in items], dtype=np.float64)
+    m = len(items)
+    budget = min(instance.budget, float(m))
+    constants: list[float] = []
+    slopes: list[FloatArray] = []
+    seen: set[bytes] = set()
+
+    def inside(xi: FloatArray) -> FloatArray:
+        """ξ clipped to [0, 1] and scaled onto the budget if above it (every g evaluated is at a point of Ξ)."""
+        xi = np.clip(xi, 0.0, 1.0)
+        total = float(xi.sum())
+        return xi * (budget / total) if total > budget else xi
+
+    def query(xi: FloatArray) -> tuple[float, bool]:
+        """g(ξ), and whether its reaction gave a new cut."""
+        value, produced, repaired = stage.best(degradation * xi)
+        key = produced.tobytes() + repaired.tobytes()
+        if key in seen:
+            return value, False
+        seen.add(key)
+        constants.append(float(stage.penalty @ produced))
+        slopes.append(degradation * (produced & ~repaired))
+        return value, True
+
+    center = np.zeros(m)
+    upper, _ = query(center)
+    if first_query is not None:
+        value, _ = query(inside(first_query[items]))
+        if value < upper:
+            upper, center = value, inside(first_query[items])
+    # LP over (ξ, z): min z  s.t.  −slope_k·ξ − z ≤ −constant_k,  Σξ ≤ budget,  0 ≤ ξ ≤ 1.
+    objective = np.append(np.zeros(m), 1.0)
+    budget_row = np.append(np.ones(m), 0.0)
+    bounds = [(0.0, 1.0)] * m + [(None, None)]
+    weight = STABILISATION
+    while True:
+        rows = np.vstack([np.hstack([-np.array(slopes), -np.ones((len(slopes), 1))]), budget_row])
+        limits = np.append(-np.array(constants), budget)
+        lp = linprog(objective, A_ub=rows, b_ub=limits, bounds=bounds, method="highs")
+        if lp.status != 0:
+            raise RuntimeError(f"the adversary's LP ended with status {lp.status}: {lp.message}")
+        lp_xi, lower = inside(lp.x[:m]), float(lp.x[m])
+        if upper - lower <= CONVERGENCE_TOLERANCE * max(1.0, abs(upper)):
+            break
+        xi = weight * center + (1 - weight) * lp_xi
+        value, new_cut = query(xi)
+        if value < upper:
+            upper, center = value, xi
+        cut_at_lp_point = constants[-1] - float(slopes[-1] @ lp_xi)
+        if not (new_cut and cut_at_lp_point > lower + CONVERGENCE_TOLERANCE * max(1.0, abs(lower))):
+            if weight == 0.0 and not new_cut:
+                break  # a Kelley query at the LP point found no new reaction: the LP value is min g
+            weight = 0.0  # mis-priced: query the LP point itself next
+        else:
+            weight = STABILISATION
+    return fixed + upper
 
 
 def check(instance: Instance, solution: Any) -> Verification:
     """Recompute the exact worst-case profit of ``solution["selected"]``; never raises on malformed input."""
     try:
-        data = Data.of(instance)
         if not isinstance(solution, dict):
             return _malformed("solution must be an object")
-        selected, why = _binary_vector(solution.get("selected"), data.n, "selected")
+        selected, why = _binary_vector(solution.get("selected"), instance.n, "selected")
         if selected is None:
             return _malformed(why)
         unknown = sorted(set(solution) - {"selected", "worst_case"})
         if unknown:
             return _malformed(f"unknown solution fields: {unknown}")
-        violation, message = 0.0, ""
+        violation, message, reported_xi = 0.0, "", None
         if solution.get("worst_case") is not None:
-            reported, message = _worst_case_violation(data, selected, solution["worst_case"])
+            reported, message, reported_xi = _worst_case_violation(instance, selected, solution["worst_case"])
             if reported is None:
                 return _malformed(message)
             violation = reported
-        worst = evaluate(data, np.asarray(selected, dtype=np.bool_))
+        objective = worst_case_value(instance, selected, reported_xi)
         return Verification(
             feasible=violation <= FEASIBILITY_TOLERANCE,
-            objective=worst.objective,
+            objective=objective,
             max_violation=violation,
             checked_by=CHECKED_BY,
-            message=message or f"exact worst case after {worst.iterations} cutting-plane iterations",
+            message=message or "exact worst case recomputed",
         )
     except Exception as exc:  # a checker must answer, whatever it is given
         return _malformed(f"could not check the solution: {exc}")

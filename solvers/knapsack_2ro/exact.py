@@ -249,13 +249,15 @@ class _BranchAndPrice:
         return None
 
     def trivial_bound(self) -> float:
-        """A finite upper bound before any LP: the profit with no degradation, x = y, plus Σ max(0, p̄ − f).
+        """A finite upper bound before any LP: the optimum with no degradation (ξ = 0 is in Ξ).
 
-        For any x, its value at ξ = 0 is Σ_{produced} p̄ + Σ_{selected, not produced} (p̄ − f).
+        For any x, its value at ξ = 0 is Σ_{produced} p̄ + Σ_{selected, not produced} (p̄ − f)
+        ≤ Σ_{produced} min(p̄, f) + Σ max(0, p̄ − f): the knapsack of min(p̄, f) plus Σ max(0, p̄ − f).
         """
         data = self.data
         everything = np.ones(data.n, dtype=np.bool_)
-        no_degradation, _ = best_reaction(data, data.profit, data.profit, everything)
+        value = np.minimum(data.profit, data.penalty)
+        no_degradation, _ = best_reaction(data, value, value, everything)
         return no_degradation + float(np.maximum(data.profit - data.penalty, 0.0).sum())
 
     def out_of_time(self) -> bool:

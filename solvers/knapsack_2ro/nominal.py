@@ -15,11 +15,15 @@ from solvers.knapsack_2ro.schema import Instance
 def nominal_selection(data: Data) -> np.typing.NDArray[np.bool_]:
     """The optimal selection when nothing degrades (ξ = 0).
 
-    Then Σ(p̄ − f)x + max_{y ≤ x} Σ f y is maximised by producing the knapsack optimum y of the
-    profits p̄ and selecting x = y, plus any item with p̄ > f (selected, it earns p̄ − f even unproduced).
+    Then an item earns p̄ if produced, p̄ − f if selected but not produced, 0 if not selected. An item
+    with p̄ > f is worth selecting anyway, and producing it adds only f; any other item adds p̄ by being
+    produced (and is selected only then). So the produced set is the knapsack optimum of the values
+    min(p̄, f), and the selection is that set plus every item with p̄ > f. (Knapsacking p̄ itself, as
+    this did before issue 18, spends capacity on an item worth p̄ ≫ f that earns p̄ − f unproduced.)
     """
     everything = np.ones(data.n, dtype=np.bool_)
-    _, reaction = best_reaction(data, data.profit, data.profit, everything)
+    value = np.minimum(data.profit, data.penalty)
+    _, reaction = best_reaction(data, value, value, everything)
     return reaction.produce | (data.profit > data.penalty)
 
 

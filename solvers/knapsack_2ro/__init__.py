@@ -13,7 +13,7 @@ from solvers.knapsack_2ro.schema import Instance, SolutionModel, instance_json_s
 
 
 def _check(instance: Instance, solution: JSON) -> Verification:
-    """Import the checker (numpy, HiGHS) only when a solution is checked."""
+    """Import the checker (numpy, scipy) only when a solution is checked."""
     from solvers.knapsack_2ro.check import check
 
     return check(instance, solution)

@@ -1,6 +1,6 @@
 """Exact second-stage solver and exact worst-case evaluation of a first-stage selection.
 
-These functions are shared by every solver (and the learned one to come) and by ``check``.
+These functions are shared by every solver; ``check`` has its own implementation (issue 18).
 
 * :func:`best_reaction` solves the second stage for item values: each item is left out, produced
   (weight c, value v₁) or produced and repaired (weight c + t, value v₂) — a multiple-choice

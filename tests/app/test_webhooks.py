@@ -193,3 +193,11 @@ def test_a_delivery_gives_up_after_its_retry_window(api: Api) -> None:
 
 def test_backoff_doubles_up_to_its_cap() -> None:
     assert [webhooks.backoff_s(n, 10, 900) for n in range(1, 9)] == [10, 20, 40, 80, 160, 320, 640, 900]
+
+
+def test_a_failed_job_is_announced_with_its_error(api: Api, receiver: Receiver) -> None:
+    job = api.submit("fake", {"steps": 2, "seconds": 0, "mode": "wrong"}, webhook_url=receiver.url)
+    wait_for(lambda: receiver.received, 30, what="the webhook of the failed job")
+    announced = json.loads(receiver.received[0][1])["job"]
+    assert announced["id"] == job["id"] and announced["status"] == "failed"
+    assert announced["error"]["code"] == "verification_failed" and announced["result"] is None

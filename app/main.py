@@ -6,6 +6,7 @@ import logging
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,6 +14,7 @@ from app.api import console, health, jobs, kinds, webhooks
 from app.deps import AuthenticateFirst
 from app.errors import install_error_handlers, problem_response
 from app.metrics import RequestMetrics, metrics_response
+from app.openapi import install_openapi
 from app.security import require_key_secret
 from app.settings import get_settings
 
@@ -105,12 +107,15 @@ class SecurityHeaders:
 def create_app() -> FastAPI:
     """Build the API application."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs with its scripts served from here, not from a CDN
         title="Solvent",
         version="1.0.0",
-        description="Optimization as a service: submit problem instances, get verified answers. See API.md.",
+        description="Optimization as a service: submit problem instances, get verified answers. "
+        "Press Authorize and paste an API key to try the /v1 operations here.",
+        redoc_url=None,
     )
     require_key_secret()
+    install_openapi(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_body_bytes)
     app.add_middleware(AuthenticateFirst)

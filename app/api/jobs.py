@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import math
+import re
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -108,12 +109,43 @@ def lookup_kind(name: str) -> Kind:
     return get_kind(name)
 
 
+_LINE = re.compile(r"^line (\d+)\b")
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def uniform_loc(raw: Any, loc: list[Any], msg: str) -> list[Any]:
+    """One ``loc`` convention for every kind: the JSON path into the instance (a tagged union's tag, which
+    is no key of the instance, left out), then for an error inside a text field (an MPS or LP model, an
+    A&D file, a CSV) the 1-based line number as an integer, e.g. ["model", 6]."""
+    path: list[Any] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and part == node.get("format"):
+            continue  # the union's tag ("json"), a schema detail
+        if isinstance(part, str) and (line := _LINE.match(part)) and part == line.group(0):
+            part = int(line.group(1))
+        path.append(part)
+        node = _child(node, part)
+    if isinstance(node, str) and path and not isinstance(path[-1], int) and (line := _LINE.match(msg)):
+        path.append(int(line.group(1)))
+    return path
+
+
 def parse_instance(kind: Kind, raw: Any, loc_prefix: tuple[str, ...] = ("instance",)) -> Any:
     """The kind's parsed instance, or 422 with every field error located in the request."""
     try:
         return kind.parse(raw)
     except InvalidInstance as exc:
-        errors = [{"loc": [*loc_prefix, *e["loc"]], "msg": e["msg"]} for e in exc.errors]
+        errors = [
+            {"loc": [*loc_prefix, *uniform_loc(raw, list(e["loc"]), e["msg"])], "msg": e["msg"]} for e in exc.errors
+        ]
         raise ProblemError(422, f"The {kind.name} instance is invalid; see errors.", errors=errors) from exc
 
 
@@ -203,7 +235,7 @@ def submit_job(
     bad_number = non_finite_at(body.model_dump())
     if bad_number is not None:
         raise ProblemError(
-            422, "NaN and Infinity are not JSON numbers.", errors=[{"loc": ["body", *bad_number], "msg": "not finite"}]
+            422, "NaN and Infinity are not JSON numbers.", errors=[{"loc": list(bad_number), "msg": "not finite"}]
         )
     request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
     if idempotency_key is not None:

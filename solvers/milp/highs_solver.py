@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 import highspy
@@ -52,9 +53,50 @@ def _to_highs_lp(model: MilpModel, zero_objective: bool = False) -> highspy.High
     return lp
 
 
-def _new_highs(options: HighsOptions, time_limit: float) -> highspy.Highs:
+#: The solver's own log, relayed as ``log`` events: at most this many lines per solve, in messages of at most
+#: LOG_MESSAGE_CHARS characters (a slow run's first question is what the solver is doing).
+LOG_LINES = 400
+LOG_MESSAGE_CHARS = 1900
+
+
+class LogRelay:
+    """Collects HiGHS's log lines (from its thread) and passes them on as progress.log messages."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.pending: deque[str] = deque()
+        self.sent = 0
+        self.cut = False
+
+    def collect(self, event: Any) -> None:
+        self.pending.append(str(event.message))
+
+    def flush(self) -> None:
+        text = "".join(self.pending.popleft() for _ in range(len(self.pending)))
+        lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+        room = LOG_LINES - 1 - self.sent  # the last line is kept for saying the log was cut
+        if self.cut or not lines:
+            return
+        if len(lines) > room:
+            lines = [*lines[: max(room, 0)], f"(log cut at {LOG_LINES} lines)"]
+            self.cut = True
+        self.sent += len(lines)
+        chunk: list[str] = []
+        for line in lines:
+            if chunk and sum(len(c) + 1 for c in chunk) + len(line) > LOG_MESSAGE_CHARS:
+                self.progress.log("\n".join(chunk))
+                chunk = []
+            chunk.append(line[:LOG_MESSAGE_CHARS])
+        self.progress.log("\n".join(chunk))
+
+
+def _new_highs(options: HighsOptions, time_limit: float, log: LogRelay | None = None) -> highspy.Highs:
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.silent()
+    if log is not None:  # the log goes to the relay, never to the console
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.cbLogging.subscribe(log.collect)
     h.setOptionValue("time_limit", max(time_limit, 0.01))
     h.setOptionValue("mip_rel_gap", options.rel_gap)
     h.setOptionValue("random_seed", options.seed)
@@ -77,7 +119,8 @@ class HighsSolver:
         infeasible = infeasible_by_bounds(instance)
         if infeasible is not None:
             return infeasible
-        h = _new_highs(options, options.time_limit_s)
+        log = LogRelay(progress)
+        h = _new_highs(options, options.time_limit_s, log)
         if h.passModel(_to_highs_lp(instance)) == highspy.HighsStatus.kError:
             raise SolverRefused("HiGHS rejected the model data (e.g. a coefficient it treats as infinite)")
         relay = ProgressRelay(self.name, instance, progress)
@@ -99,6 +142,7 @@ class HighsSolver:
         while True:
             done, _ = h.wait(_POLL_S)
             relay.drain()
+            log.flush()
             if done:
                 break
             if not cancelled and cancel.is_set():

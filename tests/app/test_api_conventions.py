@@ -69,3 +69,21 @@ def test_validate_takes_an_instance_or_the_whole_job_request_with_one_loc_conven
     assert wrong_kind.status_code == 422 and wrong_kind.json()["errors"][0]["loc"] == ["kind"]
     unused = api.request("POST", "/v1/kinds/treemap/validate", json={**request, "options": {"seed": 3}})
     assert unused.status_code == 422 and unused.json()["errors"][0]["loc"] == ["options", "seed"]
+
+
+def test_every_kind_locates_errors_the_same_way(api: Api) -> None:
+    def locs(kind: str, instance: dict[str, object]) -> list[list[object]]:
+        response = api.request("POST", "/v1/jobs", json={"kind": kind, "instance": instance})
+        assert response.status_code == 422, response.text
+        return [error["loc"] for error in response.json()["errors"]]
+
+    mps = "NAME t\nROWS\n N obj\n L c1\nCOLUMNS\n x obj notanumber\nRHS\nENDATA\n"
+    assert locs("milp", {"format": "mps", "model": mps}) == [["instance", "model", 6]]
+    assert locs("milp", {"format": "lp", "model": "Minimize\n obj: x +\nSubject To\n c: x >= 1\nEnd\n"}) == [
+        ["instance", "model", 2]
+    ]
+    assert ["instance", "text", 2] in locs("knapsack_2ro", {"format": "ad", "text": "3 10 1\n1 2 3\n"})
+    assert ["instance", "text", 2] in locs("treemap", {"format": "csv", "text": "id,weight\nroot/a,-3\n"})
+    knapsack = {"format": "json", "capacity": -1, "budget": 1, "items": [{"profit": 1}]}
+    assert ["instance", "capacity"] in locs("knapsack_2ro", knapsack)  # no schema-internal "json" tag
+    assert ["instance", "items", 0, "weight"] in locs("knapsack_2ro", knapsack)

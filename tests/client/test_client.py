@@ -45,6 +45,7 @@ def test_submit_a_file_wait_with_progress_and_read_result_and_events(server: Ser
         assert [e.seq for e in streamed] == [e.seq for e in stored] == sorted(e.seq for e in stored)
         assert [e.data["status"] for e in streamed if e.type == "status"][-1] == "succeeded"
         assert any(e.type == "incumbent" for e in streamed)
+        assert any(e.type == "log" and "Solving report" in e.data["message"] for e in streamed)  # HiGHS's log
 
 
 def test_async_client_submits_a_json_example_and_waits(server: Server) -> None:

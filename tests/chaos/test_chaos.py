@@ -14,14 +14,16 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from app.db import Job, JobEvent, JobResult, get_sessionmaker
+from app import broker
+from app.db import Job, JobEvent, JobResult, get_sessionmaker, utcnow
 from solvers.milp.generate import generate
 from tests.conftest import Api, settle_jobs, start_worker, stop_process, wait_for
 
@@ -277,6 +279,106 @@ def test_cancel_of_a_solver_that_ignores_it_is_hard_killed_keeping_incumbent(api
         rerun=0,
         stop_s=round(stopped_after, 1),
     )
+
+
+def test_a_check_longer_than_the_lease_and_one_over_its_memory_limit(api: Api, chaos_worker: Any) -> None:
+    slow = api.submit("fake", {"steps": 2, "seconds": 0, "check_seconds": 10})["id"]  # the lease is 6 s
+    hungry = api.submit("fake", {"steps": 2, "seconds": 0, "check": "hungry"})["id"]
+    started = time.monotonic()
+    _wait_all(api, [slow, hungry], 90)
+    book = ledger([slow, hungry])
+    assert book[slow]["status"] == "succeeded" and book[slow]["attempts"] == 1, book
+    assert api.job(hungry)["error"]["code"] == "memory_limit", api.job(hungry)
+    assert all(row["final_events"] == 1 for row in book.values()), book
+    assert chaos_worker.poll() is None
+    record(
+        "a 10 s check (lease 6 s) and a check over its memory limit", submitted=2, killed=0, lost=0, run_twice=0,
+        rerun=0, ended="succeeded / failed memory_limit", wall_s=round(time.monotonic() - started, 1),
+    )  # fmt: skip
+
+
+def test_cancel_then_sigkill_of_the_worker_ends_cancelled(api: Api, chaos_worker: Any) -> None:
+    job = api.submit("fake", {"steps": 600, "seconds": 0.1})["id"]
+    wait_for(lambda: (api.job(job)["progress"] or {}).get("objective"), 60, what="an incumbent")
+    assert api.request("POST", f"/v1/jobs/{job}/cancel").status_code == 202
+    os.killpg(chaos_worker.pid, signal.SIGKILL)  # main and pool processes; the solve follows (PDEATHSIG)
+    killed_at = time.monotonic()
+    replacement = start_worker(concurrency=2)
+    try:
+        done = api.wait(job, timeout=60)
+        assert done["status"] == "cancelled" and done["attempts"] == 1, done
+        book = ledger([job])
+        assert book[job]["final_events"] == 1, book
+        record(
+            "cancel a running job, then SIGKILL its worker", submitted=1, killed=1, lost=0, run_twice=0, rerun=0,
+            recover_s=round(time.monotonic() - killed_at, 1), ended="cancelled, 1 attempt",
+        )  # fmt: skip
+    finally:
+        settle_jobs(40)
+        stop_process(replacement)
+
+
+def test_a_backlog_gets_no_extra_doorbells(api: Api, chaos_worker: Any) -> None:
+    busy = [api.submit("fake", {"steps": 150, "seconds": 0.1})["id"] for _ in range(2)]
+    wait_for(lambda: all(api.job(j)["status"] == "running" for j in busy), 30, what="both pool processes busy")
+    queued = [api.submit("fake", {"steps": 1, "seconds": 0})["id"] for _ in range(5)]
+    long_ago = utcnow() - timedelta(minutes=10)  # older than SOLVENT_RERING_AFTER_S
+    with get_sessionmaker()() as session:
+        session.execute(update(Job).where(Job.id.in_(queued)).values(created_at=long_ago, rung_at=long_ago))
+        session.commit()
+    before = broker.waiting_doorbells()
+    time.sleep(7)  # three reaper passes (every 2 s)
+    after = broker.waiting_doorbells()
+    assert all(api.job(j)["status"] == "running" for j in busy)
+    assert before is not None and after == before, (before, after)
+    _wait_all(api, busy + queued, 90)
+    numbers = assert_each_job_ended_once(ledger(busy + queued))
+    record(
+        "backlog: 5 jobs queued behind 2 busy pool processes, 3 reaper passes", submitted=7, killed=0,
+        doorbells=f"{before} -> {after}", **numbers,
+    )  # fmt: skip
+
+
+def test_one_tenants_backlog_does_not_hold_every_worker(
+    api: Api, chaos_worker: Any, make_key: Callable[[str | None], str]
+) -> None:
+    other = Api(api.client, make_key(None))
+    backlog = [api.submit("fake", {"steps": 40, "seconds": 0.1})["id"] for _ in range(6)]  # about 4 s each
+    wait_for(lambda: api.job(backlog[0])["status"] == "running", 30, what="the backlog to start")
+    late = other.submit("fake", {"steps": 1, "seconds": 0})["id"]
+    _wait_all(api, [*backlog, late], 120)
+    numbers = assert_each_job_ended_once(ledger([*backlog, late]))
+    with get_sessionmaker()() as session:
+        started = {str(j.id): j.started_at for j in session.scalars(select(Job).where(Job.id.in_([*backlog, late])))}
+        created = session.get(Job, uuid.UUID(late)).created_at
+    ahead = sum(started[j] < started[late] for j in backlog)
+    assert ahead < len(backlog), "the other tenant's job waited for the whole backlog"
+    record(
+        "fair share: 6 jobs of one tenant, then 1 of another (2 pool processes)", submitted=7, killed=0,
+        backlog_started_first=f"{ahead} of 6", waited_s=round((started[late] - created).total_seconds(), 1), **numbers,
+    )  # fmt: skip
+
+
+def test_recycled_pool_processes_lose_no_job(api: Api) -> None:
+    recycling = start_worker(
+        extra_env={"SOLVENT_WORKER_HEARTBEAT_S": "0.01"}, concurrency=2, arguments=["--max-tasks-per-child", "1"]
+    )
+    try:
+        wait_for(lambda: _live() > 0, 60, what="a live worker")
+        jobs = [api.submit("fake", {"steps": 3, "seconds": 0.1})["id"] for _ in range(10)]
+        started = time.monotonic()
+        _wait_all(api, jobs, 120)
+        numbers = assert_each_job_ended_once(ledger(jobs))
+        with get_sessionmaker()() as session:
+            pool_processes = {j.worker for j in session.scalars(select(Job).where(Job.id.in_(jobs)))}
+        assert len(pool_processes) == len(jobs)
+        record(
+            "a pool process per job (max tasks per child 1; main process beats 100/s)", submitted=len(jobs),
+            killed=0, recover_s=round(time.monotonic() - started, 1), **numbers,
+        )  # fmt: skip
+    finally:
+        settle_jobs(40)
+        stop_process(recycling)
 
 
 def test_health_ready_fails_without_workers(client: Any) -> None:

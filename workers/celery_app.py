@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import after_setup_logger, worker_process_init, worker_ready, worker_shutdown
+from kombu import Queue
 
 from app import broker, store
 from app.broker import celery_config
@@ -21,6 +22,7 @@ from workers import reaper
 log = logging.getLogger("solvent.worker")
 
 settings = get_settings()
+HOUSEKEEPING_QUEUE = f"{settings.queue_name}.housekeeping"
 celery_app = Celery("solvent", include=["workers.tasks", "workers.webhooks"])
 celery_app.conf.update(celery_config(settings.broker_url))
 celery_app.conf.update(
@@ -30,6 +32,9 @@ celery_app.conf.update(
     worker_max_memory_per_child=512_000,  # KiB; the solve itself runs in its own limited process
     worker_send_task_events=False,
     worker_cancel_long_running_tasks_on_connection_loss=False,
+    # Doorbells alone on the job queue, so the reaper can count them (``broker.waiting_doorbells``).
+    task_queues=(Queue(settings.queue_name), Queue(HOUSEKEEPING_QUEUE)),
+    task_routes={"solvent.deliver_webhooks": {"queue": HOUSEKEEPING_QUEUE}},
     # The reaper runs in the main process (see _start_heartbeat), not here: beat's tasks wait for a free
     # pool process, and the reaper must run while every pool process is busy.
     beat_schedule={

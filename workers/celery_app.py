@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import after_setup_logger, worker_process_init, worker_ready, worker_shutdown
-from kombu import Queue
+from kombu.entity import Queue
 
 from app import broker, store
 from app.broker import celery_config
@@ -33,7 +33,7 @@ celery_app.conf.update(
     worker_send_task_events=False,
     worker_cancel_long_running_tasks_on_connection_loss=False,
     # Doorbells alone on the job queue, so the reaper can count them (``broker.waiting_doorbells``).
-    task_queues=(Queue(settings.queue_name), Queue(HOUSEKEEPING_QUEUE)),
+    task_queues=[Queue(name) for name in (settings.queue_name, HOUSEKEEPING_QUEUE)],  # type: ignore[no-untyped-call]
     task_routes={"solvent.deliver_webhooks": {"queue": HOUSEKEEPING_QUEUE}},
     # The reaper runs in the main process (see _start_heartbeat), not here: beat's tasks wait for a free
     # pool process, and the reaper must run while every pool process is busy.

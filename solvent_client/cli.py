@@ -215,8 +215,10 @@ def _job_line(job: Job) -> str:
 
 def _event_line(event: Event) -> str:
     data = event.data
-    if event.type == "log":
-        return f"{event.seq:>4} log       {event.at[11:23]}  {data.get('message', '')}"
+    if event.type == "log":  # the solver's own log: one event carries several lines
+        head = f"{event.seq:>4} log       {event.at[11:23]}  "
+        lines = str(data.get("message", "")).splitlines() or [""]
+        return "\n".join([head + lines[0], *(" " * len(head) + line for line in lines[1:])])
     fields = "  ".join(f"{k}={v:.10g}" if isinstance(v, float) else f"{k}={v}" for k, v in data.items())
     return f"{event.seq:>4} {event.type:<9} {event.at[11:23]}  {fields}"
 

@@ -262,6 +262,7 @@ def serve(
 
 #: kind -> module with ``main(argv)`` that trains that kind's learned solver and writes its weights.
 TRAINERS = {"knapsack_2ro": "solvers.knapsack_2ro.learned.train"}
+TRAINERS["task_allocation"] = "solvers.task_allocation.learned.train"
 
 
 @app.command(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from solvers.base import Kind, SolverSpec
 from solvers.task_allocation.check import check
+from solvers.task_allocation.learned.options import LearnedOptions
 from solvers.task_allocation.model import InstanceModel, SolutionModel, parse, summary
 from solvers.task_allocation.options import ExactOptions, GeneticOptions, GreedyOptions
 from solvers.task_allocation.svg import render_svg
@@ -51,6 +52,16 @@ SOLVERS: dict[str, SolverSpec] = {
         "elitism; seedable.",
         options=GeneticOptions,
         target="solvers.task_allocation.genetic:GeneticSolver",
+    ),
+    "learned": SolverSpec(
+        name="learned",
+        exact=False,
+        learned=True,
+        description="Trained two-stage policy (attention over agents and tasks, numpy): sampled "
+        "pre-assignments repaired into coalitions, the policy's neighbourhood solved by HiGHS, "
+        "then policy-guided local search.",
+        options=LearnedOptions,
+        target="solvers.task_allocation.learned.solver:LearnedSolver",
     ),
 }
 

@@ -1,0 +1,124 @@
+"""The policy's neighbourhood solved exactly: the coalition MILP restricted to the pairs the policy ranks high.
+
+Pairs kept: each agent's ``top_k`` tasks by policy logit (allowed pairs only) and every pair of the
+incumbent, which warm-starts HiGHS, so the result is never worse than the incumbent. With binaries
+x_p on kept pairs p = (i, j) and z_j on tasks:
+
+    maximise Σ_j R_j z_j − Σ_p cost_p x_p
+    subject to Σ_{p ∋ i} x_p ≤ 1 (each agent),  Σ_{p ∋ j} min(a_ik, q_jk) x_p ≥ q_jk z_j (each needed k)
+
+It proves nothing about the whole instance (pairs outside the neighbourhood are never tried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, release_uncovered
+from solvers.task_allocation.learned.network import Array
+from solvers.task_allocation.model import Instance
+
+
+def neighbourhood(pair_logit: Array, allowed: BoolArray, incumbent: IntArray, top_k: int) -> BoolArray:
+    """Kept pairs: each agent's ``top_k`` allowed tasks by logit, plus the incumbent's pairs."""
+    keep = np.zeros_like(allowed)
+    if allowed.shape[1]:
+        k = min(top_k, allowed.shape[1])
+        top = np.argpartition(-pair_logit, k - 1, axis=1)[:, :k]
+        np.put_along_axis(keep, top, True, axis=1)
+    keep &= allowed
+    assigned = np.flatnonzero(incumbent >= 0)
+    keep[assigned, incumbent[assigned]] = True
+    return keep
+
+
+def solve_neighbourhood(
+    instance: Instance,
+    keep: BoolArray,
+    incumbent: IntArray,
+    time_limit_s: float,
+    seed: int,
+    cancelled: Callable[[], bool],
+) -> IntArray:
+    """The best allocation HiGHS finds on the kept pairs within the time limit (at least the incumbent)."""
+    import highspy
+
+    agents, tasks = np.nonzero(keep)
+    n_pairs = agents.size
+    needed = instance.task_requirement > 0
+    modelled = np.flatnonzero(needed.any(axis=1) & np.isin(np.arange(instance.n_tasks), tasks))
+    if n_pairs == 0 or modelled.size == 0:
+        return incumbent
+    position = np.full(instance.n_tasks, -1, dtype=np.int64)
+    position[modelled] = np.arange(modelled.size)
+    n_columns = n_pairs + modelled.size
+    # each agent at most once
+    agent_rows = sp.coo_matrix((np.ones(n_pairs), (agents, np.arange(n_pairs))), shape=(instance.n_agents, n_columns))
+    # coverage: Σ min(a_ik, q_jk) x_p − q_jk z_j ≥ 0
+    cover_task, cover_capability = np.nonzero(needed[modelled])
+    row_of = np.full((modelled.size, instance.n_capabilities), -1, dtype=np.int64)
+    row_of[cover_task, cover_capability] = np.arange(cover_task.size)
+    pair_position = position[tasks]
+    rows_list, cols_list, vals_list = [], [], []
+    for k in range(instance.n_capabilities):
+        rows = row_of[pair_position, k]
+        coefficient = np.minimum(instance.agent_capability[agents, k], instance.task_requirement[tasks, k])
+        use = (pair_position >= 0) & (rows >= 0) & (coefficient > 0)
+        rows_list.append(rows[use])
+        cols_list.append(np.flatnonzero(use))
+        vals_list.append(coefficient[use])
+    rows_list.append(np.arange(cover_task.size))
+    cols_list.append(n_pairs + cover_task)
+    vals_list.append(-instance.task_requirement[modelled[cover_task], cover_capability])
+    cover_rows = sp.coo_matrix(
+        (np.concatenate(vals_list), (np.concatenate(rows_list), np.concatenate(cols_list))),
+        shape=(cover_task.size, n_columns),
+    )
+    matrix = sp.vstack([agent_rows, cover_rows]).tocsc()
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_columns
+    lp.num_row_ = matrix.shape[0]
+    lp.col_cost_ = np.concatenate([-instance.assign_cost[agents, tasks], instance.task_reward[modelled]])
+    lp.col_lower_ = np.zeros(n_columns)
+    lp.col_upper_ = np.ones(n_columns)
+    lp.row_lower_ = np.concatenate([np.full(instance.n_agents, -np.inf), np.zeros(cover_task.size)])
+    lp.row_upper_ = np.concatenate([np.ones(instance.n_agents), np.full(cover_task.size, np.inf)])
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_columns
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", max(time_limit_s, 0.001))
+    highs.setOptionValue("threads", 1)
+    highs.setOptionValue("random_seed", seed)
+    highs.passModel(lp)
+    start = np.zeros(n_columns)
+    start[:n_pairs] = incumbent[agents] == tasks
+    covered = np.zeros(instance.n_tasks, dtype=bool)
+    covered[np.unique(incumbent[incumbent >= 0])] = True
+    start[n_pairs:] = covered[modelled]
+    solution = highspy.HighsSolution()
+    solution.col_value = start.tolist()
+    solution.value_valid = True
+    highs.setSolution(solution)
+
+    def interrupt(event: Any) -> None:
+        if cancelled():
+            event.interrupt()
+
+    highs.cbMipInterrupt.subscribe(interrupt)
+    highs.run()
+    if highs.getInfo().primal_solution_status != 2:
+        return incumbent
+    values = np.round(np.asarray(highs.getSolution().col_value)[:n_pairs]) > 0.5
+    result = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
+    result[agents[values]] = tasks[values]
+    return release_uncovered(instance, result)

@@ -1,0 +1,77 @@
+"""Decoding the policy into feasible allocations, and the policy-guided local improvement.
+
+* :func:`decode` — stage 1 pre-assigns every agent to a task or to nothing (argmax or a sample of the
+  policy); stage 2 turns each task's pool into a covering coalition: the pool is completed from free
+  agents by the ratio greedy (or released when it cannot be), pruned to a minimal coalition, and
+  coalitions that lose money are dissolved; open tasks are then filled by the greedy. The result is
+  always a feasible allocation in which every assigned agent serves a completed task.
+* :func:`improve_once` — one large-neighbourhood step: release the coalitions of a few completed tasks
+  (chosen at random), resample the freed agents from the policy restricted to the open tasks, and decode
+  again; the caller keeps the result when it is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from solvers.task_allocation.allocation import UNASSIGNED, CoalitionBuilder, IntArray, greedy_fill
+from solvers.task_allocation.genetic import complete_partial, prune_and_drop
+
+Probabilities = npt.NDArray[np.float32]
+
+
+def sample_choice(probabilities: Probabilities, rng: np.random.Generator | None, temperature: float = 1.0) -> IntArray:
+    """Stage 1: a task index per agent, or −1 (column T of ``probabilities`` is "unassigned").
+
+    Argmax when ``rng`` is None, else a sample of the distribution sharpened by ``temperature``.
+    """
+    n_tasks = probabilities.shape[1] - 1
+    if rng is None:
+        choice = np.argmax(probabilities, axis=1)
+    else:
+        weights = np.power(np.maximum(probabilities.astype(np.float64), 1e-300), 1.0 / temperature)
+        cumulative = np.cumsum(weights, axis=1)
+        draws = rng.random(probabilities.shape[0]) * cumulative[:, -1]
+        choice = np.minimum((cumulative < draws[:, None]).sum(axis=1), n_tasks)
+    return np.where(choice == n_tasks, UNASSIGNED, choice).astype(np.int64)
+
+
+def decode(
+    builder: CoalitionBuilder,
+    choice: IntArray,
+    rng: np.random.Generator,
+    noise: float = 0.0,
+    should_stop: Callable[[], bool] | None = None,
+) -> IntArray:
+    """Stage 2: a feasible allocation from the pre-assignment ``choice`` (see the module docstring)."""
+    completed = complete_partial(builder, choice, rng, noise)
+    pruned = prune_and_drop(builder.instance, completed)
+    return greedy_fill(builder, pruned, "profit", rng=rng if noise > 0 else None, noise=noise, should_stop=should_stop)
+
+
+def improve_once(
+    builder: CoalitionBuilder,
+    allocation: IntArray,
+    probabilities: Probabilities,
+    rng: np.random.Generator,
+    temperature: float,
+    noise: float,
+    should_stop: Callable[[], bool] | None = None,
+) -> IntArray:
+    """A neighbour of ``allocation``: 1–3 completed tasks released, their agents and the free ones resampled."""
+    n_tasks = probabilities.shape[1] - 1
+    done = np.unique(allocation[allocation >= 0])
+    released = rng.choice(done, size=min(done.size, int(rng.integers(1, 4))), replace=False) if done.size else done
+    partial = allocation.copy()
+    partial[np.isin(partial, released)] = UNASSIGNED
+    free = partial < 0
+    open_tasks = np.ones(n_tasks + 1, dtype=bool)
+    open_tasks[np.unique(partial[partial >= 0])] = False
+    restricted = probabilities[free] * open_tasks[None, :]
+    restricted /= np.maximum(restricted.sum(axis=1, keepdims=True), 1e-30)
+    choice = partial.copy()
+    choice[free] = sample_choice(restricted.astype(np.float32), rng, temperature)
+    return decode(builder, choice, rng, noise, should_stop)

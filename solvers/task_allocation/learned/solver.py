@@ -71,7 +71,8 @@ class LearnedSolver:
             return False
 
         def finished() -> bool:
-            return watch.should_stop() or best_value >= bound - 1e-9 * max(1.0, abs(bound))
+            # the bound carries the cover tolerance (about 1e-8 relative), hence the 1e-6 slack
+            return watch.should_stop() or best_value >= bound - 1e-6 * max(1.0, abs(bound))
 
         for rollout in range(options.rollouts):
             if finished():

@@ -47,7 +47,7 @@ def test_held_out_instance_checked_and_reproducible_by_seed(solver: LearnedSolve
 def test_reaching_the_fractional_bound_stops_the_search(solver: LearnedSolver) -> None:
     # one capability: the cheapest fractional cover is the planted price, so the bound is the optimum
     raw, optimum = planted_instance(0, n_agents=12, n_tasks=3, n_capabilities=1)
-    options = LearnedOptions(improvement_steps=10_000, stall_steps=10_000)
+    options = LearnedOptions(improvement_steps=10_000, stall_steps=10_000, neighbourhood_time_limit_s=30)
     result = solver.solve(KIND.parse(raw), options, NullProgress(), NeverCancel())
     assert result.objective == pytest.approx(optimum)
     assert result.stats["improvement_steps"] < 10_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -66,3 +67,20 @@ def test_usage_errors_exit_2(server: Server) -> None:
     assert solvent(server, "submit", "milp", str(EXAMPLES / "milp" / "flugpl.mps"), "-o", "novalue")[0] == 2
     assert solvent(server, "status", "00000000-0000-0000-0000-000000000000")[0] == 2
     assert solvent(server, "submit", "treemap", str(EXAMPLES / "milp" / "flugpl.mps"))[0] == 2
+
+
+def test_wait_on_a_terminal_draws_a_live_progress_line(server: Server, tmp_path: Path, monkeypatch: Any) -> None:
+    import io
+
+    from rich.console import Console
+
+    from solvent_client import cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=200))
+    counting = tmp_path / "counting.json"
+    counting.write_text(json.dumps({"steps": 15, "seconds": 0.2}))
+    code, out, _ = solvent(server, "submit", "fake", str(counting), "--wait")
+    assert code == 0 and "status       optimal" in out
+    drawn = screen.getvalue()
+    assert re.search(r"running +fake/count +elapsed [\d.]+ s +incumbent \d+ +bound 15", drawn), drawn[-500:]

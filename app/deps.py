@@ -16,8 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db import get_sessionmaker
 from app.errors import ProblemError, problem_response
-from app.quotas import check_request_rate
+from app.quotas import HEAVY_REQUESTS, check_request_rate
 from app.security import tenant_for_key
+from app.settings import get_settings
 
 AUTHENTICATED_PREFIX = "/v1"
 
@@ -85,3 +86,15 @@ def current_tenant(
 
 
 TenantDep = Annotated[int, Depends(current_tenant)]
+
+
+def heavy_request(tenant_id: TenantDep) -> Iterator[None]:
+    """A slot of the tenant's heavy requests (parsing an instance, building a result or a picture) for this one.
+
+    429 when the tenant already has ``tenant_max_heavy_requests`` of them in progress in this process.
+    """
+    with HEAVY_REQUESTS.slot(tenant_id, get_settings().tenant_max_heavy_requests):
+        yield
+
+
+HeavyRequest = Depends(heavy_request)

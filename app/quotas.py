@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from app.errors import ProblemError
 from app.settings import get_settings
@@ -86,5 +87,15 @@ class TenantConcurrency:
 
         return release
 
+    @contextmanager
+    def slot(self, tenant_id: int, limit: int) -> Iterator[None]:
+        """Hold a slot for the duration of a block (429 when none is free)."""
+        release = self.acquire(tenant_id, limit)
+        try:
+            yield
+        finally:
+            release()
+
 
 EVENT_STREAMS = TenantConcurrency("event streams")
+HEAVY_REQUESTS = TenantConcurrency("heavy requests (submissions, validations, results, pictures)")

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     tenant_max_active_jobs: int = 100
     tenant_requests_per_minute: int = 6000
     tenant_max_streams: int = 20
+    tenant_max_heavy_requests: int = 4
     retry_after_s: int = 5
     metrics_token: str | None = Field(None, description="Bearer token of GET /metrics; unset turns /metrics off.")
     metrics_cache_s: float = Field(15.0, ge=0, description="How long job metrics read from the database are reused.")

@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import webhooks
-from app.db import Job, JobEvent, JobResult, Tenant, WorkerHeartbeat, utcnow
+from app.db import Job, JobEvent, JobRendering, JobResult, Tenant, WorkerHeartbeat, utcnow
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -94,6 +94,18 @@ def list_jobs(
 def get_result(session: Session, job_id: uuid.UUID) -> JobResult | None:
     """The stored result of a job (the caller has already scoped the job to its tenant)."""
     return session.get(JobResult, job_id)
+
+
+def get_rendering(session: Session, job_id: uuid.UUID, name: str) -> bytes | None:
+    """A finished job's stored rendering (gzip bytes), if it was built already."""
+    rendering = session.get(JobRendering, (job_id, name))
+    return rendering.gzipped if rendering is not None else None
+
+
+def add_rendering(session: Session, job_id: uuid.UUID, name: str, gzipped: bytes) -> None:
+    """Store a finished job's rendering (a concurrent first request may store the same one: IntegrityError)."""
+    session.add(JobRendering(job_id=job_id, name=name, gzipped=gzipped, created_at=utcnow()))
+    session.flush()
 
 
 def list_events(session: Session, job_id: uuid.UUID, after: int, limit: int = 1000) -> list[JobEvent]:
@@ -364,6 +376,7 @@ def delete_job(session: Session, job: Job) -> None:
     """Remove a job with its result and events (a running attempt sees its lease vanish and stops)."""
     session.execute(delete(JobEvent).where(JobEvent.job_id == job.id))
     session.execute(delete(JobResult).where(JobResult.job_id == job.id))
+    session.execute(delete(JobRendering).where(JobRendering.job_id == job.id))
     session.execute(delete(Job).where(Job.id == job.id))
 
 

@@ -1,6 +1,6 @@
 """Measure the API-process findings of the security review (issue 20) and print a table for docs/reliability.md.
 
-    python bench/api_security.py [--finished-jobs 400000] [--streams 30]
+    python bench/api_security.py [--finished-jobs 400000] [--streams 30] [--result-values 1000000]
 
 Needs PostgreSQL on 127.0.0.1 (SOLVENT_BENCH_PG to change); makes and drops a scratch database. The API runs
 in this process under uvicorn (one process, as one of compose's API workers); no worker is needed.
@@ -148,6 +148,34 @@ def measure_quota(url: str) -> list[tuple[str, str]]:
     return [("10 parallel submits, quota 2", f"{codes.count(202)} created, {codes.count(429)} answered 429")]
 
 
+def measure_large_result(url: str, values: int) -> list[tuple[str, str]]:
+    """GET /result of a finished job whose solution has ``values`` entries: first request, then stored."""
+    from app.db import Job, JobResult, get_sessionmaker, utcnow
+    from app.store import get_or_create_tenant
+
+    headers = new_key("bench-result")
+    with get_sessionmaker()() as session:
+        tenant = get_or_create_tenant(session, "bench-result")
+        job = Job(
+            tenant_id=tenant.id, kind="milp", solver="highs", status="succeeded", options={}, client_metadata={},
+            instance="{}", created_at=utcnow(), started_at=utcnow(), finished_at=utcnow(),
+        )  # fmt: skip
+        session.add(job)
+        session.flush()
+        solution = {"values": {f"x{i}": float(i % 7) for i in range(values)}}
+        session.add(JobResult(job_id=job.id, attempt=1, data={"status": "optimal", "solution": solution}))
+        session.commit()
+    path = f"{url}/v1/jobs/{job.id}/result"
+    rows = []
+    for label, encoding in (("first request", "gzip"), ("again, gzip", "gzip"), ("again, identity", "identity")):
+        response, seconds = timed(
+            lambda e=encoding: httpx.get(path, headers={**headers, "Accept-Encoding": e}, timeout=300)
+        )  # type: ignore[misc]
+        sent = int(response.headers.get("content-length") or len(response.content))
+        rows.append((f"GET /result, {values} values, {label}", f"{seconds:.2f} s, {sent / 1e6:.1f} MB sent"))
+    return rows
+
+
 def measure_unauthenticated_body(url: str) -> list[tuple[str, str]]:
     body = b"{" + b"x" * (30 * 1024 * 1024)
     headers = {"content-type": "application/json", "Authorization": "Bearer slv_deadbeef_wrong"}
@@ -159,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--finished-jobs", type=int, default=400_000)
     parser.add_argument("--streams", type=int, default=30)
+    parser.add_argument("--result-values", type=int, default=1_000_000)
     args = parser.parse_args()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{DATABASE}"')
@@ -173,6 +202,7 @@ def main() -> None:
         rows += measure_metrics(url)
         rows += measure_streams(url, args.streams)
         rows += measure_quota(url)
+        rows += measure_large_result(url, args.result_values)
         try:
             rows += measure_unauthenticated_body(url)
         except httpx.HTTPError as exc:  # the server may answer 401 and close before the upload ends
@@ -183,7 +213,10 @@ def main() -> None:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     print(f"\nmachine: {platform.node()} ({os.cpu_count()} cores), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"command: python bench/api_security.py --finished-jobs {args.finished_jobs} --streams {args.streams}\n")
+    print(
+        f"command: python bench/api_security.py --finished-jobs {args.finished_jobs} --streams {args.streams}"
+        f" --result-values {args.result_values}\n"
+    )
     print("| measurement | result |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
+import io
 import json
 import math
 import re
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
 from app import broker, quotas, store, webhooks
 from app.db import Job, get_sessionmaker
-from app.deps import SessionDep, TenantDep
+from app.deps import HeavyRequest, SessionDep, TenantDep
 from app.errors import ProblemError
 from app.settings import get_settings
 from solvers.base import InvalidInstance, Kind, SolverSpec, errors_from_validation
@@ -223,7 +226,7 @@ def _get_job_or_404(session: SessionDep, tenant_id: int, job_id: uuid.UUID) -> J
         raise ProblemError(404, f"No job {job_id}.") from exc
 
 
-@router.post("", status_code=202, summary="Submit a job")
+@router.post("", status_code=202, summary="Submit a job", dependencies=[HeavyRequest])
 def submit_job(
     body: JobRequest,
     session: SessionDep,
@@ -360,22 +363,88 @@ def _result_or_409(session: SessionDep, job: Job) -> dict[str, Any]:
     return {"job_id": str(job.id), "kind": job.kind, "solver": job.solver, **result.data}
 
 
-@router.get("/{job_id}/result", summary="Get a job's result")
-def get_result(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> dict[str, Any]:
+RESULT_JSON, RESULT_SVG = "result.json", "result.svg"
+
+
+def _stored_rendering(
+    session: SessionDep, job: Job, name: str, media_type: str, accept_encoding: str | None, build: Callable[[], bytes]
+) -> Response:
+    """A finished job's rendering, built (by ``build``, which answers 409 before the job has a result) on the
+    first request only and kept gzip-compressed in the database.
+
+    Sent as stored (``Content-Encoding: gzip``) to clients that accept gzip, else decompressed in chunks.
+    """
+    gzipped = store.get_rendering(session, job.id, name)
+    if gzipped is None:
+        gzipped = gzip.compress(build(), compresslevel=1)
+        try:
+            store.add_rendering(session, job.id, name, gzipped)
+            session.commit()
+        except IntegrityError:  # a concurrent first request stored it first; same bytes
+            session.rollback()
+    headers = {"Vary": "Accept-Encoding"}
+    if _accepts_gzip(accept_encoding or ""):
+        return Response(gzipped, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
+    return StreamingResponse(_gunzip_chunks(gzipped), media_type=media_type, headers=headers)
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for coding in accept_encoding.lower().split(","):
+        name, _, params = coding.partition(";")
+        refused = re.fullmatch(r"q=0(\.0*)?", params.replace(" ", ""))
+        if name.strip() in ("gzip", "*") and not refused:
+            return True
+    return False
+
+
+def _gunzip_chunks(gzipped: bytes, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+    with gzip.GzipFile(fileobj=io.BytesIO(gzipped)) as unzipped:
+        while chunk := unzipped.read(chunk_bytes):
+            yield chunk
+
+
+@router.get(
+    "/{job_id}/result",
+    summary="Get a job's result",
+    dependencies=[HeavyRequest],
+    responses={200: {"content": {"application/json": {}}}},
+)
+def get_result(
+    job_id: uuid.UUID,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    accept_encoding: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
     """The result once succeeded (or the best result of a cancelled job); 409 otherwise."""
-    return _result_or_409(session, _get_job_or_404(session, tenant_id, job_id))
+    job = _get_job_or_404(session, tenant_id, job_id)
+    return _stored_rendering(
+        session,
+        job,
+        RESULT_JSON,
+        "application/json",
+        accept_encoding,
+        lambda: json.dumps(_result_or_409(session, job)).encode(),
+    )
 
 
-@router.get("/{job_id}/result.svg", summary="Draw a job's result", response_class=Response)
-def get_result_svg(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> Response:
+@router.get("/{job_id}/result.svg", summary="Draw a job's result", response_class=Response, dependencies=[HeavyRequest])
+def get_result_svg(
+    job_id: uuid.UUID,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    accept_encoding: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
     """An SVG picture of the result, for kinds that draw one."""
     job = _get_job_or_404(session, tenant_id, job_id)
     kind = lookup_kind(job.kind)
-    if kind.render_svg is None:
+    render_svg = kind.render_svg
+    if render_svg is None:
         raise ProblemError(404, f"Kind {job.kind!r} has no picture.")
-    result = _result_or_409(session, job)
-    instance = kind.parse(json.loads(job.instance))
-    return Response(kind.render_svg(instance, result), media_type="image/svg+xml")
+
+    def draw() -> bytes:
+        return render_svg(kind.parse(json.loads(job.instance)), _result_or_409(session, job)).encode()
+
+    return _stored_rendering(session, job, RESULT_SVG, "image/svg+xml", accept_encoding, draw)
 
 
 def _event_dict(event: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from pydantic import ValidationError
 
 from app.api.jobs import JobRequest, check_request, lookup_kind, parse_instance
-from app.deps import TenantDep
+from app.deps import HeavyRequest, TenantDep
 from app.errors import ProblemError
 from solvers.base import Kind, errors_from_validation
 from solvers.registry import all_kinds
@@ -47,7 +47,11 @@ def describe_kind(kind: str, _: TenantDep) -> dict[str, Any]:
     return described
 
 
-@router.post("/{kind}/validate", summary="Validate an instance (or a whole job request) without submitting it")
+@router.post(
+    "/{kind}/validate",
+    summary="Validate an instance (or a whole job request) without submitting it",
+    dependencies=[HeavyRequest],
+)
 def validate_instance(kind: str, _: TenantDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """200 with the instance's sizes, or 422 with every error located in the body sent.
 

@@ -428,3 +428,59 @@ def test_compose_and_image_are_pinned_limited_and_hardened() -> None:
     watchdog = settings.default_time_limit_s + max(5.0, 0.1 * settings.default_time_limit_s) + settings.kill_grace_s
     grace = compose["services"]["worker"]["stop_grace_period"]
     assert grace.endswith("s") and float(grace[:-1]) > watchdog
+
+
+# ---------------------------------------------------------------------------------------------
+# M7: results and pictures built once and stored compressed; heavy requests per tenant capped
+
+
+def test_heavy_requests_per_tenant_are_capped(api: Api, make_key: Callable[[str | None], str]) -> None:
+    from sqlalchemy import select
+
+    from app import quotas
+    from app.db import ApiKey, get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        tenant_id = session.scalar(select(ApiKey.tenant_id).where(ApiKey.prefix == api.key[:12]))
+    body = {"kind": "fake", "instance": {"steps": 1}}
+    with changed_settings(tenant_max_heavy_requests=2):
+        in_progress = [quotas.HEAVY_REQUESTS.acquire(tenant_id, 2) for _ in range(2)]  # two slow parses, say
+        try:
+            for method, path in (("POST", "/v1/jobs"), ("POST", "/v1/kinds/fake/validate")):
+                refused = api.request(method, path, json=body if path == "/v1/jobs" else body["instance"])
+                assert refused.status_code == 429 and refused.headers["retry-after"], refused.text
+            other_tenant = Api(api.client, make_key(None))
+            assert other_tenant.request("POST", "/v1/jobs", json=body).status_code == 202
+        finally:
+            for release in in_progress:
+                release()
+        assert api.request("POST", "/v1/jobs", json=body).status_code == 202
+
+
+@pytest.mark.usefixtures("worker")
+def test_result_and_picture_are_built_once_stored_compressed_and_streamed(api: Api) -> None:
+    from sqlalchemy import update
+
+    from app.db import Job, JobResult, get_sessionmaker
+
+    example = api.request("GET", "/v1/kinds/treemap").json()["example"]
+    job = api.submit("treemap", example)
+    assert api.wait(job["id"])["status"] == "succeeded"
+    paths = (f"/v1/jobs/{job['id']}/result", f"/v1/jobs/{job['id']}/result.svg")
+    first = {path: api.request("GET", path, headers={"Accept-Encoding": "gzip"}) for path in paths}
+    for response in first.values():
+        assert response.status_code == 200 and response.headers["content-encoding"] == "gzip"
+        assert int(response.headers["content-length"]) < len(response.content)  # sent compressed
+    assert first[paths[0]].json()["verification"]["feasible"] is True
+    assert "<svg" in first[paths[1]].text
+    # Were they built again, they would now differ (or fail): the stored renderings are served instead.
+    with get_sessionmaker()() as session:
+        session.execute(update(JobResult).where(JobResult.job_id == job["id"]).values(data={"status": "tampered"}))
+        session.execute(update(Job).where(Job.id == job["id"]).values(instance="{}"))
+        session.commit()
+    for path in paths:
+        plain = api.request("GET", path, headers={"Accept-Encoding": "identity"})
+        assert plain.status_code == 200 and "content-encoding" not in plain.headers
+        assert plain.content == first[path].content
+    assert api.request("DELETE", f"/v1/jobs/{job['id']}").status_code == 204
+    assert api.request("GET", paths[0]).status_code == 404

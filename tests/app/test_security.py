@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Api, wait_for
+from tests.conftest import Api, settle_jobs, wait_for
 
 
 @contextmanager
@@ -463,9 +463,10 @@ def test_result_and_picture_are_built_once_stored_compressed_and_streamed(api: A
 
     from app.db import Job, JobResult, get_sessionmaker
 
+    settle_jobs()  # the jobs the tests above left queued would run first
     example = api.request("GET", "/v1/kinds/treemap").json()["example"]
     job = api.submit("treemap", example)
-    assert api.wait(job["id"])["status"] == "succeeded"
+    assert api.wait(job["id"], timeout=120)["status"] == "succeeded"
     paths = (f"/v1/jobs/{job['id']}/result", f"/v1/jobs/{job['id']}/result.svg")
     first = {path: api.request("GET", path, headers={"Accept-Encoding": "gzip"}) for path in paths}
     for response in first.values():

@@ -1,6 +1,6 @@
 """Benchmark of the milp back-ends: solved count, time to optimal and primal gap at a fixed time limit.
 
-Runs every back-end on the development MPS files (../shared/data/milp) and on seeded instances of the
+Runs every back-end on the development MPS files (examples/milp) and on seeded instances of the
 generated families, then prints markdown tables. The ``auto`` row uses, per instance, the result of the
 back-end that ``KIND.choose_auto`` picks (the same solve; nothing is run twice).
 
@@ -23,7 +23,7 @@ from solvers.milp import KIND
 from solvers.milp.generate import generate
 from solvers.milp.model import MilpModel
 
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "milp"
+DATA_DIR = Path(__file__).resolve().parents[1] / "examples" / "milp"  # the development MPS files
 FAMILY_SIZES: dict[str, dict[str, Any]] = {
     "set_cover": {"rows": 250, "columns": 500},
     "combinatorial_auction": {"items": 60, "bids": 300},

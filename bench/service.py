@@ -25,7 +25,7 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "milp"
+DATA = ROOT / "examples" / "milp"  # the development MPS files, in the repository
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

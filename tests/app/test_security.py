@@ -485,3 +485,35 @@ def test_result_and_picture_are_built_once_stored_compressed_and_streamed(api: A
         assert plain.content == first[path].content
     assert api.request("DELETE", f"/v1/jobs/{job['id']}").status_code == 204
     assert api.request("GET", paths[0]).status_code == 404
+
+
+def test_event_cursor_beyond_64_bits_is_422_on_sqlite_too(tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.cli import migrate_database
+    from app.db import get_engine, get_sessionmaker
+    from app.main import create_app
+    from app.security import create_key
+
+    url = f"sqlite:///{tmp_path / 'embedded.sqlite'}"
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+    try:
+        with changed_settings(database_url=url):
+            migrate_database(url)
+            with get_sessionmaker()() as session:
+                key = create_key(session, "sqlite-tenant").key
+                session.commit()
+            headers = {"Authorization": f"Bearer {key}"}
+            with TestClient(create_app(), raise_server_exceptions=False) as sqlite_client:
+                job = sqlite_client.post("/v1/jobs", json={"kind": "fake", "instance": {"steps": 1}}, headers=headers)
+                assert job.status_code == 202, job.text
+                for path in ("events", "events/stream"):
+                    response = sqlite_client.get(
+                        f"/v1/jobs/{job.json()['id']}/{path}", params={"after": 2**63}, headers=headers
+                    )
+                    assert response.status_code == 422, response.text
+            get_engine().dispose()
+    finally:
+        get_engine.cache_clear()
+        get_sessionmaker.cache_clear()

@@ -154,7 +154,8 @@ def _spawn_child(memory_limit_mb: int) -> subprocess.Popen[str]:
 
 
 def _take_child(memory_limit_mb: int) -> subprocess.Popen[str]:
-    """A solve process that has already imported the solver libraries, and a new spare for the next job.
+    """A child (for a solve or a check) that has already imported the kinds and solver libraries, and a
+    new spare for the next one.
 
     Keeping one warm spare per worker process hides interpreter start-up and imports (most of the
     per-job overhead) from the job's latency; the spare dies with its worker (PDEATHSIG).

@@ -99,9 +99,24 @@ def _live() -> int:
         return len(store.live_workers(session, 4))
 
 
-def _pids(pattern: str) -> list[int]:
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in found if int(p) != os.getpid()]
+def _solve_processes(worker: subprocess.Popen[bytes]) -> list[int]:
+    """The solve processes (running and spare) under this worker only: other test runs on the machine
+    have their own, which a pattern match over every process would kill too."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found = subprocess.run(["pgrep", "-f", "workers.child"], capture_output=True, text=True).stdout.split()
+
+    def under_worker(pid: int) -> bool:
+        while pid > 1:
+            if pid == worker.pid:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    return [int(p) for p in found if under_worker(int(p))]
 
 
 def _wait_all(api: Api, job_ids: list[str], timeout: float) -> float:
@@ -115,7 +130,7 @@ def test_sigkill_of_solve_processes_reruns_their_jobs_once(api: Api, chaos_worke
     jobs = [api.submit("fake", {"steps": 25, "seconds": 0.1})["id"] for _ in range(4)]
     # Wait until a solve is under way (it has reported an incumbent), then kill every solve process.
     wait_for(lambda: [j for j in jobs if (api.job(j)["progress"] or {}).get("objective")], 60, what="an incumbent")
-    victims = _pids("workers.child")  # the running solves and the warm spares
+    victims = _solve_processes(chaos_worker)  # the running solves and the warm spares
     for victim in victims:
         os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()

@@ -16,6 +16,7 @@ checked to lie in Ξ, is only the first query point: it can speed the check up, 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -36,6 +37,11 @@ FEASIBILITY_TOLERANCE = 1e-6
 CONVERGENCE_TOLERANCE = 1e-9
 #: Weight of the best point seen in a stabilised query (0 would be plain Kelley).
 STABILISATION = 0.5
+#: A cut slack in this many LPs in a row leaves the LP (it returns if a query finds its reaction again).
+IDLE_LPS = 5
+#: Cuts are dropped only in the first CUT_DROPPING_ITERATIONS · (items + 1) iterations; after that every
+#: cut stays, so the loop ends as plain cutting planes do (finitely many reactions).
+CUT_DROPPING_ITERATIONS = 10
 
 
 def _malformed(message: str) -> Verification:
@@ -149,9 +155,11 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
     degradation = np.array([instance.degradation[i] for i in items], dtype=np.float64)
     m = len(items)
     budget = min(instance.budget, float(m))
-    constants: list[float] = []
+    constants: list[float] = []  # the pool: one cut per reaction found
     slopes: list[FloatArray] = []
-    seen: set[bytes] = set()
+    pool: dict[bytes, int] = {}
+    active: list[int] = []  # the cuts in the LP
+    idle: dict[int, int] = {}  # LPs in a row where an active cut was slack
 
     def inside(xi: FloatArray) -> FloatArray:
         """ξ clipped to [0, 1] and scaled onto the budget if above it (every g evaluated is at a point of Ξ)."""
@@ -159,16 +167,19 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
         total = float(xi.sum())
         return xi * (budget / total) if total > budget else xi
 
-    def query(xi: FloatArray) -> tuple[float, bool]:
-        """g(ξ), and whether its reaction gave a new cut."""
+    def query(xi: FloatArray) -> tuple[float, int]:
+        """g(ξ), and the pool index of its reaction's cut, which is made active."""
         value, produced, repaired = stage.best(degradation * xi)
         key = produced.tobytes() + repaired.tobytes()
-        if key in seen:
-            return value, False
-        seen.add(key)
-        constants.append(float(stage.penalty @ produced))
-        slopes.append(degradation * (produced & ~repaired))
-        return value, True
+        if key not in pool:
+            pool[key] = len(constants)
+            constants.append(float(stage.penalty @ produced))
+            slopes.append(degradation * (produced & ~repaired))
+        index = pool[key]
+        if index not in idle:
+            active.append(index)
+            idle[index] = 0
+        return value, index
 
     center = np.zeros(m)
     upper, _ = query(center)
@@ -176,28 +187,35 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
         value, _ = query(inside(first_query[items]))
         if value < upper:
             upper, center = value, inside(first_query[items])
-    # LP over (ξ, z): min z  s.t.  −slope_k·ξ − z ≤ −constant_k,  Σξ ≤ budget,  0 ≤ ξ ≤ 1.
+    # LP over (ξ, z): min z  s.t.  −slope_k·ξ − z ≤ −constant_k (active k),  Σξ ≤ budget,  0 ≤ ξ ≤ 1.
     objective = np.append(np.zeros(m), 1.0)
     budget_row = np.append(np.ones(m), 0.0)
     bounds = [(0.0, 1.0)] * m + [(None, None)]
     weight = STABILISATION
-    while True:
-        rows = np.vstack([np.hstack([-np.array(slopes), -np.ones((len(slopes), 1))]), budget_row])
-        limits = np.append(-np.array(constants), budget)
+    for iteration in itertools.count():
+        rows = np.vstack([np.hstack([-np.array([slopes[k] for k in active]), -np.ones((len(active), 1))]), budget_row])
+        limits = np.append(-np.array([constants[k] for k in active]), budget)
         lp = linprog(objective, A_ub=rows, b_ub=limits, bounds=bounds, method="highs")
         if lp.status != 0:
             raise RuntimeError(f"the adversary's LP ended with status {lp.status}: {lp.message}")
-        lp_xi, lower = inside(lp.x[:m]), float(lp.x[m])
-        if upper - lower <= CONVERGENCE_TOLERANCE * max(1.0, abs(upper)):
+        lp_xi, lower = inside(lp.x[:m]), float(lp.x[m])  # any set of cuts bounds min g from below
+        tolerance = CONVERGENCE_TOLERANCE * max(1.0, abs(upper))
+        if upper - lower <= tolerance:
             break
+        if iteration < CUT_DROPPING_ITERATIONS * (m + 1) and len(active) > m + 1:
+            slack = np.asarray(lp.ineqlin.residual)[:-1]
+            for k, is_slack in zip(list(active), slack > tolerance, strict=True):
+                idle[k] = idle[k] + 1 if is_slack else 0
+                if idle[k] > IDLE_LPS:
+                    active.remove(k)
+                    del idle[k]
         xi = weight * center + (1 - weight) * lp_xi
-        value, new_cut = query(xi)
+        value, index = query(xi)
         if value < upper:
             upper, center = value, xi
-        cut_at_lp_point = constants[-1] - float(slopes[-1] @ lp_xi)
-        if not (new_cut and cut_at_lp_point > lower + CONVERGENCE_TOLERANCE * max(1.0, abs(lower))):
-            if weight == 0.0 and not new_cut:
-                break  # a Kelley query at the LP point found no new reaction: the LP value is min g
+        if constants[index] - float(slopes[index] @ lp_xi) <= lower + tolerance:  # the LP point is not cut off
+            if weight == 0.0:
+                break  # g at the LP point is within the tolerance of the LP value, so is the best g
             weight = 0.0  # mis-priced: query the LP point itself next
         else:
             weight = STABILISATION

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db import get_sessionmaker
-from app.errors import ProblemError, problem_response
+from app.errors import DATABASE_OUTAGES, ProblemError, database_unavailable, problem_response
 from app.quotas import HEAVY_REQUESTS, check_request_rate
 from app.security import tenant_for_key
 from app.settings import get_settings
@@ -71,6 +71,9 @@ class AuthenticateFirst:
         except ProblemError as exc:
             response = problem_response(exc.status, exc.detail, headers=exc.headers)
             await response(scope, receive, send)
+            return
+        except DATABASE_OUTAGES as exc:  # outside FastAPI's handlers: answer the outage here, as they would
+            await database_unavailable(exc)(scope, receive, send)
             return
         scope.setdefault("state", {})["tenant_id"] = tenant_id
         await self.app(scope, receive, send)

@@ -77,6 +77,16 @@ def _request_loc(loc: tuple[Any, ...]) -> list[Any]:
     return parts[1:] if parts[:1] == ["body"] and len(parts) > 1 else parts
 
 
+DATABASE_OUTAGES = (OperationalError, PoolTimeout, InterfaceError)
+
+
+def database_unavailable(exc: Exception) -> JSONResponse:
+    """The 503 (with Retry-After) that answers any request met by a database outage."""
+    log.warning("database unavailable: %s", exc)
+    retry = str(get_settings().retry_after_s)
+    return problem_response(503, "The database is unreachable; retry later.", headers={"Retry-After": retry})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through problem_response; database outages become 503."""
 
@@ -117,9 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(InterfaceError)
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        retry = str(get_settings().retry_after_s)
-        return problem_response(503, "The database is unreachable; retry later.", headers={"Retry-After": retry})
+        return database_unavailable(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

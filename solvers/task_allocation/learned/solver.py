@@ -2,7 +2,8 @@
 
 1. The policy (:mod:`.network`, numpy) gives each agent a distribution over its tasks and "unassigned".
 2. Rollouts (:func:`.search.decode`): the argmax pre-assignment, then samples, each repaired into a
-   feasible allocation; the two greedy allocations (profit and ratio rules) are candidates too.
+   feasible allocation; the two greedy allocations (profit and ratio rules) are candidates too, the
+   profit one computed first so that even a short time limit returns at least it.
 3. Improvement (:func:`.search.improve_once`): policy-guided neighbourhood steps from the best
    allocation until ``improvement_steps``, ``stall_steps`` steps without a better one, the time limit or
    a cancel. The search also stops when the best allocation reaches the fractional upper bound
@@ -49,16 +50,10 @@ class LearnedSolver:
         """Decode and improve until done, out of time or cancelled; the best allocation is returned."""
         watch = StopWatch(options.time_limit_s, cancel)
         rng = np.random.default_rng(options.seed)
-        inputs = features(instance)
-        pair_logit, none_logit = self.policy.logits(inputs)
-        logits = np.concatenate([pair_logit, none_logit[:, None]], axis=1)
-        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probabilities = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
         builder = CoalitionBuilder(instance)
-        best = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
-        best_value = profit(instance, best)
+        empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
+        best, best_value = empty, profit(instance, empty)
         progress.incumbent(best_value, to_solution(instance, best))
-        bound = inputs.profit_bound
         stats: dict[str, float | int] = {"rollouts": 0, "improvement_steps": 0}
 
         def offer(allocation: IntArray) -> bool:
@@ -69,6 +64,15 @@ class LearnedSolver:
                 progress.incumbent(best_value, to_solution(instance, best))
                 return True
             return False
+
+        # the profit greedy first: an answer however short the time (the policy's pass comes after)
+        offer(greedy_fill(builder, empty, "profit", should_stop=watch.should_stop))
+        inputs = features(instance)
+        pair_logit, none_logit = self.policy.logits(inputs)
+        logits = np.concatenate([pair_logit, none_logit[:, None]], axis=1)
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+        bound = inputs.profit_bound
 
         def finished() -> bool:
             # the bound carries the cover tolerance (about 1e-8 relative), hence the 1e-6 slack
@@ -81,17 +85,8 @@ class LearnedSolver:
             choice = sample_choice(probabilities, rng if sampled else None, options.temperature)
             offer(decode(builder, choice, rng, REPAIR_NOISE if sampled else 0.0, should_stop=watch.should_stop))
             stats["rollouts"] += 1
-            if rollout == 0:
-                for rule in ("profit", "ratio"):
-                    if not finished():
-                        offer(
-                            greedy_fill(
-                                builder,
-                                np.full(instance.n_agents, UNASSIGNED, np.int64),
-                                rule,
-                                should_stop=watch.should_stop,
-                            )
-                        )
+            if rollout == 0 and not finished():
+                offer(greedy_fill(builder, empty, "ratio", should_stop=watch.should_stop))
         if options.neighbourhood_top_k > 0 and not finished():
             keep = neighbourhood(pair_logit, inputs.allowed, best, options.neighbourhood_top_k)
             limit = min(options.neighbourhood_time_limit_s, watch.remaining())

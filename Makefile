@@ -1,5 +1,6 @@
 # The two commands of the README: `make run` (embedded quick start) and `make test` (the whole suite).
-# `make run` installs only what serving needs; `make test` adds the dev extras (pytest, PyTorch for training, Pyomo).
+# `make run` installs only what serving needs; `make test` adds the dev extras (pytest, PyTorch for training, Pyomo)
+# and fails on a lint, type or import-contract error before running the suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -29,5 +30,5 @@ lint: install
 	$(BIN)/mypy app solvers workers solvent_client
 	$(BIN)/lint-imports
 
-test: install services
+test: install services lint
 	$(BIN)/python -m pytest -q -p no:randomly --durations=15

@@ -166,7 +166,7 @@ def test_kind_declares_its_solvers_without_loading_native_code() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert KIND.sense == "maximize"
-    assert list(KIND.solvers) == ["exact", "greedy", "genetic"]
+    assert list(KIND.solvers) == ["exact", "greedy", "genetic", "learned"]
     assert KIND.solvers[KIND.default_solver].exact
     for spec in KIND.solvers.values():
         solver = spec.load()

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.interpolate import CubicSpline
+from scipy.special import ndtr, ndtri
 
 from solvers.xva.default_models import PathDefaultWeights, default_cdf, importance_shift, simulate_structural
-from solvers.xva.pricing import TradeTable, netting_set_value, unit_deltas, unit_prices
+from solvers.xva.pricing import TradeTable, netting_set_value, unit_deltas, unit_gammas, unit_prices
 from solvers.xva.schema import Instance, StructuralDefault
 
 #: Quantile of the discounted positive exposure reported as PFE.
@@ -24,6 +25,22 @@ CHUNK_MEMORY_BYTES = 192 * 2**20
 MIN_CHUNK_PATHS = 64
 MAX_CHUNK_PATHS = 8_192
 ADJUSTMENTS = ("cva", "dva", "fva", "mva")
+#: Initial margin with one risk factor: the standard normal shock on a grid of IM_GRID_POINTS cells of
+#: equal width over ±IM_GRID_BOUND (mass outside: 2e-9), each with its exact Gaussian mass.
+IM_GRID_BOUND = 6.0
+IM_GRID_POINTS = 241
+_IM_EDGES = np.linspace(-IM_GRID_BOUND, IM_GRID_BOUND, IM_GRID_POINTS + 1)
+IM_GRID = 0.5 * (_IM_EDGES[1:] + _IM_EDGES[:-1])
+IM_MASS = np.diff(ndtr(_IM_EDGES)) / (ndtr(IM_GRID_BOUND) - ndtr(-IM_GRID_BOUND))
+#: Above this many paths, one-factor IM is computed at this many spots (uniform in log spot over the paths'
+#: range at the date) and interpolated by a cubic spline in log spot.
+IM_SPOT_NODES = 129
+#: Paths whose log spots span less than this share one spot (t = 0).
+IM_SAME_SPOT = 1e-12
+#: Monotonicity of V in the shock is tested on every IM_COARSE_STRIDE-th grid point.
+IM_COARSE_STRIDE = 8
+#: Largest (paths × grid × trades) block priced at once for the one-factor IM.
+IM_BATCH_ELEMENTS = 2**21
 
 
 def correlation_factor(correlation: list[list[float]]) -> np.ndarray:
@@ -50,6 +67,9 @@ class Setup:
     vol: np.ndarray
     discount: np.ndarray
     im_z: float | None
+    im_underlyings: np.ndarray
+    im_membership: np.ndarray
+    im_correlation: np.ndarray
 
     @classmethod
     def from_instance(cls, inst: Instance) -> Setup:
@@ -64,9 +84,12 @@ class Setup:
         dividend = np.array([u.dividend for u in unds])
         im = inst.collateral.initial_margin
         rate = inst.market.rate
+        trades = TradeTable.from_instance(inst)
+        traded = np.unique(trades.underlying)
+        rho = np.array(inst.market.correlation, dtype=np.float64)
         return cls(
             inst=inst,
-            trades=TradeTable.from_instance(inst),
+            trades=trades,
             times=times,
             sim_times=sim_times * scale,
             grid_at=inverse[:n],
@@ -77,6 +100,9 @@ class Setup:
             vol=vol,
             discount=np.exp(-rate * times),
             im_z=float(ndtri(im.quantile)) if im is not None and inst.margin_period > 0 else None,
+            im_underlyings=traded,
+            im_membership=(trades.underlying[:, None] == traded[None, :]).astype(np.float64),
+            im_correlation=0.5 * (rho + rho.T)[np.ix_(traded, traded)],
         )
 
     def chunk_paths(self) -> int:
@@ -89,29 +115,118 @@ class Setup:
 def initial_margin(setup: Setup, spots: np.ndarray, time: float, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Received and posted IM at ``time`` for spots (paths, underlyings) and netting-set values ``value``.
 
-    The quantiles of ΔV = V(t + δ) − V(t) are taken by full revaluation at ±z_a along the direction in
-    which the value rises fastest (the normalised gradient in the space of the independent shocks): exact
-    when the value is monotone in one risk factor, first-order accurate otherwise. A trade maturing inside
-    the margin period counts with its payoff.
+    IM_received = max(Q_a(ΔV), 0), IM_posted = max(−Q_{1−a}(ΔV), 0), ΔV = V(t + δ) − V(t) given the state.
+    The shock of underlying i over the margin period is x_i = (Lε)_i, x ~ N(0, ρ); a trade maturing inside
+    the period counts with its payoff, driven by the same standardised shock over its shorter horizon.
+    One traded underlying: ΔV is a function of one normal x, and its quantiles are read off a fine grid of
+    x with Gaussian cell masses (exact up to the grid, for any book). Several: delta-gamma in x with the
+    cumulants of the quadratic form and a Cornish–Fisher quantile (docs/kinds/xva.md has its measured error).
     """
     assert setup.im_z is not None
     tr = setup.trades
     rate = setup.inst.market.rate
     horizon = np.clip(np.minimum(setup.inst.margin_period, tr.maturity - time), 0.0, None)
     tau_after = tr.maturity - time - horizon
-    spot = spots[:, tr.underlying]
-    centre = spot * np.exp((rate - tr.dividend - 0.5 * tr.vol**2) * horizon)
+    growth = np.exp((rate - tr.dividend - 0.5 * tr.vol**2) * horizon)
     shock_scale = tr.vol * np.sqrt(horizon)
-    sensitivity = unit_deltas(tr, centre, tau_after, rate) * centre * (tr.quantity * shock_scale)
-    gradient = np.einsum("pj,jf->pf", sensitivity, setup.factor[tr.underlying])
-    norm = np.linalg.norm(gradient, axis=1, keepdims=True)
-    direction = np.divide(gradient, norm, out=np.zeros_like(gradient), where=norm > 0)
-    factor_move = np.einsum("pf,uf->pu", direction, setup.factor)
-    quantiles = []
-    for sign in (1.0, -1.0):
-        shocked = centre * np.exp(shock_scale * (sign * setup.im_z) * factor_move[:, tr.underlying])
-        quantiles.append(np.einsum("pj,j->p", unit_prices(tr, shocked, tau_after, rate), tr.quantity) - value)
-    return np.maximum(quantiles[0], 0.0), np.maximum(-quantiles[1], 0.0)
+    level = float(ndtr(setup.im_z))
+    if len(setup.im_underlyings) > 1:
+        centre = spots[:, tr.underlying] * growth
+        upper, lower = _delta_gamma_quantiles(setup, centre, shock_scale, tau_after, level)
+        return np.maximum(upper - value, 0.0), np.maximum(value - lower, 0.0)
+    spot = spots[:, setup.im_underlyings[0]]
+    if len(spot) <= IM_SPOT_NODES:
+        upper, lower = _one_factor_quantiles(tr, spot[:, None] * growth, shock_scale, tau_after, rate, level)
+        return np.maximum(upper - value, 0.0), np.maximum(value - lower, 0.0)
+    log_spot = np.log(spot)
+    if np.ptp(log_spot) <= IM_SAME_SPOT:
+        upper, lower = _one_factor_quantiles(tr, spot[:1, None] * growth, shock_scale, tau_after, rate, level)
+        return np.maximum(upper - value, 0.0), np.maximum(value - lower, 0.0)
+    # the quantiles at this date are smooth functions of the one spot: exact at nodes, splines in between
+    nodes = np.linspace(log_spot.min(), log_spot.max(), IM_SPOT_NODES)
+    at_nodes = _one_factor_quantiles(tr, np.exp(nodes)[:, None] * growth, shock_scale, tau_after, rate, level)
+    upper, lower = (CubicSpline(nodes, q)(log_spot) for q in at_nodes)
+    return np.maximum(upper - value, 0.0), np.maximum(value - lower, 0.0)
+
+
+def _one_factor_quantiles(
+    tr: TradeTable, centre: np.ndarray, shock_scale: np.ndarray, tau_after: np.ndarray, rate: float, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Q_a and Q_{1−a} of V(t + δ) when every trade moves with one standard normal x.
+
+    Where V is monotone in x on a coarse grid (every IM_COARSE_STRIDE-th point), the quantiles are V at ±z_a
+    exactly; elsewhere they are read off the fine grid (paths in batches, so that the (paths, grid, trades)
+    prices stay within IM_BATCH_ELEMENTS).
+    """
+
+    def book_after(rows: np.ndarray | slice, shocks: np.ndarray) -> np.ndarray:
+        shocked = centre[rows, None, :] * np.exp(shocks[None, :, None] * shock_scale)
+        out: np.ndarray = np.einsum("pmj,j->pm", unit_prices(tr, shocked, tau_after, rate), tr.quantity)
+        return out
+
+    z = float(ndtri(level))
+    at_z = book_after(slice(None), np.array([z, -z]))
+    steps = np.diff(book_after(slice(None), IM_GRID[::IM_COARSE_STRIDE]), axis=1)
+    rising, falling = np.all(steps >= 0.0, axis=1), np.all(steps <= 0.0, axis=1)
+    upper = np.where(falling, at_z[:, 1], at_z[:, 0])
+    lower = np.where(falling, at_z[:, 0], at_z[:, 1])
+    bent = np.flatnonzero(~(rising | falling))
+    batch = max(1, IM_BATCH_ELEMENTS // (len(IM_GRID) * len(tr.code)))
+    for lo in range(0, len(bent), batch):
+        rows = bent[lo : lo + batch]
+        later = book_after(rows, IM_GRID)
+        order = np.argsort(later, axis=1)
+        ordered = np.take_along_axis(later, order, axis=1)
+        mass = IM_MASS[order]
+        # the CDF at each sorted value, taken at the middle of its cell's mass
+        cdf = np.cumsum(mass, axis=1) - 0.5 * mass
+        upper[rows] = _interpolate_quantile(ordered, cdf, level)
+        lower[rows] = _interpolate_quantile(ordered, cdf, 1.0 - level)
+    return upper, lower
+
+
+def _interpolate_quantile(ordered: np.ndarray, cdf: np.ndarray, level: float) -> np.ndarray:
+    """Per row, the value where the piecewise-linear (cdf, ordered) curve reaches ``level``."""
+    above = np.clip((cdf < level).sum(axis=1), 1, cdf.shape[1] - 1)[:, None]
+    c0, c1 = np.take_along_axis(cdf, above - 1, 1), np.take_along_axis(cdf, above, 1)
+    v0, v1 = np.take_along_axis(ordered, above - 1, 1), np.take_along_axis(ordered, above, 1)
+    weight = np.clip((level - c0) / np.maximum(c1 - c0, 1e-300), 0.0, 1.0)
+    out: np.ndarray = (v0 + weight * (v1 - v0))[:, 0]
+    return out
+
+
+def _delta_gamma_quantiles(
+    setup: Setup, centre: np.ndarray, shock_scale: np.ndarray, tau_after: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Q_a and Q_{1−a} of V(t + δ) ≈ V(c) + aᵀx + ½xᵀdiag(h)x, x ~ N(0, ρ): the cumulants of a Gaussian
+    quadratic form (κ_r = ½(r−1)!·tr((Dρ)^r) + ½r!·aᵀρ(Dρ)^{r−2}a, r ≥ 2) and a Cornish–Fisher quantile."""
+    tr = setup.trades
+    rate = setup.inst.market.rate
+    rho = setup.im_correlation
+    value_c = np.einsum("pj,j->p", unit_prices(tr, centre, tau_after, rate), tr.quantity)
+    delta = unit_deltas(tr, centre, tau_after, rate) * centre
+    gamma = unit_gammas(tr, centre, tau_after, rate) * centre**2
+    slope = np.einsum("pj,ju->pu", delta * (tr.quantity * shock_scale), setup.im_membership)
+    curvature = np.einsum("pj,ju->pu", (gamma + delta) * (tr.quantity * shock_scale**2), setup.im_membership)
+    pulled = np.einsum("pu,uv->pv", slope, rho)
+    d_rho = curvature[:, :, None] * rho[None, :, :]
+    d_rho_2 = np.einsum("puv,pvw->puw", d_rho, d_rho)
+    k1 = 0.5 * np.einsum("puu->p", d_rho)
+    k2 = np.einsum("pu,pu->p", slope, pulled) + 0.5 * np.einsum("puu->p", d_rho_2)
+    k3 = 3.0 * np.einsum("pu,pu,pu->p", pulled, curvature, pulled) + np.einsum("puv,pvu->p", d_rho_2, d_rho)
+    weighted = curvature * pulled
+    k4 = 12.0 * np.einsum("pu,uv,pv->p", weighted, rho, weighted) + 3.0 * np.einsum("puv,pvu->p", d_rho_2, d_rho_2)
+    sd = np.sqrt(np.maximum(k2, 0.0))
+    safe = np.where(sd > 0, sd, 1.0)
+    skew, kurt = k3 / safe**3, k4 / safe**4
+
+    def cornish_fisher(z: float) -> np.ndarray:
+        w = z + (z * z - 1.0) * skew / 6.0 + (z**3 - 3.0 * z) * kurt / 24.0 - (2.0 * z**3 - 5.0 * z) * skew**2 / 36.0
+        out: np.ndarray = value_c + k1 + sd * w
+        return out
+
+    z = float(ndtri(level))
+    return cornish_fisher(z), cornish_fisher(-z)
 
 
 @dataclass

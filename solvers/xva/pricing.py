@@ -107,3 +107,20 @@ def netting_set_value(table: TradeTable, spots: np.ndarray, time: float, rate: f
     prices = unit_prices(table, spots[..., table.underlying], table.maturity - time, rate)
     out: np.ndarray = np.einsum("...j,j->...", prices, table.quantity)
     return out
+
+
+def unit_gammas(table: TradeTable, spot: np.ndarray, tau: np.ndarray, rate: float) -> np.ndarray:
+    """∂²price/∂spot² of one unit of each trade: e^{−qτ}φ(d1)/(S σ√τ) for live options, 0 otherwise."""
+    tau = np.asarray(tau, dtype=np.float64)
+    out = np.zeros(np.shape(spot))
+    options = np.flatnonzero((tau > TAU_EPS) & (table.code != FORWARD))
+    if options.size:
+        t = tau[options]
+        sig_sqrt = table.vol[options] * np.sqrt(t)
+        s = spot[..., options]
+        with np.errstate(divide="ignore"):
+            d1 = np.log(s * np.exp(-table.dividend[options] * t) / (table.strike[options] * np.exp(-rate * t)))
+        d1 = d1 / sig_sqrt + 0.5 * sig_sqrt
+        density = np.exp(-0.5 * d1 * d1) / np.sqrt(2.0 * np.pi)
+        out[..., options] = np.exp(-table.dividend[options] * t) * density / (s * sig_sqrt)
+    return out

@@ -15,7 +15,13 @@ from scipy.interpolate import CubicSpline
 from scipy.special import ndtr, ndtri
 
 from solvers.xva.default_models import PathDefaultWeights, default_cdf, importance_shift, simulate_structural
-from solvers.xva.pricing import TradeTable, netting_set_value, unit_deltas, unit_gammas, unit_prices
+from solvers.xva.pricing import (
+    TradeTable,
+    tabulated_netting_set_value,
+    unit_deltas,
+    unit_gammas,
+    unit_prices,
+)
 from solvers.xva.schema import Instance, StructuralDefault
 
 #: Quantile of the discounted positive exposure reported as PFE.
@@ -298,7 +304,7 @@ def simulate_chunk(
                 return None
         previous = time
         spots = np.exp(log_spot)
-        values[:, m] = netting_set_value(setup.trades, spots, time, rate)
+        values[:, m] = tabulated_netting_set_value(setup.trades, spots, time, rate)
         if has_im:
             im_received[:, m], im_posted[:, m] = initial_margin(setup, spots, time, values[:, m])
     counterparty = _party_weights(setup, "counterparty", rng, n_paths, antithetic, simulate_defaults, use_importance)

@@ -28,6 +28,7 @@ class _Accumulator:
         self.profiles = RunningMoments()
         self.positive_paths = np.empty((capacity, len(setup.times)), dtype=np.float32)
         self.paths = 0
+        self._solution: tuple[int, dict[str, Any]] | None = None
 
     def add(self, chunk: ChunkResult) -> None:
         """Merge one chunk's paths."""
@@ -53,7 +54,15 @@ class _Accumulator:
         return float(self.adjustments.mean[0])
 
     def solution(self, default_probabilities: str) -> dict[str, Any]:
-        """The solution dict of API.md from the paths so far (plain floats and lists)."""
+        """The solution dict of API.md from the paths so far (plain floats and lists), computed once per
+        path count (the PFE quantile is a pass over all paths)."""
+        if self._solution is not None and self._solution[0] == self.paths:
+            return dict(self._solution[1])
+        solution = self._solution_now(default_probabilities)
+        self._solution = (self.paths, solution)
+        return dict(solution)
+
+    def _solution_now(self, default_probabilities: str) -> dict[str, Any]:
         means, errors = self.adjustments.mean, self.adjustments.std_error()
         profile_means, profile_errors = self.profiles.mean, self.profiles.std_error()
         # order-statistic standard error of a quantile: half the distance between the quantiles at

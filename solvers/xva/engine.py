@@ -45,7 +45,8 @@ IM_SPOT_NODES = 129
 IM_SAME_SPOT = 1e-12
 #: Monotonicity of V in the shock is tested on every IM_COARSE_STRIDE-th grid point.
 IM_COARSE_STRIDE = 8
-#: Largest (paths × grid × trades) block priced at once for the one-factor IM.
+#: Largest (paths × grid × trades) block priced at once for the one-factor IM, and largest
+#: (paths × factors × factors) block of the several-factor IM.
 IM_BATCH_ELEMENTS = 2**21
 
 
@@ -138,7 +139,12 @@ def initial_margin(setup: Setup, spots: np.ndarray, time: float, value: np.ndarr
     level = float(ndtr(setup.im_z))
     if len(setup.im_underlyings) > 1:
         centre = spots[:, tr.underlying] * growth
-        upper, lower = _delta_gamma_quantiles(setup, centre, shock_scale, tau_after, level)
+        upper, lower = np.empty(len(value)), np.empty(len(value))
+        # (paths, factors, factors) blocks within IM_BATCH_ELEMENTS
+        batch = max(1, IM_BATCH_ELEMENTS // len(setup.im_underlyings) ** 2)
+        for lo in range(0, len(value), batch):
+            rows = slice(lo, lo + batch)
+            upper[rows], lower[rows] = _delta_gamma_quantiles(setup, centre[rows], shock_scale, tau_after, level)
         return np.maximum(upper - value, 0.0), np.maximum(value - lower, 0.0)
     spot = spots[:, setup.im_underlyings[0]]
     if len(spot) <= IM_SPOT_NODES:

@@ -120,6 +120,47 @@ def next_poll_interval(interval: float) -> float:
     return min(interval * 1.5, MAX_POLL_S)
 
 
+class JobView:
+    """A job object as last fetched (``data``): the read-only fields both Job and AsyncJob show."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        fields = f"id={self.id!r}, kind={self.kind!r}, solver={self.solver!r}, status={self.status!r}"
+        return f"{type(self).__name__}({fields})"
+
+    @property
+    def id(self) -> str:
+        """The job's id."""
+        return str(self.data["id"])
+
+    @property
+    def kind(self) -> str:
+        """The problem kind."""
+        return str(self.data["kind"])
+
+    @property
+    def solver(self) -> str:
+        """The solver (for ``auto``, the one the server chose)."""
+        return str(self.data["solver"])
+
+    @property
+    def status(self) -> str:
+        """queued, running, succeeded, failed or cancelled."""
+        return str(self.data["status"])
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """The latest elapsed_s, objective, bound and gap ({} before the first incumbent)."""
+        return dict(self.data.get("progress") or {})
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has ended (succeeded, failed or cancelled)."""
+        return self.status in FINISHED
+
+
 @dataclass(frozen=True)
 class Event:
     """One job event: ``type`` is status, incumbent, bound or log; ``data`` its fields."""

@@ -12,7 +12,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from solvent_client import _core
-from solvent_client._core import FINISHED, Event, Result
+from solvent_client._core import Event, JobView, Result
 from solvent_client.errors import Conflict, WaitTimeout
 
 
@@ -112,45 +112,12 @@ class AsyncClient:
         return answer
 
 
-class AsyncJob:
+class AsyncJob(JobView):
     """A submitted job; ``data`` is the job object as last fetched."""
 
     def __init__(self, client: AsyncClient, data: dict[str, Any]) -> None:
+        super().__init__(data)
         self.client = client
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"AsyncJob(id={self.id!r}, kind={self.kind!r}, solver={self.solver!r}, status={self.status!r})"
-
-    @property
-    def id(self) -> str:
-        """The job's id."""
-        return str(self.data["id"])
-
-    @property
-    def kind(self) -> str:
-        """The problem kind."""
-        return str(self.data["kind"])
-
-    @property
-    def solver(self) -> str:
-        """The solver (for ``auto``, the one the server chose)."""
-        return str(self.data["solver"])
-
-    @property
-    def status(self) -> str:
-        """queued, running, succeeded, failed or cancelled."""
-        return str(self.data["status"])
-
-    @property
-    def progress(self) -> dict[str, Any]:
-        """The latest elapsed_s, objective, bound and gap ({} before the first incumbent)."""
-        return dict(self.data.get("progress") or {})
-
-    @property
-    def finished(self) -> bool:
-        """Whether the job has ended (succeeded, failed or cancelled)."""
-        return self.status in FINISHED
 
     async def refresh(self) -> AsyncJob:
         """Fetch the job again."""

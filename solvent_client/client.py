@@ -11,7 +11,7 @@ import httpx
 from httpx_sse import connect_sse
 
 from solvent_client import _core
-from solvent_client._core import FINISHED, Event, Result
+from solvent_client._core import Event, JobView, Result
 from solvent_client.errors import Conflict, WaitTimeout
 
 
@@ -113,45 +113,12 @@ class Client:
         return answer
 
 
-class Job:
+class Job(JobView):
     """A submitted job; ``data`` is the job object as last fetched."""
 
     def __init__(self, client: Client, data: dict[str, Any]) -> None:
+        super().__init__(data)
         self.client = client
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"Job(id={self.id!r}, kind={self.kind!r}, solver={self.solver!r}, status={self.status!r})"
-
-    @property
-    def id(self) -> str:
-        """The job's id."""
-        return str(self.data["id"])
-
-    @property
-    def kind(self) -> str:
-        """The problem kind."""
-        return str(self.data["kind"])
-
-    @property
-    def solver(self) -> str:
-        """The solver (for ``auto``, the one the server chose)."""
-        return str(self.data["solver"])
-
-    @property
-    def status(self) -> str:
-        """queued, running, succeeded, failed or cancelled."""
-        return str(self.data["status"])
-
-    @property
-    def progress(self) -> dict[str, Any]:
-        """The latest elapsed_s, objective, bound and gap ({} before the first incumbent)."""
-        return dict(self.data.get("progress") or {})
-
-    @property
-    def finished(self) -> bool:
-        """Whether the job has ended (succeeded, failed or cancelled)."""
-        return self.status in FINISHED
 
     def refresh(self) -> Job:
         """Fetch the job again."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,21 +17,16 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, TEST_ENV, Api, stop_process, wait_for
+from tests.embedded import free_port
 
 pytestmark = pytest.mark.usefixtures("worker")
 CHROMIUM = "/usr/bin/chromium"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(database: str) -> Iterator[str]:
     """The API served by uvicorn over real HTTP, as in production."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port)]
     log = open(f"/tmp/solvent-console-{port}.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(

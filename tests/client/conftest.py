@@ -6,9 +6,6 @@ The client, the CLI and the Pyomo solver are tested against it over real HTTP, a
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, stop_process, wait_for
-from tests.e2e.test_compose_services import free_port
+from tests.conftest import ROOT, wait_for
+from tests.embedded import embedded_server
 
 
 @dataclass(frozen=True)
@@ -36,23 +33,11 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``solvent serve`` in a fresh data directory, with the test-only ``fake`` kind for long jobs."""
     data_dir = tmp_path_factory.mktemp("embedded")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOLVENT_")}
     env.update(PYTHONPATH=str(ROOT), SOLVENT_EXTRA_KINDS="fake=tests.fake_kind")
     log_path = data_dir / "serve.log"
     started = time.monotonic()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir", str(data_dir / "var"),
-             "--workers", "2"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        key = wait_for(
-            lambda: (m := re.search(r"API key for tenant 'local': (\S+)", log_path.read_text())) and m.group(1),
-            120, interval=0.5, what="the printed API key",
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+    with embedded_server(ROOT, env, data_dir / "var", log_path, "--workers", "2") as (url, key):
 
         def ready() -> bool:
             try:
@@ -62,6 +47,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
         wait_for(ready, 90, interval=0.5, what="the embedded server to be ready")
         yield Server(url, key, data_dir / "var", log_path, started)
-    finally:
-        stop_process(process)
-        sys.stdout.write(Path(log_path).read_text(errors="replace")[-2000:])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import PG_ADMIN, ROOT, RUN_ID, readme_walkthrough, stop_process
+from tests.embedded import free_port
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
@@ -43,12 +43,6 @@ def service(name: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     command = [interpolate(part, env) for part in spec["command"]]
     environment = {key: interpolate(str(value), env) for key, value in spec.get("environment", {}).items()}
     return command, environment
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_compose_requires_secrets_and_exposes_only_the_api() -> None:

@@ -11,11 +11,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, readme_walkthrough, stop_process, wait_for
-from tests.e2e.test_compose_services import free_port
+from tests.conftest import ROOT, readme_walkthrough
+from tests.embedded import embedded_server
 
 
 def copy_of_repository(target: Path) -> Path:
@@ -43,21 +42,9 @@ def readme_curl_block() -> str:
 
 def test_readme_walkthrough_runs_in_a_bare_copy_of_the_repository(tmp_path: Path) -> None:
     clone = copy_of_repository(tmp_path / "solvent")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOLVENT_")}
     env["PYTHONPATH"] = str(clone)
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "var")],
-            cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        key = wait_for(
-            lambda: (m := re.search(r"API key for tenant 'local': (\S+)", log_path.read_text())) and m.group(1),
-            120, interval=0.5, what="the printed API key",
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+    with embedded_server(clone, env, tmp_path / "var", tmp_path / "serve.log") as (url, key):
         done, _ = readme_walkthrough(url, key)  # waits for readiness, then one job through the API
         assert done["status"] == "succeeded", done
         assert done["created_at"].endswith("+00:00") and done["finished_at"].endswith("+00:00")  # UTC
@@ -72,6 +59,3 @@ def test_readme_walkthrough_runs_in_a_bare_copy_of_the_repository(tmp_path: Path
         assert result["verification"]["feasible"] is True
         assert "event: status" in walked.stdout  # the SSE stream ran to the job's end
         assert (tmp_path / "var" / "solvent.sqlite").exists()
-    finally:
-        stop_process(server)
-        sys.stdout.write(log_path.read_text(errors="replace")[-3000:])

@@ -9,7 +9,10 @@ from functools import cache
 
 from celery import Celery
 from kombu.exceptions import ChannelError
+from sqlalchemy.exc import SQLAlchemyError
 
+from app import store
+from app.db import get_sessionmaker
 from app.settings import get_settings
 
 log = logging.getLogger("solvent.broker")
@@ -66,6 +69,23 @@ def ring(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
     except Exception as exc:  # the broker being down must never lose an accepted job
         log.warning("could not ring the doorbell (%d sent); the reaper will retry: %s", len(sent), exc)
     return sent
+
+
+def ring_and_mark(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Ring one doorbell per job, then record in a transaction of its own which rang; returns those.
+
+    Recording is best effort: a job not marked rung is rung again by the reaper, and a spare doorbell
+    is harmless (it claims whichever job is due, or nothing).
+    """
+    rung = ring(job_ids)
+    if rung:
+        try:
+            with get_sessionmaker()() as session:
+                store.mark_rung(session, rung)
+                session.commit()
+        except SQLAlchemyError as exc:
+            log.warning("could not record %d doorbells as rung; the reaper may ring them again: %s", len(rung), exc)
+    return rung
 
 
 def waiting_doorbells() -> int | None:

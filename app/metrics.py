@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db import Job, get_sessionmaker
+from app.db import Job, JobStatus, get_sessionmaker
 from app.errors import ProblemError
 from app.settings import get_settings
 
@@ -43,7 +43,7 @@ def read_job_metrics() -> list[Metric]:
             select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
         ):
             jobs.add_metric([kind, status], count)
-            if status == "queued":
+            if status == JobStatus.QUEUED:
                 queue.add_metric([kind], count)
         seconds = _duration_seconds(session.get_bind().dialect.name)
         per_bucket = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]

@@ -18,6 +18,8 @@ from pydantic.json_schema import models_json_schema
 
 from solvers.registry import all_kinds
 
+StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]  # the values of app.db.JobStatus
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -63,7 +65,7 @@ class Job(_Open):
     id: str = Field(examples=["7f0c1b7e-8f8e-4c55-9f35-0a1d5c8a2b11"])
     kind: str = Field(examples=["milp"])
     solver: str = Field(examples=["highs"])
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: StatusName
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

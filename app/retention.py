@@ -8,9 +8,7 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
-from app.db import Job, JobEvent, JobResult, Tenant, WebhookDelivery, utcnow
-
-FINISHED = ("succeeded", "failed", "cancelled")
+from app.db import FINISHED, Job, JobEvent, JobResult, Tenant, WebhookDelivery, utcnow
 
 
 def expired_job_ids(session: Session, *, default_ttl_s: int, limit: int) -> list[uuid.UUID]:

@@ -20,10 +20,18 @@ from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import webhooks
-from app.db import Job, JobEvent, JobRendering, JobResult, Tenant, WorkerHeartbeat, utcnow
-
-ACTIVE = ("queued", "running")
-FINISHED = ("succeeded", "failed", "cancelled")
+from app.db import (
+    ACTIVE,
+    FINISHED,
+    Job,
+    JobEvent,
+    JobRendering,
+    JobResult,
+    JobStatus,
+    Tenant,
+    WorkerHeartbeat,
+    utcnow,
+)
 
 
 class JobNotFound(Exception):
@@ -160,7 +168,7 @@ def create_job(session: Session, tenant_id: int, new: NewJob) -> Job:
         tenant_id=tenant_id,
         kind=new.kind,
         solver=new.solver,
-        status="queued",
+        status=JobStatus.QUEUED,
         priority=new.priority,
         options=new.options,
         client_metadata=new.metadata,
@@ -175,7 +183,7 @@ def create_job(session: Session, tenant_id: int, new: NewJob) -> Job:
     )
     session.add(job)
     session.flush()
-    add_event(session, job.id, "status", {"status": "queued"})
+    add_event(session, job.id, "status", {"status": JobStatus.QUEUED})
     return job
 
 
@@ -213,7 +221,7 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
     highest priority, then the oldest; so one tenant's backlog cannot hold every worker for hours.
     """
     del hint_job_id  # kept for the logs of the caller; any queued job may answer any doorbell
-    queued = select(Job.id).where(Job.status == "queued")
+    queued = select(Job.id).where(Job.status == JobStatus.QUEUED)
     for _ in range(50):
         job_id = _lock_due_job(session)
         if job_id is None:
@@ -226,9 +234,9 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
         now = utcnow()
         claimed = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == "queued")
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
             .values(
-                status="running",
+                status=JobStatus.RUNNING,
                 attempts=Job.attempts + 1,
                 started_at=now,
                 lease_expires_at=now + timedelta(seconds=lease_s),
@@ -239,7 +247,9 @@ def claim_job(session: Session, hint_job_id: uuid.UUID, worker: str, lease_s: fl
         if claimed is None:
             continue
         instance_json = session.scalar(select(Job.instance).where(Job.id == job_id)) or "{}"
-        add_event(session, job_id, "status", {"status": "running", "attempt": claimed.attempts, "worker": worker})
+        add_event(
+            session, job_id, "status", {"status": JobStatus.RUNNING, "attempt": claimed.attempts, "worker": worker}
+        )
         return Claim(job_id, claimed.attempts, claimed.kind, claimed.solver, claimed.options, instance_json)
     return None
 
@@ -248,13 +258,13 @@ def _lock_due_job(session: Session, tenants_tried: int = 20) -> uuid.UUID | None
     """The due queued job, locked (skipping rows locked by others) on PostgreSQL; None if none is free."""
     running = (
         select(Job.tenant_id, func.count().label("running"))
-        .where(Job.status == "running")
+        .where(Job.status == JobStatus.RUNNING)
         .group_by(Job.tenant_id)
         .subquery()
     )
     waiting = (
         select(Job.tenant_id, func.min(Job.created_at).label("since"))
-        .where(Job.status == "queued")
+        .where(Job.status == JobStatus.QUEUED)
         .group_by(Job.tenant_id)
         .subquery()
     )
@@ -268,7 +278,7 @@ def _lock_due_job(session: Session, tenants_tried: int = 20) -> uuid.UUID | None
     for tenant_id in session.scalars(tenants).all():
         candidate = (
             select(Job.id)
-            .where(Job.tenant_id == tenant_id, Job.status == "queued")
+            .where(Job.tenant_id == tenant_id, Job.status == JobStatus.QUEUED)
             .order_by(Job.priority.desc(), Job.created_at, Job.id)
             .limit(1)
         )
@@ -282,7 +292,7 @@ def renew_lease(session: Session, job_id: uuid.UUID, attempt: int, lease_s: floa
     """Extend the lease of a running attempt; returns (still ours, cancel requested)."""
     row = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
         .returning(Job.cancel_requested)
     ).first()
@@ -294,7 +304,9 @@ def renew_lease(session: Session, job_id: uuid.UUID, attempt: int, lease_s: floa
 def set_progress(session: Session, job_id: uuid.UUID, attempt: int, progress: dict[str, Any]) -> bool:
     """Store the latest progress snapshot of a running attempt; False if the attempt is no longer ours."""
     result = session.execute(
-        update(Job).where(Job.id == job_id, Job.attempts == attempt, Job.status == "running").values(progress=progress)
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
+        .values(progress=progress)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -303,7 +315,7 @@ def finish_job(
     session: Session,
     job_id: uuid.UUID,
     attempt: int,
-    status: str,
+    status: JobStatus,
     *,
     result: dict[str, Any] | None,
     error: dict[str, Any] | None,
@@ -312,7 +324,7 @@ def finish_job(
     assert status in FINISHED
     moved = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
         .values(status=status, finished_at=utcnow(), lease_expires_at=None, error=error)
     )
     if not moved.rowcount:  # type: ignore[attr-defined]
@@ -326,47 +338,65 @@ def finish_job(
     return True
 
 
-def release_job(session: Session, job_id: uuid.UUID, attempt: int, *, max_attempts: int, reason: str) -> str | None:
-    """Give a running attempt back: queued again while attempts remain, else failed with ``solver_error``.
+def release_job(
+    session: Session,
+    job_id: uuid.UUID,
+    attempt: int,
+    *,
+    max_attempts: int,
+    reason: str,
+    give_up: dict[str, str] | None = None,
+) -> JobStatus | None:
+    """Give a running attempt back: queued again while attempts remain, else failed with the error ``give_up``
+    (by default ``solver_error`` naming ``reason``).
 
-    A job whose cancel was requested ends ``cancelled`` instead of running again.
-    Returns the new status, or None if the attempt is no longer ours.
+    A job whose cancel was requested ends ``cancelled`` instead of running again. ``reason`` goes in the
+    status event. Returns the new status, or None if the attempt is no longer ours.
     """
     cancel_requested = session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+    status: JobStatus
     if cancel_requested:
-        values: dict[str, Any] = {"status": "cancelled", "finished_at": utcnow(), "lease_expires_at": None}
-        event: dict[str, Any] = {"status": "cancelled", "reason": reason}
+        status = JobStatus.CANCELLED
+        values: dict[str, Any] = {"finished_at": utcnow(), "lease_expires_at": None}
+        event: dict[str, Any] = {"reason": reason}
     elif attempt < max_attempts:
-        values = {"status": "queued", "lease_expires_at": None, "worker": None, "rung_at": None}
-        event = {"status": "queued", "reason": reason}
+        status = JobStatus.QUEUED
+        values = {"lease_expires_at": None, "worker": None, "rung_at": None}
+        event = {"reason": reason}
     else:
-        error = {"code": "solver_error", "message": f"{reason} (attempt {attempt} of {max_attempts}); giving up"}
-        values = {"status": "failed", "finished_at": utcnow(), "lease_expires_at": None, "error": error}
-        event = {"status": "failed", "error": error}
+        error = give_up or {
+            "code": "solver_error",
+            "message": f"{reason} (attempt {attempt} of {max_attempts}); giving up",
+        }
+        status = JobStatus.FAILED
+        values = {"finished_at": utcnow(), "lease_expires_at": None, "error": error}
+        event = {"error": error}
     moved = session.execute(
-        update(Job).where(Job.id == job_id, Job.attempts == attempt, Job.status == "running").values(**values)
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == attempt, Job.status == JobStatus.RUNNING)
+        .values(status=status, **values)
     )
     if not moved.rowcount:  # type: ignore[attr-defined]
         return None
-    add_event(session, job_id, "status", event)
-    return str(values["status"])
+    add_event(session, job_id, "status", {"status": status, **event})
+    return status
 
 
 def request_cancel(session: Session, job: Job) -> Job:
     """Cancel a job: a queued one ends now and never starts; a running one is told to stop."""
     if job.status in FINISHED:
         raise ValueError(f"job is already {job.status}")
-    if job.status == "queued":
+    if job.status == JobStatus.QUEUED:
         moved = session.execute(
             update(Job)
-            .where(Job.id == job.id, Job.status == "queued")
-            .values(status="cancelled", finished_at=utcnow(), cancel_requested=True)
+            .where(Job.id == job.id, Job.status == JobStatus.QUEUED)
+            .values(status=JobStatus.CANCELLED, finished_at=utcnow(), cancel_requested=True)
         )
         if moved.rowcount:  # type: ignore[attr-defined]
-            add_event(session, job.id, "status", {"status": "cancelled"})
+            add_event(session, job.id, "status", {"status": JobStatus.CANCELLED})
             session.refresh(job)
             return job
-    session.execute(update(Job).where(Job.id == job.id, Job.status == "running").values(cancel_requested=True))
+    session.execute(update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING).values(cancel_requested=True))
     add_event(session, job.id, "log", {"message": "cancel requested"})
     session.refresh(job)
     return job
@@ -409,57 +439,34 @@ def reap(
 ) -> ReapReport:
     """Settle running jobs whose lease expired, and list queued jobs whose doorbell was lost.
 
-    An expired lease means the worker was lost: the job is queued again (or ``failed``/``worker_lost``
-    after ``max_attempts``), except that a job whose cancel was requested ends ``cancelled``. Queued
-    jobs are rung again only as far as doorbells are missing: ``waiting_doorbells`` (the messages still
-    in the broker, when known) cover as many queued jobs; of the rest, those never rung or rung more
-    than ``rering_after_s`` ago are listed, oldest first.
+    An expired lease means the worker was lost: the attempt is released (``release_job``), so the job is
+    queued again, or ``failed``/``worker_lost`` after ``max_attempts``, or ``cancelled`` when a cancel
+    was requested. Queued jobs are rung again only as far as doorbells are missing: ``waiting_doorbells``
+    (the messages still in the broker, when known) cover as many queued jobs; of the rest, those never
+    rung or rung more than ``rering_after_s`` ago are listed, oldest first.
     """
     now = utcnow()
-    expired = select(Job.id, Job.attempts, Job.cancel_requested).where(
-        Job.status == "running", Job.lease_expires_at < now
-    )
+    expired = select(Job.id, Job.attempts).where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
     report = ReapReport([], [], [])
-    for job_id, attempts, cancel_requested in session.execute(expired).all():
-        still_running = and_(Job.id == job_id, Job.status == "running", Job.attempts == attempts)
-        if cancel_requested:
-            moved = session.execute(
-                update(Job).where(still_running).values(status="cancelled", finished_at=now, lease_expires_at=None)
-            )
-            if moved.rowcount:  # type: ignore[attr-defined]
-                add_event(session, job_id, "status", {"status": "cancelled", "reason": "worker lost after cancel"})
-                report.cancelled.append(job_id)
-        elif attempts >= max_attempts:
-            error = {
-                "code": "worker_lost",
-                "message": f"the worker running this job was lost {attempts} times; giving up",
-            }
-            moved = session.execute(
-                update(Job)
-                .where(still_running)
-                .values(status="failed", finished_at=now, lease_expires_at=None, error=error)
-            )
-            if moved.rowcount:  # type: ignore[attr-defined]
-                add_event(session, job_id, "status", {"status": "failed", "error": error})
-                report.failed.append(job_id)
-        else:
-            moved = session.execute(
-                update(Job)
-                .where(still_running)
-                .values(status="queued", lease_expires_at=None, worker=None, rung_at=None)
-            )
-            if moved.rowcount:  # type: ignore[attr-defined]
-                add_event(session, job_id, "status", {"status": "queued", "reason": "lease expired"})
-                report.requeued.append(job_id)
+    settled = {
+        JobStatus.QUEUED: report.requeued,
+        JobStatus.FAILED: report.failed,
+        JobStatus.CANCELLED: report.cancelled,
+    }
+    for job_id, attempts in session.execute(expired).all():
+        lost = {"code": "worker_lost", "message": f"the worker running this job was lost {attempts} times; giving up"}
+        status = release_job(session, job_id, attempts, max_attempts=max_attempts, reason="lease expired", give_up=lost)
+        if status is not None:
+            settled[status].append(job_id)
     limit = 1000
     if waiting_doorbells is not None:
         # The requeued jobs are rung by this pass; the waiting doorbells will each claim one queued job.
-        queued = session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
+        queued = session.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)) or 0
         limit = min(limit, max(0, queued - waiting_doorbells - len(report.requeued)))
     if limit:
         stale = now - timedelta(seconds=rering_after_s)
         silent = select(Job.id).where(
-            Job.status == "queued",
+            Job.status == JobStatus.QUEUED,
             or_(Job.rung_at.is_(None), Job.rung_at < stale),
             Job.created_at < now - timedelta(seconds=5),
             Job.id.not_in(report.requeued),

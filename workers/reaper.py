@@ -33,11 +33,7 @@ def reap_once() -> dict[str, int]:
             waiting_doorbells=waiting,
         )
         session.commit()
-    rung = broker.ring(report.requeued + report.to_ring)
-    if rung:
-        with get_sessionmaker()() as session:
-            store.mark_rung(session, rung)
-            session.commit()
+    rung = broker.ring_and_mark(report.requeued + report.to_ring)
     counts = {
         "requeued": len(report.requeued),
         "failed": len(report.failed),

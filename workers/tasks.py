@@ -15,10 +15,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from app import broker, store
-from app.db import get_sessionmaker
+from app.db import JobStatus, get_sessionmaker
 from app.settings import get_settings
 from solvers.base import relative_gap
-from solvers.registry import get_kind
 from workers.celery_app import celery_app
 from workers.runner import CheckSpec, Outcome, SolveSpec, Supervisor, check_in_child, run_in_child
 
@@ -53,10 +52,9 @@ def worker_name() -> str:
 class DatabaseSupervisor(Supervisor):
     """Writes the child's messages as events and renews the lease of one attempt."""
 
-    def __init__(self, job_id: uuid.UUID, attempt: int, sense: str) -> None:
+    def __init__(self, job_id: uuid.UUID, attempt: int) -> None:
         self.job_id = job_id
         self.attempt = attempt
-        self.sense = sense
         self.pending: list[dict[str, Any]] = []
         self.progress: dict[str, Any] = {"elapsed_s": 0.0, "objective": None, "bound": None, "gap": None}
         self.started = time.monotonic()
@@ -113,7 +111,7 @@ class AttemptLost(Exception):
 
 def build_result(
     kind_name: str, outcome: Outcome, verify: Callable[[dict[str, Any]], Outcome]
-) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+) -> tuple[JobStatus, dict[str, Any] | None, dict[str, Any] | None]:
     """The job's final (status, result, error) from the solve's outcome; ``verify`` runs the kind's check()
     on the solution (in a limited child process, see ``check_in_child``).
 
@@ -143,12 +141,12 @@ def build_result(
         }
     else:
         error = outcome.error or {"code": "solver_error", "message": "no result"}
-        return "failed", None, error
+        return JobStatus.FAILED, None, error
     result["gap"] = relative_gap(result["objective"], result["bound"])
     if result["solution"] is None:
         if result["status"] in ("optimal", "feasible"):
             message = f"the solver claimed a {result['status']} answer but returned no solution to verify"
-            return "failed", None, {"code": "verification_failed", "message": message}
+            return JobStatus.FAILED, None, {"code": "verification_failed", "message": message}
         result["verification"] = {
             "verified": False,
             "feasible": False,
@@ -162,15 +160,16 @@ def build_result(
         if checked.lost:
             raise AttemptLost
         if checked.result is None:
-            return "failed", None, _check_error(checked)
+            return JobStatus.FAILED, None, _check_error(checked)
         verification = {key: value for key, value in checked.result.items() if key != "t"}
         verification["checked_by"] = verification.get("checked_by") or f"{kind_name}.check"
         verification["verified"] = True
         result["verification"] = verification
         problem = _verification_problem(result, verification)
         if problem:
-            return "failed", None, {"code": "verification_failed", "message": problem}
-    status = "cancelled" if outcome.cancelled and result["termination"] == "cancelled" else "succeeded"
+            return JobStatus.FAILED, None, {"code": "verification_failed", "message": problem}
+    cancelled = outcome.cancelled and result["termination"] == "cancelled"
+    status = JobStatus.CANCELLED if cancelled else JobStatus.SUCCEEDED
     return status, result, None
 
 
@@ -203,7 +202,6 @@ def run_job(job_id: str) -> None:
     claim = with_db_retry(lambda s: store.claim_job(s, uuid.UUID(job_id), worker_name(), settings.lease_s))
     if claim is None:
         return
-    kind = get_kind(claim.kind)
     log.info("job %s attempt %d: %s/%s", claim.job_id, claim.attempt, claim.kind, claim.solver)
     options = dict(claim.options)
     if "threads" in options:  # a job may not take more cores than the operator allows
@@ -217,7 +215,7 @@ def run_job(job_id: str) -> None:
         memory_limit_mb=settings.job_memory_limit_mb,
         kill_grace_s=settings.kill_grace_s,
     )
-    supervisor = DatabaseSupervisor(claim.job_id, claim.attempt, kind.sense)
+    supervisor = DatabaseSupervisor(claim.job_id, claim.attempt)
     outcome = run_in_child(spec, supervisor)
     if outcome.lost:
         log.warning("job %s attempt %d is no longer ours; dropping its outcome", claim.job_id, claim.attempt)
@@ -231,8 +229,8 @@ def run_job(job_id: str) -> None:
                 s, claim.job_id, claim.attempt, max_attempts=settings.max_attempts, reason=reason
             )
         )
-        if new_status == "queued" and broker.ring([claim.job_id]):
-            with_db_retry(lambda s: store.mark_rung(s, [claim.job_id]))
+        if new_status == JobStatus.QUEUED:
+            broker.ring_and_mark([claim.job_id])
         log.warning("job %s attempt %d: %s; now %s", claim.job_id, claim.attempt, reason, new_status)
         return
 
@@ -256,7 +254,7 @@ def run_job(job_id: str) -> None:
     except Exception as exc:  # a malformed answer must fail the job, not the worker
         log.exception("verification of job %s crashed", claim.job_id)
         status, result, error = (
-            "failed",
+            JobStatus.FAILED,
             None,
             {"code": "verification_failed", "message": f"{type(exc).__name__}: {exc}"},
         )

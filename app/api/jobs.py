@@ -14,7 +14,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -24,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
 from app import broker, quotas, store, webhooks
-from app.db import Job, get_sessionmaker
+from app.db import ACTIVE, FINISHED, Job, JobStatus, get_sessionmaker
 from app.deps import HeavyRequest, SessionDep, TenantDep
 from app.errors import ProblemError
+from app.openapi import StatusName
 from app.settings import get_settings
 from solvers.base import InvalidInstance, Kind, SolverSpec, errors_from_validation
 from solvers.registry import KIND_MODULES, get_kind
@@ -36,7 +37,6 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 MAX_METADATA_BYTES = 8 * 1024
 MAX_SEQ = 2**63 - 1  # event sequence numbers are 64-bit signed integers in the database
 TIME_FILTER = "ISO 8601 date-time; UTC when no offset is given."
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class JobRequest(BaseModel):
@@ -279,9 +279,7 @@ def submit_job(
         if previous is None:
             raise
         return _idempotent_repeat(previous, request_hash, response)
-    if broker.ring([job.id]):
-        store.mark_rung(session, [job.id])
-        session.commit()
+    broker.ring_and_mark([job.id])
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job_to_dict(job)
 
@@ -299,7 +297,7 @@ def list_jobs(
     session: SessionDep,
     tenant_id: TenantDep,
     kind: str | None = None,
-    status: JobStatus | None = None,
+    status: StatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     solver: str | None = None,
@@ -355,10 +353,10 @@ def get_job(job_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep) -> dic
 
 
 def _result_or_409(session: SessionDep, job: Job) -> dict[str, Any]:
-    result = store.get_result(session, job.id) if job.status in ("succeeded", "cancelled") else None
+    result = store.get_result(session, job.id) if job.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED) else None
     if result is None:
         detail = f"The job is {job.status}; there is no result"
-        detail += " yet." if job.status in store.ACTIVE else "."
+        detail += " yet." if job.status in ACTIVE else "."
         raise ProblemError(409, detail)
     return {"job_id": str(job.id), "kind": job.kind, "solver": job.solver, **result.data}
 
@@ -485,7 +483,7 @@ def stream_events(
         with get_sessionmaker()() as s:
             events = [_event_dict(e) for e in store.list_events(s, job_id, seq)]
             current = s.get(Job, job_id)
-            finished = current is None or current.status in store.FINISHED
+            finished = current is None or current.status in FINISHED
             if finished and events:
                 finished = False  # drain first, then end on the next empty poll
             return events, finished

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.db import JobStatus
 from solvers.registry import all_kinds
 from tests.conftest import Api
 
@@ -25,6 +26,14 @@ def test_answers_are_typed_and_errors_are_problem_json(client: Any) -> None:
                 if code >= "400":
                     assert list(answer["content"]) == ["application/problem+json"], (path, code)
     assert "HTTPValidationError" not in schemas
+
+
+def test_documented_job_statuses_are_the_stored_ones(client: Any) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["schemas"]["Job"]["properties"]["status"]["enum"] == list(JobStatus)
+    listing = document["paths"]["/v1/jobs"]["get"]["parameters"]
+    status = next(parameter for parameter in listing if parameter["name"] == "status")
+    assert status["schema"]["anyOf"][0]["enum"] == list(JobStatus)
 
 
 def test_v1_operations_use_the_bearer_scheme_instead_of_a_header_field(client: Any) -> None:

@@ -51,17 +51,21 @@ def get_sender() -> Celery:
 
 
 def ring(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    """Send one doorbell per job; returns those that were sent (the reaper rings the rest later)."""
+    """Send one doorbell per job; returns those that were sent (the reaper rings the rest later).
+
+    The connection comes from a pool kept by this process, so a submission sets none up.
+    """
     sent: list[uuid.UUID] = []
     sender = get_sender()
     try:
-        with sender.connection_for_write() as connection:
+        # A producer from the process's pool: its connection (and the queue it declared) outlives the call.
+        with sender.producer_or_acquire() as producer:
             for job_id in job_ids:
                 sender.send_task(
                     RUN_JOB_TASK,
                     args=[str(job_id)],
                     queue=get_settings().queue_name,
-                    connection=connection,
+                    producer=producer,
                     retry=True,
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
                 )

@@ -6,7 +6,7 @@ reads or parses the body, so an unauthenticated request costs a key lookup and n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 import anyio
@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.db import get_sessionmaker
 from app.errors import DATABASE_OUTAGES, ProblemError, database_unavailable, problem_response
 from app.quotas import HEAVY_REQUESTS, check_request_rate
-from app.security import tenant_for_key
+from app.security import cached_tenant_for_key, tenant_for_key
 from app.settings import get_settings
 
 AUTHENTICATED_PREFIX = "/v1"
@@ -32,13 +32,14 @@ def db_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(db_session)]
 
 
-def authenticate(authorization: str | None) -> int:
-    """The tenant of a ``Bearer`` key (in a short session of its own); 401 without a valid key, 429 over the rate."""
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header."""
     scheme, _, key = (authorization or "").partition(" ")
-    tenant_id = None
-    if scheme.lower() == "bearer":
-        with get_sessionmaker()() as session:
-            tenant_id = tenant_for_key(session, key.strip())
+    return key.strip() if scheme.lower() == "bearer" else None
+
+
+def admitted(tenant_id: int | None) -> int:
+    """The tenant, once its request is within the rate; 401 without a tenant, 429 over the rate."""
     if tenant_id is None:
         raise ProblemError(
             401,
@@ -47,6 +48,27 @@ def authenticate(authorization: str | None) -> int:
         )
     check_request_rate(tenant_id)
     return tenant_id
+
+
+def authenticate(authorization: str | None) -> int:
+    """The tenant of a ``Bearer`` key (cached, else in a short session of its own); 401 or 429 as ``admitted``."""
+    key = bearer_key(authorization)
+    tenant_id = None
+    if key is not None:
+        tenant_id = cached_tenant_for_key(key)
+        if tenant_id is None:
+            with get_sessionmaker()() as session:
+                tenant_id = tenant_for_key(session, key)
+    return admitted(tenant_id)
+
+
+async def authenticate_async(authorization: str | None) -> int:
+    """``authenticate`` for the event loop: a cached key is answered in place, a lookup runs in a thread."""
+    key = bearer_key(authorization)
+    tenant_id = cached_tenant_for_key(key) if key is not None else None
+    if tenant_id is not None:
+        return admitted(tenant_id)
+    return await anyio.to_thread.run_sync(authenticate, authorization)
 
 
 class AuthenticateFirst:
@@ -67,7 +89,7 @@ class AuthenticateFirst:
             return
         authorization = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         try:
-            tenant_id = await anyio.to_thread.run_sync(authenticate, authorization or None)
+            tenant_id = await authenticate_async(authorization or None)
         except ProblemError as exc:
             response = problem_response(exc.status, exc.detail, headers=exc.headers)
             await response(scope, receive, send)
@@ -79,22 +101,23 @@ class AuthenticateFirst:
         await self.app(scope, receive, send)
 
 
-def current_tenant(
+async def current_tenant(
     request: Request,
     authorization: Annotated[str | None, Header(description="Bearer <api-key>")] = None,
 ) -> int:
     """The caller's tenant: as ``AuthenticateFirst`` found it, else from the Authorization header."""
     tenant_id = getattr(request.state, "tenant_id", None)
-    return int(tenant_id) if tenant_id is not None else authenticate(authorization)
+    return int(tenant_id) if tenant_id is not None else await authenticate_async(authorization)
 
 
 TenantDep = Annotated[int, Depends(current_tenant)]
 
 
-def heavy_request(tenant_id: TenantDep) -> Iterator[None]:
+async def heavy_request(tenant_id: TenantDep) -> AsyncIterator[None]:
     """A slot of the tenant's heavy requests (parsing an instance, building a result or a picture) for this one.
 
     429 when the tenant already has ``tenant_max_heavy_requests`` of them in progress in this process.
+    (Async, as taking a slot never blocks: no thread hand-off for it.)
     """
     with HEAVY_REQUESTS.slot(tenant_id, get_settings().tenant_max_heavy_requests):
         yield

@@ -17,6 +17,12 @@ class Settings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"
     queue_name: str = "solvent"
     api_key_secret: str = Field("dev-only-change-me", description="Server-side key for hashing API keys (HMAC-SHA256).")
+    api_key_cache_s: float = Field(
+        5.0,
+        ge=0,
+        description="How long an API process reuses a key's successful lookup; a revocation from "
+        "another process takes effect within this time (0 looks every key up on every request).",
+    )
     max_body_bytes: int = 32 * 1024 * 1024
     max_time_limit_s: float = 3600.0
     default_time_limit_s: float = 60.0

@@ -130,10 +130,10 @@ def lock_tenant(session: Session, tenant_id: int) -> None:
     session.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=Tenant.name))
 
 
-def count_active_jobs(session: Session, tenant_id: int) -> int:
-    """Queued plus running jobs of a tenant (for the concurrent-job quota)."""
-    query = select(func.count()).select_from(Job).where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE))
-    return int(session.scalar(query) or 0)
+def count_active_jobs(session: Session, tenant_id: int, at_most: int | None = None) -> int:
+    """Queued plus running jobs of a tenant (for the concurrent-job quota), counted up to ``at_most``."""
+    active = select(Job.id).where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE)).limit(at_most).subquery()
+    return int(session.scalar(select(func.count()).select_from(active)) or 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +163,13 @@ def find_by_idempotency_key(session: Session, tenant_id: int, key: str) -> Job |
 
 
 def create_job(session: Session, tenant_id: int, new: NewJob) -> Job:
-    """Insert a queued job and its first status event (the caller commits, then rings the doorbell)."""
+    """Insert a queued job and its first status event (the caller commits, then rings the doorbell).
+
+    The job is written as rung (the caller rings right after the commit, saving a second transaction);
+    when the ring fails the caller calls ``mark_unrung``, and a job whose ring was lost with its API
+    process is rung again by the reaper after ``rering_after_s``.
+    """
+    now = utcnow()
     job = Job(
         tenant_id=tenant_id,
         kind=new.kind,
@@ -179,7 +185,8 @@ def create_job(session: Session, tenant_id: int, new: NewJob) -> Job:
         webhook_url=new.webhook_url,
         instance_summary=new.instance_summary,
         warnings=new.warnings or None,
-        created_at=utcnow(),
+        created_at=now,
+        rung_at=now,
     )
     session.add(job)
     session.flush()
@@ -191,6 +198,11 @@ def mark_rung(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
     """Record that the doorbell rang for these jobs."""
     if job_ids:
         session.execute(update(Job).where(Job.id.in_(job_ids)).values(rung_at=utcnow()))
+
+
+def mark_unrung(session: Session, job_id: uuid.UUID) -> None:
+    """Record that a new job's doorbell could not be rung, so the reaper rings it."""
+    session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED).values(rung_at=None))
 
 
 def add_event(session: Session, job_id: uuid.UUID, type_: str, data: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 
 from app import broker, quotas, store, webhooks
@@ -229,59 +230,75 @@ def _get_job_or_404(session: SessionDep, tenant_id: int, job_id: uuid.UUID) -> J
 @router.post("", status_code=202, summary="Submit a job", dependencies=[HeavyRequest])
 def submit_job(
     body: JobRequest,
-    session: SessionDep,
     tenant_id: TenantDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
-    """Validate the instance and options, store the job, then ring the doorbell."""
-    bad_number = non_finite_at(body.model_dump())
+    """Validate the instance and options, store the job, then ring the doorbell.
+
+    The request body is decoded once (by FastAPI), the instance parsed once (by the kind) and
+    serialized once (stored as is); the job is written in one transaction, which holds the tenant's
+    quota lock only for the count and the commit.
+    """
+    fields = body.model_dump()
+    bad_number = non_finite_at(fields)
     if bad_number is not None:
         raise ProblemError(
             422, "NaN and Infinity are not JSON numbers.", errors=[{"loc": list(bad_number), "msg": "not finite"}]
         )
-    request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
-    if idempotency_key is not None:
-        previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key)
-        if previous is not None:
-            return _idempotent_repeat(previous, request_hash, response)
-    checked = check_request(body.kind, body.instance, body.solver, body.options)
-    kind, instance, spec = checked.kind, checked.instance, checked.solver
-    settings = get_settings()
-    if body.webhook_url is not None:
-        check_webhook_url(body.webhook_url, ("webhook_url",))
-    store.lock_tenant(session, tenant_id)  # held until the commit below: no parallel submit slips past the quota
-    if store.count_active_jobs(session, tenant_id) >= settings.tenant_max_active_jobs:
-        raise ProblemError(
-            429,
-            f"This tenant already has {settings.tenant_max_active_jobs} queued or running jobs, its quota.",
-            headers={"Retry-After": str(settings.retry_after_s)},
+    request_hash = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    with get_sessionmaker()() as session:
+        if idempotency_key is not None:
+            previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key)
+            if previous is not None:
+                return _idempotent_repeat(previous, request_hash, response)
+        checked = check_request(body.kind, body.instance, body.solver, body.options)
+        if body.webhook_url is not None:
+            check_webhook_url(body.webhook_url, ("webhook_url",))
+        new = store.NewJob(
+            kind=checked.kind.name,
+            solver=checked.solver.name,
+            instance_json=json.dumps(body.instance),
+            options=checked.options,
+            warnings=checked.warnings,
+            priority=body.priority,
+            metadata=body.metadata,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash if idempotency_key else None,
+            webhook_url=body.webhook_url,
+            instance_summary=checked.kind.summary(checked.instance),
         )
-    new = store.NewJob(
-        kind=kind.name,
-        solver=spec.name,
-        instance_json=json.dumps(body.instance),
-        options=checked.options,
-        warnings=checked.warnings,
-        priority=body.priority,
-        metadata=body.metadata,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash if idempotency_key else None,
-        webhook_url=body.webhook_url,
-        instance_summary=kind.summary(instance),
-    )
-    try:
-        job = store.create_job(session, tenant_id, new)
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key or "")
-        if previous is None:
-            raise
-        return _idempotent_repeat(previous, request_hash, response)
-    broker.ring_and_mark([job.id])
+        try:
+            job = store.create_job(session, tenant_id, new)
+            _within_active_quota(session, tenant_id)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key or "")
+            if previous is None:
+                raise
+            return _idempotent_repeat(previous, request_hash, response)
+        if not broker.ring([job.id]):  # after the commit: a worker must find the job it is rung for
+            store.mark_unrung(session, job.id)  # so the reaper rings it once the broker is back
+            session.commit()
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job_to_dict(job)
+
+
+def _within_active_quota(session: Session, tenant_id: int) -> None:
+    """429 (rolling back) when the tenant's active jobs, the new one included, are over its quota.
+
+    The tenant lock is held from here to the commit, so no parallel submission slips past the count.
+    """
+    quota = get_settings().tenant_max_active_jobs
+    store.lock_tenant(session, tenant_id)
+    if store.count_active_jobs(session, tenant_id, at_most=quota + 1) > quota:
+        session.rollback()
+        raise ProblemError(
+            429,
+            f"This tenant already has {quota} queued or running jobs, its quota.",
+            headers={"Retry-After": str(get_settings().retry_after_s)},
+        )
 
 
 def _idempotent_repeat(previous: Job, request_hash: str, response: Response) -> dict[str, Any]:

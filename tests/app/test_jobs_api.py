@@ -175,3 +175,20 @@ def test_another_tenants_job_is_404_on_every_endpoint(api: Api, make_key: Any, m
     assert foreign.json()["detail"] == f"No job {job['id']}."
     assert job["id"] not in [j["id"] for j in intruder.request("GET", "/v1/jobs").json()["items"]]
     assert api.job(job["id"])["status"] == "succeeded"  # untouched by the intruder
+
+
+def test_a_down_broker_leaves_the_accepted_job_queued_for_the_reaper(api: Api, monkeypatch: Any) -> None:
+    from celery import Celery
+
+    from app import broker
+    from app.db import Job, get_sessionmaker
+
+    unreachable = Celery("unreachable")
+    unreachable.conf.update(broker.celery_config("redis://127.0.0.1:1/0"))
+    monkeypatch.setattr(broker, "get_sender", lambda: unreachable)
+    job = api.submit("fake", {"steps": 1})
+    with get_sessionmaker()() as session:
+        stored = session.get(Job, uuid.UUID(job["id"]))
+        assert stored is not None and stored.rung_at is None  # accepted, and left for the reaper to ring
+    monkeypatch.undo()
+    assert api.wait(job["id"])["status"] == "succeeded"

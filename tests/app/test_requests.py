@@ -30,6 +30,34 @@ def test_revoked_key_is_401(client: Any, make_key: Any) -> None:
     assert client.get("/v1/jobs", headers={"Authorization": f"Bearer {key}"}).status_code == 401
 
 
+def test_key_revoked_by_another_process_is_refused_once_the_cached_acceptance_expires(
+    client: Any, make_key: Any
+) -> None:
+    import time
+
+    from sqlalchemy import update
+
+    from app.db import ApiKey, get_sessionmaker, utcnow
+    from app.settings import get_settings
+
+    settings = get_settings()
+    original = settings.api_key_cache_s
+    settings.api_key_cache_s = 0.5
+    try:
+        key = make_key(None)
+        headers = {"Authorization": f"Bearer {key}"}
+        assert client.get("/v1/jobs", headers=headers).status_code == 200
+        with get_sessionmaker()() as session:  # as `solvent keys revoke` in another process does it
+            session.execute(update(ApiKey).where(ApiKey.prefix == key[:12]).values(revoked_at=utcnow()))
+            session.commit()
+        assert client.get("/v1/jobs", headers=headers).status_code == 200  # within the cache time
+        time.sleep(0.6)
+        assert client.get("/v1/jobs", headers=headers).status_code == 401
+        assert client.get("/v1/jobs", headers=headers).status_code == 401  # a refusal is never cached
+    finally:
+        settings.api_key_cache_s = original
+
+
 def test_key_is_stored_only_as_a_keyed_hash(make_key: Any) -> None:
     from sqlalchemy import select
 

@@ -9,9 +9,10 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from solvent_client.cli import add_job_commands
 
@@ -260,26 +261,41 @@ def serve(
             worker.kill()
 
 
-#: kind -> module with ``main(argv)`` that trains that kind's learned solver and writes its weights.
-TRAINERS = {"knapsack_2ro": "solvers.knapsack_2ro.learned.train"}
-TRAINERS["task_allocation"] = "solvers.task_allocation.learned.train"
+class TrainCommand(TyperCommand):
+    """``solvent train``, whose help names the kinds with a trainer (read from the registry only for the help)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # typer's own click types, which it does not export
+        from solvers.registry import trainers
+
+        summary = self.help
+        self.help = f"{summary}\n\nKinds with a trainer: {', '.join(trainers())}."
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.help = summary
 
 
 @app.command(
     "train",
+    cls=TrainCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def train(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help=f"Kind whose learned solver to train: {', '.join(TRAINERS)}.")],
+    kind: Annotated[
+        str, typer.Argument(help="Kind whose learned solver to train (the registry's SolverSpec.trainer).")
+    ],
 ) -> None:
     """Reproduce a learned solver's committed weights (extra options go to the trainer; try --help)."""
     import importlib
 
-    if kind not in TRAINERS:
-        typer.echo(f"no learned solver to train for {kind!r}; known: {', '.join(TRAINERS)}", err=True)
+    from solvers.registry import trainers
+
+    known = trainers()
+    if kind not in known:
+        typer.echo(f"no learned solver to train for {kind!r}; known: {', '.join(known)}", err=True)
         raise typer.Exit(2)
-    trainer = importlib.import_module(TRAINERS[kind])
+    trainer = importlib.import_module(known[kind])
     raise typer.Exit(int(trainer.main(list(ctx.args)) or 0))
 
 

@@ -215,6 +215,9 @@ class SolverSpec:
     #: The distribution whose version a result reports as ``stats.solver_version`` (e.g. "highspy");
     #: None for a solver written in this project, which reports the project's version.
     library: str | None = None
+    #: A learned solver's trainer: the module whose ``main(argv)`` reproduces its committed weights
+    #: (``solvent train <kind>`` runs it; at most one solver of a kind has one).
+    trainer: str | None = None
 
     def version(self) -> str:
         """``library version`` of the code that solves, e.g. "highspy 1.16.0" or "solvent 0.1.0"."""

@@ -41,3 +41,8 @@ def get_kind(name: str) -> Kind:
 def all_kinds() -> list[Kind]:
     """Every registered kind, in registry order."""
     return [get_kind(name) for name in KIND_MODULES]
+
+
+def trainers() -> dict[str, str]:
+    """Kind name -> the trainer module of its learned solver (``SolverSpec.trainer``), for kinds that have one."""
+    return {kind.name: spec.trainer for kind in all_kinds() for spec in kind.solvers.values() if spec.trainer}

@@ -54,6 +54,7 @@ SOLVERS: dict[str, SolverSpec] = {
         description="Neur2RO: a trained value network proposes selections, each one evaluated exactly (issue 9).",
         options=Neur2roOptions,
         target="solvers.knapsack_2ro.learned.solver:Neur2roSolver",
+        trainer="solvers.knapsack_2ro.learned.train",
     ),
 }
 

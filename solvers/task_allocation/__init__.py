@@ -62,6 +62,7 @@ SOLVERS: dict[str, SolverSpec] = {
         "then policy-guided local search.",
         options=LearnedOptions,
         target="solvers.task_allocation.learned.solver:LearnedSolver",
+        trainer="solvers.task_allocation.learned.train",
     ),
 }
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
+from solvers.registry import KIND_MODULES, trainers
 
 runner = CliRunner()
 
@@ -27,6 +29,19 @@ def test_keys_create_prints_a_working_key_and_revoke_disables_it(client: object)
 def test_train_refuses_a_kind_without_learned_solver() -> None:
     result = runner.invoke(app, ["train", "treemap"])
     assert result.exit_code == 2 and "knapsack_2ro" in result.output
+
+
+def test_train_help_names_the_kinds_with_a_trainer() -> None:
+    result = runner.invoke(app, ["train", "--help"])
+    named = " ".join(result.output.split()).partition("Kinds with a trainer:")[2].partition(".")[0]
+    assert result.exit_code == 0 and named.strip().split(", ") == list(trainers())
+    assert set(trainers()) < set(KIND_MODULES)  # not every kind has a learned solver
+
+
+@pytest.mark.parametrize("kind", list(trainers()))
+def test_train_hands_the_extra_options_to_the_kinds_trainer(kind: str) -> None:
+    result = runner.invoke(app, ["train", kind, "--no-such-option"])
+    assert result.exit_code == 2 and "unrecognized arguments: --no-such-option" in result.output
 
 
 def test_tenants_configure_sets_and_resets_the_job_ttl() -> None:

@@ -182,12 +182,6 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(JSON_VALUES)
-def test_arbitrary_json_parses_or_is_refused(raw: Any) -> None:
-    _parses_or_refuses(raw)
-
-
 @settings(max_examples=150, deadline=None)
 @given(
     st.fixed_dictionaries(
@@ -224,9 +218,7 @@ def test_json_shaped_instances_parse_or_are_refused(raw: dict[str, Any]) -> None
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    JSON_VALUES | st.fixed_dictionaries({"values": st.dictionaries(st.sampled_from(["x", "y", "z", "q"]), JSON_VALUES)})
-)
+@given(st.fixed_dictionaries({"values": st.dictionaries(st.sampled_from(["x", "y", "z", "q"]), JSON_VALUES)}))
 def test_check_never_raises_on_malformed_solutions(solution: Any) -> None:
     model = KIND.parse(KIND.example)
     verification = KIND.check(model, solution)

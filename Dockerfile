@@ -12,7 +12,11 @@ COPY app ./app
 COPY workers ./workers
 COPY solvers ./solvers
 COPY migrations ./migrations
-RUN pip install pip==26.3 && pip install -c constraints.txt ".[monitoring]"
+# PyTorch (the "learned" extra, for xva's deep_bsde) from its CPU wheel index, so no CUDA libraries are pulled;
+# the project install below then finds torch==2.13.0 already satisfied
+RUN pip install pip==26.3 \
+ && pip install -c constraints.txt --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+ && pip install -c constraints.txt ".[monitoring,learned]"
 
 USER solvent
 EXPOSE 8000

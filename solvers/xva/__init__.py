@@ -5,13 +5,14 @@ Importing this module loads no solver back-end: the API process only validates w
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from solvers.base import Kind, SolverSpec
 from solvers.xva.check import check
-from solvers.xva.options import MonteCarloOptions
+from solvers.xva.options import DeepBsdeOptions, MonteCarloOptions
 from solvers.xva.schema import Instance, parse, summary
 from solvers.xva.svg import render_svg
 
@@ -89,7 +90,32 @@ SOLVERS = {
         options=MonteCarloOptions,
         target="solvers.xva.monte_carlo:MonteCarloSolver",
     ),
+    "deep_bsde": SolverSpec(
+        name="deep_bsde",
+        exact=False,
+        learned=True,
+        description="Multi-layer deep BSDE (Andersson & Gnoatto 2025), trained per job with PyTorch on the CPU: "
+        "clean values, IM by quantile regression, then CVA/DVA/MVA/FVA on fresh paths with standard errors. "
+        "Needs the 'learned' extra.",
+        options=DeepBsdeOptions,
+        target="solvers.xva.deep_bsde:DeepBsdeSolver",
+        library="torch",
+    ),
 }
+
+#: The optional dependency group that installs PyTorch for ``deep_bsde``.
+LEARNED_EXTRA = "learned"
+
+
+def _refusal(_: Instance, solver: str) -> str | None:
+    """deep_bsde needs PyTorch, an optional extra: without it the request is refused (422), not failed."""
+    if solver == "deep_bsde" and importlib.util.find_spec("torch") is None:
+        return (
+            f"solver 'deep_bsde' needs PyTorch, which this server does not have: install the "
+            f"{LEARNED_EXTRA!r} extra (pip install 'solvent[{LEARNED_EXTRA}]') or use solver 'monte_carlo'"
+        )
+    return None
+
 
 KIND = Kind(
     name="xva",
@@ -107,4 +133,5 @@ KIND = Kind(
     result_schema=Solution.model_json_schema(),
     example=EXAMPLE,
     render_svg=render_svg,
+    refusal=_refusal,
 )

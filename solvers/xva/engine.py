@@ -266,15 +266,15 @@ def _party_weights(
     rate = setup.inst.market.rate
     if simulate and isinstance(model, StructuralDefault):
         steps = len(setup.times) - 1
-        normals = _normals(rng, n_paths, steps, antithetic)
+        draws = normals(rng, n_paths, steps, antithetic)
         shift = importance_shift(model, rate, setup.inst.horizon) if use_importance else 0.0
-        return simulate_structural(model, rate, setup.times, normals, shift=shift)
+        return simulate_structural(model, rate, setup.times, draws, shift=shift)
     cdf = default_cdf(model, rate, setup.times)
     pd = np.concatenate([[0.0], np.diff(cdf)])
     return PathDefaultWeights(survival=(1.0 - cdf)[None, :], default=pd[None, :])
 
 
-def _normals(rng: np.random.Generator, n_paths: int, width: int, antithetic: bool) -> np.ndarray:
+def normals(rng: np.random.Generator, n_paths: int, width: int, antithetic: bool) -> np.ndarray:
     """Standard normals (n_paths, width); with ``antithetic`` the second half mirrors the first."""
     if not antithetic:
         return rng.standard_normal((n_paths, width))
@@ -304,7 +304,7 @@ def simulate_chunk(
     for m, time in enumerate(setup.sim_times):
         if m > 0:
             dt = time - previous
-            shocks = np.einsum("pf,uf->pu", _normals(rng, n_paths, len(setup.vol), antithetic), setup.factor)
+            shocks = np.einsum("pf,uf->pu", normals(rng, n_paths, len(setup.vol), antithetic), setup.factor)
             log_spot += setup.drift * dt + setup.vol * np.sqrt(dt) * shocks
             if stop():
                 return None
@@ -313,6 +313,22 @@ def simulate_chunk(
         values[:, m] = tabulated_netting_set_value(setup.trades, spots, time, rate)
         if has_im:
             im_received[:, m], im_posted[:, m] = initial_margin(setup, spots, time, values[:, m])
+    return settle(setup, values, im_received, im_posted, rng, antithetic, simulate_defaults, use_importance)
+
+
+def settle(
+    setup: Setup,
+    values: np.ndarray,
+    im_received: np.ndarray,
+    im_posted: np.ndarray,
+    rng: np.random.Generator,
+    antithetic: bool,
+    simulate_defaults: bool,
+    use_importance: bool,
+) -> ChunkResult:
+    """From netting-set values and IM on the simulation grid (paths, dates): default weights, collateral,
+    discounted exposures and each path's adjustment contributions."""
+    n_paths = values.shape[0]
     counterparty = _party_weights(setup, "counterparty", rng, n_paths, antithetic, simulate_defaults, use_importance)
     bank = _party_weights(setup, "bank", rng, n_paths, antithetic, simulate_defaults, use_importance)
     result = _exposures(setup, values, im_received, im_posted)

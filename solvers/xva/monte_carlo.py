@@ -18,7 +18,7 @@ from solvers.xva.schema import Instance
 SOLUTION_REPORT_INTERVAL_S = 2.0
 
 
-class _Accumulator:
+class PathAccumulator:
     """Running means and standard errors over independent units (paths, or antithetic pairs)."""
 
     def __init__(self, setup: Setup, capacity: int, antithetic: bool) -> None:
@@ -116,7 +116,7 @@ class MonteCarloSolver:
         chunk_size = options.chunk_paths or setup.chunk_paths()
         chunk_size = chunk_size - chunk_size % 2 if antithetic else chunk_size
         seeds = np.random.SeedSequence([instance.simulation.seed, options.seed])
-        accumulator = _Accumulator(setup, total, antithetic)
+        accumulator = PathAccumulator(setup, total, antithetic)
         termination = Termination.optimal
         last_report = -math.inf
         stopped: list[Termination] = []

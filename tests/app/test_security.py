@@ -420,7 +420,8 @@ def test_compose_and_image_are_pinned_limited_and_hardened() -> None:
         if line and not line.startswith("#") and re.fullmatch(r"[\w.-]+==[\w.]+", line)
     }
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for requirement in [*project["dependencies"], *project["optional-dependencies"]["monitoring"]]:
+    extras = project["optional-dependencies"]
+    for requirement in [*project["dependencies"], *extras["monitoring"], *extras["learned"]]:
         name = re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
         assert name in pins, f"{name} is not pinned in constraints.txt"
     # A worker stopped for a redeploy finishes a job with the default time limit before it is killed.

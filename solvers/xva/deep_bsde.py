@@ -1,0 +1,550 @@
+"""The ``deep_bsde`` solver: the multi-layer deep BSDE scheme of Andersson & Gnoatto (2025), trained per job
+with PyTorch on the CPU (imported only inside the solve).
+
+* Layer 1, clean values. Every trade depends on one underlying, so V(t, S) = Σ_g f_g(t, S_u(g)) over the
+  groups g of trades that share an underlying and a maturity T_g. Each f_g is a network of (T_g − t, log S)
+  fitted to its BSDE in integrated form: for t_m ≤ T_g,
+  e^{−r t_m} f_g(t_m, S_m) = E[e^{−r T_g} ξ_g − Σ_{l ≥ m} e^{−r t_l} Z_l ΔW_l | S_m], Z = σ S ∂_S f_g, ξ_g the
+  group's payoff, by least squares over every path and date. Any adapted Z leaves the conditional mean
+  unchanged; the first half of the steps uses Z = 0, the second half the network's own gradient, which
+  removes most of the target's variance. At T_g the value is the payoff (the terminal condition).
+* Layer 2, initial margin and ColVA. One network of (t, log spots) with two outputs, the a- and (1 − a)-
+  quantiles of ΔV = V(t + δ) − V(t) given the state (both tails from one network), trained with the pinball
+  loss on states and shocks drawn exactly from the model, ΔV from layer 1. ColVA is 0 here (collateral
+  earns the risk-free rate), as for monte_carlo.
+* Layers 3 and 4, CVA/DVA/MVA and FVA: linear BSDEs whose value at 0 is an expectation of terms that layers 1
+  and 2 give along the paths; estimated on fresh evaluation paths with the engine's collateral, exposure and
+  default code (hazard or structural, exact or simulated), so the solution has monte_carlo's shape and
+  standard errors (of the evaluation's sampling; the networks' error is measured in docs/benchmarks/xva.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.special import ndtr
+
+from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.xva.engine import Setup, initial_margin, normals, settle
+from solvers.xva.monte_carlo import SOLUTION_REPORT_INTERVAL_S, PathAccumulator
+from solvers.xva.options import DeepBsdeOptions
+from solvers.xva.pricing import FORWARD, TAU_EPS, TradeTable, netting_set_value, unit_prices
+from solvers.xva.schema import Instance
+
+if TYPE_CHECKING:
+    import torch
+
+#: Spots per underlying and date at which layer 1 is evaluated on the paths (linear interpolation between).
+VALUE_NODES = 257
+#: Largest (underlyings + groups) × training paths × dates of layer 1's training arrays.
+TRAINING_ELEMENTS = 2**24
+#: Adam's moment decays and denominator guard.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+#: Loss-curve points reported per training layer (progress log lines and stats).
+LOSS_CURVE_POINTS = 20
+
+
+class Stopped(Exception):
+    """Training or evaluation was stopped by cancellation."""
+
+
+@dataclass(frozen=True)
+class TradeGroups:
+    """The trades grouped by (underlying, maturity): each group's value is one function of one spot."""
+
+    underlying: np.ndarray
+    maturity: np.ndarray
+    membership: np.ndarray
+    trades: TradeTable
+    #: +1 for a group of long options only (its value is ≥ 0), −1 for short options only (≤ 0), else 0
+    sign: np.ndarray
+
+    @classmethod
+    def of(cls, trades: TradeTable) -> TradeGroups:
+        """Group the trade table."""
+        keys = np.stack([trades.underlying.astype(np.float64), trades.maturity], axis=1)
+        unique, member = np.unique(keys, axis=0, return_inverse=True)
+        membership = np.zeros((len(trades.code), len(unique)))
+        membership[np.arange(len(trades.code)), member.ravel()] = 1.0
+        option = (trades.code != FORWARD)[:, None] & (membership > 0)
+        long = np.all(~(membership > 0) | (option & (trades.quantity >= 0)[:, None]), axis=0)
+        short = np.all(~(membership > 0) | (option & (trades.quantity <= 0)[:, None]), axis=0)
+        sign = np.where(long, 1.0, np.where(short, -1.0, 0.0))
+        return cls(unique[:, 0].astype(np.intp), unique[:, 1], membership, trades, sign)
+
+    def payoff(self, spots: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Payoffs (rows, len(groups)) of the groups ``groups`` at their underlyings' spots (rows, underlyings)."""
+        tr = self.trades
+        prices = unit_prices(tr, spots[:, tr.underlying], np.zeros(len(tr.code)), 0.0)
+        out: np.ndarray = np.einsum("pj,jg->pg", prices * tr.quantity, self.membership[:, groups])
+        return out
+
+
+class GroupNetworks:
+    """G independent two-hidden-layer networks evaluated together (batched matrix products)."""
+
+    def __init__(self, groups: int, inputs: int, hidden: int, outputs: int, generator: torch.Generator) -> None:
+        import torch
+
+        sizes = [inputs, hidden, hidden, outputs]
+        self.parameters: list[torch.Tensor] = []
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            weight = torch.randn(groups, fan_in, fan_out, generator=generator, dtype=torch.float64) / math.sqrt(fan_in)
+            self.parameters += [weight.requires_grad_(), torch.zeros(groups, 1, fan_out, dtype=torch.float64)]
+            self.parameters[-1].requires_grad_()
+
+    def __call__(self, features: torch.Tensor, groups: np.ndarray | None = None) -> torch.Tensor:
+        """Outputs (G, rows, outputs) for features (G, rows, inputs); ``groups`` picks some of the networks."""
+        import torch
+
+        parameters = self.parameters if groups is None else [p[torch.from_numpy(groups)] for p in self.parameters]
+        out = features
+        last = len(parameters) - 2
+        for i in range(0, len(parameters), 2):
+            out = torch.baddbmm(parameters[i + 1], out, parameters[i])
+            if i < last:
+                out = torch.nn.functional.silu(out)
+        return out
+
+
+def train(
+    networks: GroupNetworks,
+    loss_of: Callable[[torch.Tensor], torch.Tensor],
+    samples: int,
+    steps: int,
+    options: DeepBsdeOptions,
+    generator: torch.Generator,
+    keep_going: Callable[[], bool],
+    report: Callable[[int, float], None],
+) -> int:
+    """Adam with a cosine-annealed step size; ``loss_of(rows)`` is the loss on the sample rows ``rows``.
+    Returns the steps done (fewer when ``keep_going()`` turned false)."""
+    import torch
+
+    # Adam written out (torch.optim's first use imports the compiler stack: seconds per job)
+    first = [torch.zeros_like(p) for p in networks.parameters]
+    second = [torch.zeros_like(p) for p in networks.parameters]
+    every = max(1, steps // LOSS_CURVE_POINTS)
+    for step in range(steps):
+        if not keep_going():
+            return step
+        rows = torch.randint(samples, (min(options.batch, samples),), generator=generator)
+        loss = loss_of(rows)
+        gradients = torch.autograd.grad(loss, networks.parameters)
+        rate = options.learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+        with torch.no_grad():
+            for parameter, gradient, m, v in zip(networks.parameters, gradients, first, second, strict=True):
+                m.mul_(ADAM_BETAS[0]).add_(gradient, alpha=1.0 - ADAM_BETAS[0])
+                v.mul_(ADAM_BETAS[1]).addcmul_(gradient, gradient, value=1.0 - ADAM_BETAS[1])
+                corrected = v / (1.0 - ADAM_BETAS[1] ** (step + 1))
+                step_size = rate / (1.0 - ADAM_BETAS[0] ** (step + 1))
+                parameter.sub_(step_size * m / (corrected.sqrt() + ADAM_EPS))
+        if step % every == 0 or step == steps - 1:
+            report(step + 1, float(loss.detach()))
+    return steps
+
+
+class CleanValues:
+    """Layer 1: the group value networks, their inputs' scaling and evaluation on paths."""
+
+    def __init__(self, setup: Setup, groups: TradeGroups, hidden: int, generator: torch.Generator) -> None:
+        self.setup = setup
+        self.groups = groups
+        und = groups.underlying
+        self.vol = setup.vol[und]
+        self.drift = setup.drift[und]
+        self.centre = setup.log_spot0[und]
+        self.width = self.vol * np.sqrt(groups.maturity)
+        self.scale = np.ones(len(und))
+        self.networks = GroupNetworks(len(und), 3, hidden, 1, generator)
+
+    def features(self, groups: np.ndarray, times: np.ndarray, log_spots: np.ndarray) -> np.ndarray:
+        """Network inputs (len(groups), rows, 3): remaining-time share, its root and the standardised log spot
+        (times and log spots (len(groups), rows))."""
+        maturity = self.groups.maturity[groups][:, None]
+        share = np.clip((maturity - times) / maturity, 0.0, 1.0)
+        moved = (log_spots - self.centre[groups][:, None] - self.drift[groups][:, None] * times) / self.width[groups][
+            :, None
+        ]
+        return np.stack([share, np.sqrt(share), moved], axis=-1)
+
+    def evaluate(self, groups: np.ndarray, times: np.ndarray, log_spots: np.ndarray, slope: bool = False) -> Any:
+        """f_g and (with ``slope``) ∂f_g/∂log S at (times, log spots), both (len(groups), rows); no training."""
+        import torch
+
+        features = torch.from_numpy(self.features(groups, times, log_spots))
+        scale = torch.from_numpy(self.scale[groups])[:, None]
+        if not slope:
+            with torch.no_grad():
+                return (self.networks(features, groups)[..., 0] * scale).numpy()
+        features.requires_grad_()
+        out = self.networks(features, groups)[..., 0] * scale
+        (gradient,) = torch.autograd.grad(out.sum(), features)
+        moved_slope = gradient[..., 2] / torch.from_numpy(self.width[groups])[:, None]
+        return out.detach().numpy(), moved_slope.numpy()
+
+    def on_paths(self, groups: np.ndarray, time: float, log_spots: np.ndarray, slope: bool = False) -> np.ndarray:
+        """f_g (or ∂f_g/∂log S with ``slope``) at ``time`` on paths, log spots (len(groups), paths): the networks
+        at VALUE_NODES log spots over the paths' range, linearly interpolated."""
+        low, high = log_spots.min(axis=1), log_spots.max(axis=1)
+        nodes = np.linspace(low, high, VALUE_NODES).T
+        at_nodes = self.evaluate(groups, np.full_like(nodes, time), nodes, slope)
+        at_nodes = at_nodes[1] if slope else at_nodes
+        out = np.empty(log_spots.shape)
+        for i in range(len(groups)):
+            if high[i] - low[i] <= 1e-12:
+                out[i] = at_nodes[i, 0]
+            else:
+                out[i] = np.interp(log_spots[i], nodes[i], at_nodes[i])
+        return out
+
+    def book_value(self, time: float, log_spot: np.ndarray) -> np.ndarray:
+        """V(time) on paths (log spots (paths, underlyings)): payoffs of the groups maturing now plus the
+        networks of the groups alive."""
+        maturity = self.groups.maturity
+        value = np.zeros(log_spot.shape[0])
+        due = np.flatnonzero(np.abs(maturity - time) <= TAU_EPS)
+        if due.size:
+            value += self.groups.payoff(np.exp(log_spot), due).sum(axis=1)
+        alive = np.flatnonzero(maturity - time > TAU_EPS)
+        if alive.size:
+            learned = self.on_paths(alive, time, log_spot[:, self.groups.underlying[alive]].T)
+            sign = self.groups.sign[alive][:, None]
+            # the sign a group of long (short) options cannot leave, as the terminal condition is used at T
+            value += np.where(sign * learned < 0.0, 0.0, learned).sum(axis=0)
+        return value
+
+
+def _train_clean_values(
+    values: CleanValues,
+    options: DeepBsdeOptions,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+    keep_going: Callable[[], bool],
+    curve: list[tuple[int, float]],
+    progress: Progress,
+) -> bool:
+    """Fit layer 1; False when stopped early."""
+    import torch
+
+    setup, groups = values.setup, values.groups
+    rate = setup.inst.market.rate
+    times = np.unique(np.concatenate([setup.sim_times, groups.maturity]))
+    n_groups = len(groups.maturity)
+    traded = np.unique(groups.underlying)
+    # the training paths (one 1-D GBM per traded underlying) and the control within TRAINING_ELEMENTS
+    paths = int(min(options.training_paths, max(64, TRAINING_ELEMENTS // ((len(traded) + n_groups) * len(times)))))
+    samples = max(options.batch, 16_384)
+    log_paths = np.empty((len(setup.vol), paths, len(times)))
+    for u in traded:
+        shocks = rng.standard_normal((paths, len(times) - 1))
+        steps = setup.drift[u] * np.diff(times) + setup.vol[u] * np.sqrt(np.diff(times)) * shocks
+        log_paths[u] = setup.log_spot0[u] + np.concatenate([np.zeros((paths, 1)), np.cumsum(steps, axis=1)], axis=1)
+    last = np.searchsorted(times, groups.maturity - TAU_EPS)
+    sample_paths = rng.integers(paths, size=(n_groups, samples))
+    sample_dates = np.floor(rng.random((n_groups, samples)) * (last[:, None] + 1)).astype(np.intp)
+    all_groups = np.arange(n_groups)
+    payoff = np.empty((n_groups, paths))
+    for g in all_groups:
+        spots = np.ones((paths, len(setup.vol)))
+        spots[:, groups.underlying[g]] = np.exp(log_paths[groups.underlying[g], :, last[g]])
+        payoff[g] = groups.payoff(spots, np.array([g]))[:, 0]
+    sample_times = times[sample_dates]
+    discount = np.exp(-rate * (groups.maturity[:, None] - sample_times))
+    sample_payoff = np.take_along_axis(payoff, sample_paths, axis=1) * discount
+    values.scale = np.maximum(sample_payoff.std(axis=1), 1e-12)
+    sample_log_spots = log_paths[groups.underlying[:, None], sample_paths, sample_dates]
+    features = torch.from_numpy(values.features(all_groups, sample_times, sample_log_spots))
+    target = torch.from_numpy(sample_payoff / values.scale[:, None])
+
+    def loss_of(rows: torch.Tensor) -> torch.Tensor:
+        return torch.mean((values.networks(features[:, rows])[..., 0] - target[:, rows]) ** 2)
+
+    first = options.value_steps // 2
+    done = _run_round(values, loss_of, samples, first, options, generator, keep_going, curve, progress, 0)
+    if done < first:
+        return False
+    # Z from the first round's networks: the discounted martingale increments e^{−r t_l} Z_l ΔW_l along every
+    # path, summed backwards, leave the target's conditional mean unchanged and remove most of its noise
+    control = np.zeros((n_groups, paths, len(times)), dtype=np.float32)
+    for m in range(len(times) - 1):
+        live = np.flatnonzero(last > m)
+        if not live.size:
+            continue
+        if not keep_going():
+            return False
+        moved = log_paths[groups.underlying[live], :, m]
+        slope = values.on_paths(live, times[m], moved, slope=True)
+        dt = times[m + 1] - times[m]
+        increment = log_paths[groups.underlying[live], :, m + 1] - moved - values.drift[live][:, None] * dt
+        control[live, :, m] = np.exp(-rate * times[m]) * slope * increment
+    summed = np.cumsum(control[:, :, ::-1], axis=2, dtype=np.float64)[:, :, ::-1]
+    sample_control = summed[all_groups[:, None], sample_paths, sample_dates] * np.exp(rate * sample_times)
+    target = torch.from_numpy((sample_payoff - sample_control) / values.scale[:, None])
+    second = options.value_steps - first
+    done = _run_round(values, loss_of, samples, second, options, generator, keep_going, curve, progress, first)
+    return done == second
+
+
+def _run_round(
+    values: CleanValues,
+    loss_of: Callable[[torch.Tensor], torch.Tensor],
+    samples: int,
+    steps: int,
+    options: DeepBsdeOptions,
+    generator: torch.Generator,
+    keep_going: Callable[[], bool],
+    curve: list[tuple[int, float]],
+    progress: Progress,
+    offset: int,
+) -> int:
+    """One round of layer-1 training, its loss points appended to ``curve`` and logged."""
+
+    def report(step: int, loss: float) -> None:
+        curve.append((offset + step, loss))
+        progress.log(f"deep_bsde layer 1 (clean values) step {offset + step}/{options.value_steps}: loss {loss:.4g}")
+
+    return train(values.networks, loss_of, samples, steps, options, generator, keep_going, report)
+
+
+class InitialMargin:
+    """Layer 2: one network of (t, log spots) giving the a- and (1 − a)-quantiles of ΔV over δ."""
+
+    def __init__(self, values: CleanValues, level: float, hidden: int, generator: torch.Generator) -> None:
+        self.values = values
+        self.level = level
+        setup = values.setup
+        self.traded = setup.im_underlyings
+        self.horizon = setup.inst.horizon
+        self.scale = 1.0
+        self.network = GroupNetworks(1, 1 + len(self.traded), hidden, 2, generator)
+
+    def features(self, times: np.ndarray, log_spot: np.ndarray) -> np.ndarray:
+        """Inputs (rows, 1 + traded): t/T and the traded underlyings' standardised log spots."""
+        setup = self.values.setup
+        u = self.traded
+        moved = (log_spot[:, u] - setup.log_spot0[u] - setup.drift[u] * times[:, None]) / (
+            setup.vol[u] * math.sqrt(self.horizon)
+        )
+        return np.concatenate([(times / self.horizon)[:, None], moved], axis=1)
+
+    def samples(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` states (t, log spots) drawn exactly from the model at the simulation dates before T, with
+        one ΔV each: layer 1's value after the margin period (a group maturing inside it with its payoff,
+        driven by the same standardised shock) minus its value now."""
+        setup, groups = self.values.setup, self.values.groups
+        dates = setup.sim_times[setup.sim_times < self.horizon - TAU_EPS]
+        times = dates[rng.integers(len(dates), size=count)]
+        states = np.einsum("pf,uf->pu", rng.standard_normal((count, len(setup.vol))), setup.factor)
+        log_spot = setup.log_spot0 + setup.drift * times[:, None] + setup.vol * np.sqrt(times)[:, None] * states
+        shocks = np.einsum("pf,uf->pu", rng.standard_normal((count, len(setup.vol))), setup.factor)
+        change = np.zeros(count)
+        period = setup.inst.margin_period
+        for g in range(len(groups.maturity)):
+            u, maturity = groups.underlying[g], groups.maturity[g]
+            alive = np.flatnonzero(maturity - times > TAU_EPS)
+            if not alive.size:
+                continue
+            t, x = times[alive], log_spot[alive, u]
+            span = np.minimum(period, maturity - t)
+            later = x + setup.drift[u] * span + setup.vol[u] * np.sqrt(span) * shocks[alive, u]
+            one = np.array([g])
+            now = self.values.evaluate(one, t[None, :], x[None, :])[0]
+            after = self.values.evaluate(one, (t + span)[None, :], later[None, :])[0]
+            expiring = maturity - (t + span) <= TAU_EPS
+            if expiring.any():
+                spots = np.ones((int(expiring.sum()), len(setup.vol)))
+                spots[:, u] = np.exp(later[expiring])
+                after[expiring] = groups.payoff(spots, one)[:, 0]
+            change[alive] += after - now
+        return self.features(times, log_spot), change
+
+    def quantiles(self, time: float, log_spot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(received, posted) IM on paths at ``time``: max(Q_a, 0) and max(−Q_{1−a}, 0); 0 from T on."""
+        import torch
+
+        if time >= self.horizon - TAU_EPS:
+            zero = np.zeros(log_spot.shape[0])
+            return zero, zero
+        features = torch.from_numpy(self.features(np.full(log_spot.shape[0], time), log_spot))[None]
+        with torch.no_grad():
+            out = self.network(features)[0].numpy() * self.scale
+        return np.maximum(out[:, 0], 0.0), np.maximum(-out[:, 1], 0.0)
+
+
+def _train_initial_margin(
+    margin: InitialMargin,
+    options: DeepBsdeOptions,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+    keep_going: Callable[[], bool],
+    curve: list[tuple[int, float]],
+    progress: Progress,
+) -> bool:
+    """Fit layer 2 with the pinball loss at a (first output) and 1 − a (second output); False when stopped."""
+    import torch
+
+    inputs, change = margin.samples(options.quantile_samples, rng)
+    margin.scale = max(float(change.std()), 1e-12)
+    features = torch.from_numpy(inputs)[None]
+    target = torch.from_numpy(change / margin.scale)[None, :, None]
+    levels = torch.tensor([margin.level, 1.0 - margin.level], dtype=torch.float64)
+
+    def loss_of(rows: torch.Tensor) -> torch.Tensor:
+        error = target[:, rows] - margin.network(features[:, rows])
+        return torch.mean(torch.maximum(levels * error, (levels - 1.0) * error))
+
+    def report(step: int, loss: float) -> None:
+        curve.append((step, loss))
+        progress.log(f"deep_bsde layer 2 (initial margin) step {step}/{options.quantile_steps}: pinball {loss:.4g}")
+
+    steps = options.quantile_steps
+    return train(margin.network, loss_of, len(change), steps, options, generator, keep_going, report) == steps
+
+
+class DeepBsdeSolver:
+    """The multi-layer deep BSDE xVA solver (learned; trained per job on the CPU)."""
+
+    name = "deep_bsde"
+    exact = False
+    learned = True
+    Options = DeepBsdeOptions
+
+    def solve(self, instance: Instance, options: DeepBsdeOptions, progress: Progress, cancel: Cancel) -> Result:
+        """Train layers 1 and 2 within the training budget, then estimate on fresh evaluation paths."""
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(options.threads)
+        try:
+            return self._solve(instance, options, progress, cancel)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _solve(self, instance: Instance, options: DeepBsdeOptions, progress: Progress, cancel: Cancel) -> Result:
+        import torch
+
+        started = time.monotonic()
+        deadline = started + options.time_limit_s
+        setup = Setup.from_instance(instance)
+        seeds = np.random.SeedSequence([instance.simulation.seed, options.seed, 0xB5DE])
+        training_seed, evaluation_seed = seeds.spawn(2)
+        rng = np.random.default_rng(training_seed)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        has_im = setup.im_z is not None
+        budget = options.training_share * options.time_limit_s
+        layer_one_end = started + (0.5 if has_im else 1.0) * budget
+        training_end = [layer_one_end]
+        stopped: list[Termination] = []
+
+        def keep_going() -> bool:
+            if cancel.is_set():
+                stopped.append(Termination.cancelled)
+                return False
+            return time.monotonic() <= training_end[0]
+
+        curves: dict[str, list[tuple[int, float]]] = {"clean_values": [], "initial_margin": []}
+        values = CleanValues(setup, TradeGroups.of(setup.trades), options.hidden, generator)
+        trained = _train_clean_values(values, options, rng, generator, keep_going, curves["clean_values"], progress)
+        margin = None
+        if has_im and not stopped:
+            training_end[0] = started + budget
+            margin = InitialMargin(values, float(ndtr(setup.im_z)), options.hidden * 2, generator)
+            trained &= _train_initial_margin(
+                margin, options, rng, generator, keep_going, curves["initial_margin"], progress
+            )
+        training_s = time.monotonic() - started
+        stats: dict[str, Any] = {
+            "training_s": training_s,
+            "training_complete": trained and not stopped,
+            "trade_groups": len(values.groups.maturity),
+            "loss_curve": {name: [list(point) for point in curve] for name, curve in curves.items()},
+        }
+        if stopped:
+            return self._finish(None, Termination.cancelled, stats, started, options)
+        result = self._evaluate(setup, values, margin, options, evaluation_seed, progress, cancel, deadline)
+        accumulator, termination = result
+        if not stats["training_complete"] and termination is Termination.optimal:
+            termination = Termination.time_limit
+        return self._finish(accumulator, termination, stats, started, options)
+
+    def _evaluate(
+        self,
+        setup: Setup,
+        values: CleanValues,
+        margin: InitialMargin | None,
+        options: DeepBsdeOptions,
+        seed: np.random.SeedSequence,
+        progress: Progress,
+        cancel: Cancel,
+        deadline: float,
+    ) -> tuple[PathAccumulator, Termination]:
+        """Layers 3 and 4 on the evaluation paths, chunk by chunk; stops at the deadline or on cancel."""
+        requested = setup.inst.simulation.paths
+        antithetic = options.antithetic
+        total = requested + (requested % 2 if antithetic else 0)
+        chunk_size = setup.chunk_paths()
+        accumulator = PathAccumulator(setup, total, antithetic)
+        last_report = -math.inf
+        while accumulator.paths < total:
+            n_paths = min(chunk_size, total - accumulator.paths)
+            rng = np.random.Generator(np.random.PCG64(seed.spawn(1)[0]))
+            n_sim = len(setup.sim_times)
+            book = np.empty((n_paths, n_sim))
+            received, posted = np.zeros((n_paths, n_sim)), np.zeros((n_paths, n_sim))
+            log_spot = np.tile(setup.log_spot0, (n_paths, 1))
+            previous = 0.0
+            for m, now in enumerate(setup.sim_times):
+                if cancel.is_set():
+                    return accumulator, Termination.cancelled
+                if time.monotonic() > deadline:
+                    return accumulator, Termination.time_limit
+                if m > 0:
+                    shocks = np.einsum("pf,uf->pu", normals(rng, n_paths, len(setup.vol), antithetic), setup.factor)
+                    log_spot += setup.drift * (now - previous) + setup.vol * np.sqrt(now - previous) * shocks
+                previous = now
+                if now == 0.0:
+                    # today's state is known: closed-form prices and IM there, as the check requires exactly
+                    today = np.exp(setup.log_spot0)[None, :]
+                    book[:, m] = netting_set_value(setup.trades, today, 0.0, setup.inst.market.rate)[0]
+                    if margin is not None:
+                        im_today = initial_margin(setup, today, 0.0, book[:1, m])
+                        received[:, m], posted[:, m] = im_today[0][0], im_today[1][0]
+                    continue
+                book[:, m] = values.book_value(now, log_spot)
+                if margin is not None:
+                    received[:, m], posted[:, m] = margin.quantiles(now, log_spot)
+            simulated = options.default_probabilities == "simulated"
+            chunk = settle(setup, book, received, posted, rng, antithetic, simulated, options.importance_sampling)
+            accumulator.add(chunk)
+            clock = time.monotonic()
+            with_solution = clock - last_report >= SOLUTION_REPORT_INTERVAL_S
+            progress.incumbent(
+                accumulator.cva, accumulator.solution(options.default_probabilities) if with_solution else None
+            )
+            if with_solution:
+                last_report = clock
+        return accumulator, Termination.optimal
+
+    def _finish(
+        self,
+        accumulator: PathAccumulator | None,
+        termination: Termination,
+        stats: dict[str, Any],
+        started: float,
+        options: DeepBsdeOptions,
+    ) -> Result:
+        solve_time = time.monotonic() - started
+        stats.update(solve_time_s=solve_time, wall_time_s=solve_time)
+        if accumulator is None or accumulator.paths == 0:
+            return Result(SolutionStatus.no_solution, termination, stats=stats)
+        stats["paths_done"] = accumulator.paths
+        solution = accumulator.solution(options.default_probabilities)
+        return Result(SolutionStatus.feasible, termination, objective=solution["cva"], solution=solution, stats=stats)

@@ -3,58 +3,60 @@
 from __future__ import annotations
 
 import hmac
+import itertools
 import math
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db import Job, JobStatus, get_sessionmaker
+from app.db import ACTIVE, FinishedJobStats, Job, JobStatus, get_sessionmaker
 from app.errors import ProblemError
+from app.rollup import DURATION_BUCKETS, NEVER_STARTED
 from app.settings import get_settings
-
-DURATION_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
-
-
-def _duration_seconds(dialect: str) -> ColumnElement[Any]:
-    """A finished job's started-to-finished seconds, computed by the database."""
-    if dialect == "postgresql":
-        return func.extract("epoch", Job.finished_at - Job.started_at)
-    return (func.julianday(Job.finished_at) - func.julianday(Job.started_at)) * 86400.0
 
 
 def read_job_metrics() -> list[Metric]:
-    """Job counts, queue depth and the solve-duration histogram, aggregated by the database (a few rows back)."""
-    jobs = GaugeMetricFamily("solvent_jobs", "Jobs by kind and status", labels=["kind", "status"])
+    """Job counts, queue depth and the solve-duration histogram: active jobs counted by the database (an
+    index range), finished ones read from the roll-up kept as they finish (a few rows, whatever the history)."""
+    jobs = GaugeMetricFamily(
+        "solvent_jobs",
+        "Jobs by kind and status (finished statuses: every job that ever ended so)",
+        labels=["kind", "status"],
+    )
     queue = GaugeMetricFamily("solvent_queue_depth", "Queued jobs by kind", labels=["kind"])
     durations = HistogramMetricFamily(
         "solvent_solve_duration_seconds", "Wall time of finished jobs, started to finished", labels=["kind"]
     )
     with get_sessionmaker()() as session:
-        for kind, status, count in session.execute(
-            select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
-        ):
+        active = select(Job.kind, Job.status, func.count()).where(Job.status.in_(ACTIVE)).group_by(Job.kind, Job.status)
+        for kind, status, count in session.execute(active):
             jobs.add_metric([kind, status], count)
             if status == JobStatus.QUEUED:
                 queue.add_metric([kind], count)
-        seconds = _duration_seconds(session.get_bind().dialect.name)
-        per_bucket = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
-        histogram = (
-            select(Job.kind, func.count(), func.coalesce(func.sum(seconds), 0.0), *per_bucket)
-            .where(Job.finished_at.is_not(None), Job.started_at.is_not(None))
-            .group_by(Job.kind)
-        )
-        for kind, count, total, *counts in session.execute(histogram):
-            buckets = [(str(bound), float(n)) for bound, n in zip(DURATION_BUCKETS, counts, strict=True)]
-            durations.add_metric([kind], [*buckets, ("+Inf", float(count))], float(total))
+        stats = FinishedJobStats
+        finished = select(stats.kind, stats.status, stats.bucket, stats.jobs, stats.seconds)
+        per_status: dict[tuple[str, str], int] = {}
+        per_bucket: dict[str, list[int]] = {}
+        total_s: dict[str, float] = {}
+        for kind, status, bucket, count, seconds in session.execute(finished):
+            per_status[kind, status] = per_status.get((kind, status), 0) + count
+            if bucket != NEVER_STARTED:
+                per_bucket.setdefault(kind, [0] * (len(DURATION_BUCKETS) + 1))[bucket] += count
+                total_s[kind] = total_s.get(kind, 0.0) + seconds
+    for (kind, status), count in sorted(per_status.items()):
+        jobs.add_metric([kind, status], count)
+    for kind, counts in sorted(per_bucket.items()):
+        cumulative = list(itertools.accumulate(counts))
+        buckets = [(str(bound), float(n)) for bound, n in zip(DURATION_BUCKETS, cumulative, strict=False)]
+        durations.add_metric([kind], [*buckets, ("+Inf", float(cumulative[-1]))], total_s[kind])
     return [jobs, queue, durations]
 
 

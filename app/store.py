@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app import webhooks
+from app import rollup, webhooks
 from app.db import (
     ACTIVE,
     FINISHED,
@@ -206,10 +206,12 @@ def mark_unrung(session: Session, job_id: uuid.UUID) -> None:
 
 
 def add_event(session: Session, job_id: uuid.UUID, type_: str, data: dict[str, Any]) -> None:
-    """Append an event to a job's log; a terminal status event also queues the job's webhook."""
+    """Append an event to a job's log; a terminal status event also queues the job's webhook and adds the
+    job to the metrics roll-up."""
     session.add(JobEvent(job_id=job_id, type=type_, data=data, at=utcnow()))
     if type_ == "status" and data.get("status") in FINISHED:
         webhooks.enqueue_job_finished(session, job_id)
+        rollup.record_finished(session, job_id)
 
 
 @dataclass

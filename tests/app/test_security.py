@@ -289,43 +289,49 @@ def test_metrics_are_off_without_a_token_and_need_it_when_on(client: Any, api: A
         assert scraped.status_code == 200 and 'solvent_jobs{kind="fake",status="queued"}' in scraped.text
 
 
-def test_duration_histogram_is_aggregated_by_the_database_and_read_once_per_cache_period(
+def test_duration_histogram_comes_from_the_roll_up_kept_as_jobs_finish_and_is_read_once_per_cache_period(
     client: Any, make_key: Callable[[str | None], str]
 ) -> None:
     import math
     import uuid
     from datetime import timedelta
 
-    from sqlalchemy import event
+    from sqlalchemy import delete, event, select
 
-    from app import metrics
-    from app.db import Job, get_engine, get_sessionmaker, utcnow
+    from app import metrics, store
+    from app.db import Job, JobStatus, get_engine, get_sessionmaker, utcnow
     from app.store import get_or_create_tenant
 
     kind = f"probe{uuid.uuid4().hex[:8]}"
     now = utcnow()
     with get_sessionmaker()() as session:
         tenant = get_or_create_tenant(session, f"tenant-{kind}")
+        finished = []
         for seconds in (0.05, 3.0, 100.0):
-            session.add(
-                Job(
-                    tenant_id=tenant.id,
-                    kind=kind,
-                    solver="count",
-                    status="succeeded",
-                    options={},
-                    client_metadata={},
-                    instance="{}",
-                    created_at=now,
-                    started_at=now - timedelta(seconds=seconds),
-                    finished_at=now,
-                )
+            job = Job(
+                tenant_id=tenant.id,
+                kind=kind,
+                solver="count",
+                status=JobStatus.RUNNING,
+                attempts=1,
+                options={},
+                client_metadata={},
+                instance="{}",
+                created_at=now,
+                started_at=now - timedelta(seconds=seconds),
             )
+            session.add(job)
+            session.flush()
+            assert store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED, result=None, error=None)
+            finished.append(job.id)
+        session.commit()
+        ended = session.execute(select(Job.started_at, Job.finished_at).where(Job.id.in_(finished))).all()
+        session.execute(delete(Job).where(Job.id.in_(finished)))  # as retention deletes finished jobs
         session.commit()
     job_queries: list[str] = []
 
     def count_job_queries(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "FROM jobs" in statement:
+        if "FROM jobs" in statement or "FROM finished_job_stats" in statement:
             job_queries.append(statement)
 
     event.listen(get_engine(), "before_cursor_execute", count_job_queries)
@@ -338,17 +344,21 @@ def test_duration_histogram_is_aggregated_by_the_database_and_read_once_per_cach
     finally:
         event.remove(get_engine(), "before_cursor_execute", count_job_queries)
         metrics.JOB_METRICS.read_at = -math.inf
-    assert 0 < read <= 2 and len(job_queries) == read  # two aggregate queries, and none on the cached scrape
+    assert read == 2 and len(job_queries) == read  # active jobs and the roll-up, and none on the cached scrape
+    assert all("status IN" in query for query in job_queries if "FROM jobs" in query)  # no finished job is read
+    assert f'solvent_jobs{{kind="{kind}",status="succeeded"}} 3.0' in first  # counted although deleted since
     samples = {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
         for line in first.splitlines()
         if line.startswith("solvent_solve_duration_seconds") and f'kind="{kind}"' in line
     }
     bucket = f'solvent_solve_duration_seconds_bucket{{kind="{kind}",le="%s"}}'
-    assert samples[bucket % "0.1"] == 1 and samples[bucket % "5"] == 2 and samples[bucket % "60"] == 2
+    durations = [(end - start).total_seconds() for start, end in ended]  # about 0.05, 3 and 100 s
+    for bound in ("0.1", "5", "60", "300"):
+        assert samples[bucket % bound] == sum(d <= float(bound) for d in durations)
     assert samples[bucket % "300"] == 3 and samples[bucket % "+Inf"] == 3
     assert samples[f'solvent_solve_duration_seconds_count{{kind="{kind}"}}'] == 3
-    assert abs(samples[f'solvent_solve_duration_seconds_sum{{kind="{kind}"}}'] - 103.05) < 0.01
+    assert abs(samples[f'solvent_solve_duration_seconds_sum{{kind="{kind}"}}'] - sum(durations)) < 0.01
     probe_lines = [line for line in first.splitlines() if kind in line]
     assert [line for line in second.splitlines() if kind in line] == probe_lines
 

@@ -17,6 +17,7 @@ take part; the rest are masked out everywhere. Inference runs in float32.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from solvers.task_allocation.allocation import BoolArray, coalition_cost_bound
-from solvers.task_allocation.model import Instance
+from solvers.task_allocation.allocation import BoolArray
+from solvers.task_allocation.model import Instance, cover_slack
 
 Array = npt.NDArray[np.float32]
 
@@ -41,6 +42,15 @@ VALUE_FEATURE = 4
 TASKS_PER_AGENT = 16
 #: Masked logits.
 NEGATIVE = -1e9
+
+
+class OutOfTime(Exception):
+    """Raised by an interruptible stage when its ``should_stop`` says the time is up or the job cancelled."""
+
+
+def _checkpoint(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise OutOfTime
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,50 @@ def _rank_share(values: npt.NDArray[np.float64], mask: BoolArray, axis: int) -> 
     return np.where(mask, ranks / count, 1.0)
 
 
-def features(instance: Instance) -> Features:
-    """Scale-free features (costs and rewards in units of the mean reward, capabilities per requirement)."""
+def cover_cost_bound(
+    instance: Instance, allowed: BoolArray, should_stop: Callable[[], bool] | None = None
+) -> npt.NDArray[np.float64]:
+    """Per task, the cheapest fractional cover of its scarcest requirement by allowed agents (∞: none can).
+
+    The same lower bound on a covering coalition's cost as
+    :func:`solvers.task_allocation.allocation.coalition_cost_bound`, vectorised over tasks: per
+    capability k, the allowed agents sorted by cost per unit of k, filled up to the requirement.
+    """
+    n_agents, n_tasks = allowed.shape
+    requirement, capability, cost = instance.task_requirement, instance.agent_capability, instance.assign_cost
+    if n_agents == 0:
+        return np.where((requirement > 0).any(axis=1), np.inf, 0.0)
+    bound = np.zeros(n_tasks)
+    for k in np.flatnonzero((requirement > 0).any(axis=0)):
+        _checkpoint(should_stop)
+        columns = np.flatnonzero(requirement[:, k] > 0)
+        target = requirement[columns, k] - cover_slack(requirement[columns, k])
+        amount_k = capability[:, k]
+        supplying = allowed[:, columns] & (amount_k > 0)[:, None]
+        rate = np.where(supplying, cost[:, columns] / np.where(amount_k > 0, amount_k, 1.0)[:, None], np.inf)
+        order = np.argsort(rate, axis=0, kind="stable")
+        rate = np.take_along_axis(rate, order, axis=0)
+        amount = np.where(np.isfinite(rate), amount_k[order], 0.0)
+        filled = np.cumsum(amount, axis=0)
+        spent = np.cumsum(np.where(amount > 0, rate, 0.0) * amount, axis=0)
+        last = (filled < target[None, :]).sum(axis=0)
+        reachable = last < supplying.sum(axis=0)
+        index = np.arange(columns.size)
+        previous = np.maximum(last - 1, 0)
+        before = np.where(last > 0, filled[previous, index], 0.0)
+        paid = np.where(last > 0, spent[previous, index], 0.0)
+        marginal = rate[np.minimum(last, n_agents - 1), index]
+        value = np.full(columns.size, np.inf)
+        value[reachable] = paid[reachable] + np.maximum(target - before, 0.0)[reachable] * marginal[reachable]
+        bound[columns] = np.maximum(bound[columns], value)
+    return bound
+
+
+def features(instance: Instance, should_stop: Callable[[], bool] | None = None) -> Features:
+    """Scale-free features (costs and rewards in units of the mean reward, capabilities per requirement).
+
+    ``should_stop`` is polled between stages; when it returns True :class:`OutOfTime` is raised.
+    """
     n_agents, n_tasks = instance.n_agents, instance.n_tasks
     allowed = allowed_pairs(instance)
     reward = instance.task_reward
@@ -97,6 +149,7 @@ def features(instance: Instance) -> Features:
     normalised = capability / unit
     total = np.maximum(normalised.sum(axis=1), 1e-12)
     for k in range(instance.n_capabilities):
+        _checkpoint(should_stop)
         need = requirement[:, k]
         share = np.where(need > 0, np.minimum(capability[:, k : k + 1], need) / np.maximum(need, 1e-300), 0.0)
         covered_share += share
@@ -106,26 +159,33 @@ def features(instance: Instance) -> Features:
     useful /= total[:, None]
     relative_cost = cost / np.maximum(reward, 1e-12)
     value = covered_share / np.maximum(relative_cost, 1e-3)  # share of the reward earned per unit of cost
-    bound = coalition_cost_bound(instance, allowed) if n_tasks else np.zeros(0)
+    bound = cover_cost_bound(instance, allowed, should_stop) if n_tasks else np.zeros(0)
+    _checkpoint(should_stop)
     finite = np.isfinite(bound)
     bound_ratio = np.where(finite, bound / np.maximum(reward, 1e-12), 2.0)
-    pair = np.stack(
-        [
-            covered_share,
-            covered_max,
-            useful,
-            relative_cost,
-            np.log1p(value),
-            _rank_share(value, allowed, axis=0),
-            _rank_share(value, allowed, axis=1),
-            cost / np.maximum(np.minimum(bound, 1e12), 1e-9) * finite[None, :],
+    rank_among_agents = _rank_share(value, allowed, axis=0)
+    _checkpoint(should_stop)
+    rank_among_tasks = _rank_share(value, allowed, axis=1)
+    _checkpoint(should_stop)
+    columns: list[Callable[[], npt.NDArray[np.float64]]] = [
+        lambda: covered_share,
+        lambda: covered_max,
+        lambda: useful,
+        lambda: relative_cost,
+        lambda: np.log1p(value),
+        lambda: rank_among_agents,
+        lambda: rank_among_tasks,
+        lambda: cost / np.maximum(np.minimum(bound, 1e12), 1e-9) * finite[None, :],
+        lambda: (
             (instance.pair_costs if instance.pair_costs is not None else np.zeros_like(cost))
-            / np.maximum(reward, 1e-12),
-            relative_cost / np.maximum(covered_share, 1e-3) / np.maximum(bound_ratio, 1e-3),
-        ],
-        axis=-1,
-    )
-    pair = np.minimum(pair, 10.0)
+            / np.maximum(reward, 1e-12)
+        ),
+        lambda: relative_cost / np.maximum(covered_share, 1e-3) / np.maximum(bound_ratio, 1e-3),
+    ]
+    pair = np.empty((n_agents, n_tasks, PAIR_FEATURES), dtype=np.float32)
+    for column, compute in enumerate(columns):
+        pair[:, :, column] = np.minimum(compute(), 10.0)
+        _checkpoint(should_stop)
     supply = allowed.T.astype(np.float64) @ capability  # (tasks, capabilities): what allowed agents bring
     supply_ratio = (
         np.where(needs, supply / np.maximum(requirement, 1e-300), np.inf).min(axis=1) if n_tasks else np.zeros(0)
@@ -151,7 +211,7 @@ def features(instance: Instance) -> Features:
         ]
     )
     return Features(
-        pair=pair.astype(np.float32).reshape(n_agents, n_tasks, PAIR_FEATURES),
+        pair=pair,
         agent=agent.astype(np.float32).reshape(n_agents, AGENT_FEATURES),
         task=task.astype(np.float32).reshape(n_tasks, TASK_FEATURES),
         allowed=allowed,
@@ -188,13 +248,19 @@ class Policy:
         """Number of attention-mixing layers."""
         return sum(1 for name in self.weights if name.startswith("mix_") and name.endswith("_h"))
 
-    def logits(self, inputs: Features, tasks_per_agent: int = TASKS_PER_AGENT) -> tuple[Array, Array]:
+    def logits(
+        self,
+        inputs: Features,
+        tasks_per_agent: int = TASKS_PER_AGENT,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[Array, Array]:
         """Pair logits (agents × tasks, −1e9 off the candidate pairs) and the agents' "unassigned" logits.
 
         Candidate pairs are the allowed ones, at most ``tasks_per_agent`` per agent (those with the best
         reward share per unit of cost); the training instances have fewer tasks, so there all allowed
         pairs are candidates. The pass runs on the candidate pairs only (sparse), so its cost grows with
-        agents × ``tasks_per_agent``, not agents × tasks.
+        agents × ``tasks_per_agent``, not agents × tasks. ``should_stop`` is polled between layers
+        (:class:`OutOfTime` when it returns True).
         """
         w = self.weights
         mask = candidate_pairs(inputs, tasks_per_agent)
@@ -225,6 +291,7 @@ class Policy:
             return np.asarray(members @ weighted, dtype=np.float32)
 
         for layer in range(self.layers):
+            _checkpoint(should_stop)
             p = f"mix_{layer}_"
             agent_context = pool((h @ w[p + "agent_query"])[:, 0], agents, of_agent, n_agents)
             task_context = pool((h @ w[p + "task_query"])[:, 0], tasks, of_task, n_tasks)
@@ -232,6 +299,7 @@ class Policy:
             update = h @ w[p + "h"] + (agent_context @ w[p + "agent"])[agents] + (task_context @ w[p + "task"])[tasks]
             update += global_context @ w[p + "global"] + w[p + "bias"]
             h = h + _relu(update)
+        _checkpoint(should_stop)
         agent_context = pool((h @ w["out_query"])[:, 0], agents, of_agent, n_agents)
         scores = (_relu(h @ w["out_pair_hidden"] + w["out_pair_bias"]) @ w["out_pair"] + w["out_pair_offset"])[:, 0]
         none_logit = (

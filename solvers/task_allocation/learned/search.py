@@ -1,5 +1,8 @@
 """Decoding the policy into feasible allocations, and the policy-guided local improvement.
 
+* :func:`sample_choices` and :func:`screen` — many stage-1 samples at once, each valued by its
+  coalitions as drawn (vectorised: tasks whose pool covers them pay, the other pools are released), so
+  that only the most promising are decoded.
 * :func:`decode` — stage 1 pre-assigns every agent to a task or to nothing (argmax or a sample of the
   policy); stage 2 turns each task's pool into a covering coalition: the pool is completed from free
   agents by the ratio greedy (or released when it cannot be), pruned to a minimal coalition, and
@@ -19,6 +22,7 @@ import numpy.typing as npt
 
 from solvers.task_allocation.allocation import UNASSIGNED, CoalitionBuilder, IntArray, greedy_fill
 from solvers.task_allocation.genetic import complete_partial, prune_and_drop
+from solvers.task_allocation.model import Instance, cover_slack
 
 Probabilities = npt.NDArray[np.float32]
 
@@ -37,6 +41,44 @@ def sample_choice(probabilities: Probabilities, rng: np.random.Generator | None,
         draws = rng.random(probabilities.shape[0]) * cumulative[:, -1]
         choice = np.minimum((cumulative < draws[:, None]).sum(axis=1), n_tasks)
     return np.where(choice == n_tasks, UNASSIGNED, choice).astype(np.int64)
+
+
+def sample_choices(
+    probabilities: Probabilities, rng: np.random.Generator, count: int, temperature: float = 1.0
+) -> IntArray:
+    """``count`` stage-1 samples at once: (count, agents) task indices, −1 for "unassigned"."""
+    n_tasks = probabilities.shape[1] - 1
+    weights = np.power(np.maximum(probabilities.astype(np.float64), 1e-300), 1.0 / temperature)
+    cumulative = np.cumsum(weights, axis=1)
+    cumulative /= cumulative[:, -1:]
+    draws = rng.random((count, probabilities.shape[0]))
+    choice = np.empty((count, probabilities.shape[0]), dtype=np.int64)
+    for agent in range(probabilities.shape[0]):
+        choice[:, agent] = np.searchsorted(cumulative[agent], draws[:, agent], side="right")
+    choice = np.minimum(choice, n_tasks)
+    return np.where(choice == n_tasks, UNASSIGNED, choice)
+
+
+def screen(instance: Instance, choices: IntArray) -> npt.NDArray[np.float64]:
+    """Profit of each row of ``choices`` (samples × agents) once the pools that do not cover are released."""
+    count, n_agents = choices.shape
+    n_tasks = instance.n_tasks
+    assigned = choices >= 0
+    slot = (np.arange(count)[:, None] * n_tasks + choices)[assigned]
+    agent = np.broadcast_to(np.arange(n_agents), choices.shape)[assigned]
+    supply = np.stack(
+        [
+            np.bincount(slot, weights=instance.agent_capability[agent, k], minlength=count * n_tasks)
+            for k in range(instance.n_capabilities)
+        ],
+        axis=-1,
+    ).reshape(count, n_tasks, instance.n_capabilities)
+    need = instance.task_requirement
+    covered = np.all(supply >= need - cover_slack(need), axis=2)  # (count, tasks)
+    cost = np.bincount(slot, weights=instance.assign_cost[agent, choices[assigned]], minlength=count * n_tasks)
+    # a covering pool that loses money is dissolved by the decoder: it earns nothing, costs nothing
+    gain = np.where(covered, np.maximum(instance.task_reward[None, :] - cost.reshape(count, n_tasks), 0.0), 0.0)
+    return np.asarray(gain.sum(axis=1), dtype=np.float64)
 
 
 def decode(

@@ -1,13 +1,17 @@
 """The ``learned`` solver: the trained two-stage policy, decoded into feasible allocations and improved.
 
 1. The policy (:mod:`.network`, numpy) gives each agent a distribution over its tasks and "unassigned".
-2. Rollouts (:func:`.search.decode`): the argmax pre-assignment, then samples, each repaired into a
-   feasible allocation; the two greedy allocations (profit and ratio rules) are candidates too, the
-   profit one computed first so that even a short time limit returns at least it.
+   Features and the policy's pass poll the deadline; if they would take more than
+   :data:`POLICY_SHARE` of the time limit, the profit greedy gets the rest instead.
+2. Rollouts: the argmax pre-assignment and ``samples`` samples are valued at once by their pools as
+   drawn (:func:`.search.screen`); the argmax and the best-valued samples, ``rollouts`` in all, are
+   decoded (:func:`.search.decode`) into feasible allocations.
 3. Improvement (:func:`.search.improve_once`): policy-guided neighbourhood steps from the best
-   allocation until ``improvement_steps``, ``stall_steps`` steps without a better one, the time limit or
-   a cancel. The search also stops when the best allocation reaches the fractional upper bound
-   (Σ_j max(0, R_j − cheapest fractional cover)), which proves it optimal.
+   allocation until ``stall_steps`` steps in a row find nothing better (converged),
+   ``improvement_steps``, the time limit or a cancel; then, when ``neighbourhood_top_k`` > 0, the
+   coalition MILP on the policy's top pairs (:mod:`.neighbourhood`). Everything stops early when the
+   best allocation reaches the fractional upper bound (Σ_j max(0, R_j − cheapest fractional cover)),
+   which proves it optimal.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.task_allocation.allocation import UNASSIGNED, CoalitionBuilder, IntArray, greedy_fill, profit, to_solution
 from solvers.task_allocation.common import StopWatch
 from solvers.task_allocation.learned.neighbourhood import neighbourhood, solve_neighbourhood
-from solvers.task_allocation.learned.network import Policy, features
+from solvers.task_allocation.learned.network import OutOfTime, Policy, features
 from solvers.task_allocation.learned.options import LearnedOptions
-from solvers.task_allocation.learned.search import decode, improve_once, sample_choice
+from solvers.task_allocation.learned.search import decode, improve_once, sample_choice, sample_choices, screen
 from solvers.task_allocation.model import Instance
 
 #: Score noise of the repair greedy in sampled rollouts and improvement steps.
 REPAIR_NOISE = 0.1
+#: Share of the time limit the features and the policy's pass may take before the greedy replaces them.
+POLICY_SHARE = 0.6
 
 
 @cache
@@ -36,7 +42,7 @@ def committed_policy() -> Policy:
 
 
 class LearnedSolver:
-    """Trained two-stage policy: sampled pre-assignments, repaired to feasibility, then improved."""
+    """Trained two-stage policy: screened samples decoded into feasible allocations, then improved."""
 
     name = "learned"
     exact = False
@@ -47,10 +53,9 @@ class LearnedSolver:
         self.policy = policy if policy is not None else committed_policy()
 
     def solve(self, instance: Instance, options: LearnedOptions, progress: Progress, cancel: Cancel) -> Result:
-        """Decode and improve until done, out of time or cancelled; the best allocation is returned."""
+        """Decode and improve until converged, out of time or cancelled; the best allocation is returned."""
         watch = StopWatch(options.time_limit_s, cancel)
         rng = np.random.default_rng(options.seed)
-        builder = CoalitionBuilder(instance)
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
         best, best_value = empty, profit(instance, empty)
         progress.incumbent(best_value, to_solution(instance, best))
@@ -65,10 +70,17 @@ class LearnedSolver:
                 return True
             return False
 
-        # the profit greedy first: an answer however short the time (the policy's pass comes after)
-        offer(greedy_fill(builder, empty, "profit", should_stop=watch.should_stop))
-        inputs = features(instance)
-        pair_logit, none_logit = self.policy.logits(inputs)
+        def policy_too_slow() -> bool:
+            return watch.cancelled() or watch.elapsed() > POLICY_SHARE * options.time_limit_s
+
+        builder = CoalitionBuilder(instance)
+        try:
+            inputs = features(instance, policy_too_slow)
+            pair_logit, none_logit = self.policy.logits(inputs, should_stop=policy_too_slow)
+        except OutOfTime:
+            stats["policy"] = 0
+            offer(greedy_fill(builder, empty, "profit", should_stop=watch.should_stop))
+            return self._result(instance, watch, best, best_value, stats)
         logits = np.concatenate([pair_logit, none_logit[:, None]], axis=1)
         weights = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -78,20 +90,19 @@ class LearnedSolver:
             # the bound carries the cover tolerance (about 1e-8 relative), hence the 1e-6 slack
             return watch.should_stop() or best_value >= bound - 1e-6 * max(1.0, abs(bound))
 
-        for rollout in range(options.rollouts):
+        argmax = sample_choice(probabilities, None)
+        choices = np.vstack([argmax[None, :], sample_choices(probabilities, rng, options.samples, options.temperature)])
+        values = screen(instance, choices)
+        values[0] = np.inf  # the argmax is always decoded first
+        _, first = np.unique(choices, axis=0, return_index=True)
+        order = first[np.argsort(-values[first], kind="stable")][: options.rollouts]
+        stats["samples"] = options.samples
+        for position, row in enumerate(order):
             if finished():
                 break
-            sampled = rollout > 0
-            choice = sample_choice(probabilities, rng if sampled else None, options.temperature)
-            offer(decode(builder, choice, rng, REPAIR_NOISE if sampled else 0.0, should_stop=watch.should_stop))
+            noise = REPAIR_NOISE if position > 0 else 0.0
+            offer(decode(builder, choices[row], rng, noise, should_stop=watch.should_stop))
             stats["rollouts"] += 1
-            if rollout == 0 and not finished():
-                offer(greedy_fill(builder, empty, "ratio", should_stop=watch.should_stop))
-        if options.neighbourhood_top_k > 0 and not finished():
-            keep = neighbourhood(pair_logit, inputs.allowed, best, options.neighbourhood_top_k)
-            limit = min(options.neighbourhood_time_limit_s, watch.remaining())
-            offer(solve_neighbourhood(instance, keep, best, limit, options.seed, watch.cancelled))
-            stats["neighbourhood_pairs"] = int(keep.sum())
         stalled = 0
         while (
             stats["improvement_steps"] < options.improvement_steps and stalled < options.stall_steps and not finished()
@@ -101,6 +112,17 @@ class LearnedSolver:
             )
             stats["improvement_steps"] += 1
             stalled = 0 if offer(neighbour) else stalled + 1
+        if options.neighbourhood_top_k > 0 and not finished():
+            keep = neighbourhood(pair_logit, inputs.allowed, best, options.neighbourhood_top_k)
+            limit = min(options.neighbourhood_time_limit_s, watch.remaining())
+            offer(solve_neighbourhood(instance, keep, best, limit, options.seed, watch.cancelled))
+            stats["neighbourhood_pairs"] = int(keep.sum())
+        return self._result(instance, watch, best, best_value, stats)
+
+    @staticmethod
+    def _result(
+        instance: Instance, watch: StopWatch, best: IntArray, best_value: float, stats: dict[str, float | int]
+    ) -> Result:
         if watch.cancelled():
             termination = Termination.cancelled
         elif watch.remaining() <= 0:

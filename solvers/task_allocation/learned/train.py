@@ -4,6 +4,12 @@
    :func:`~.data.recipe`) and its proven-optimal allocations are kept (:func:`~.data.exact_labels`).
 2. Imitation: the policy is trained by cross-entropy to put each agent where the optimum puts it
    (a task, or nowhere) — a warm start in the paper's terms.
+3. Reinforcement (:func:`reinforce`): REINFORCE on fresh training instances (the seeds after the
+   labelled ones; no labels needed). Each episode samples stage-1 pre-assignments of an instance from
+   the policy; the total return of a sample is the profit of its pools as drawn (the pools that cover
+   their task earn its reward less their cost, the others are released: :func:`~.search.screen`), in
+   units of the instance's fractional profit bound; the baseline is the mean return of the episode's
+   samples, and the policy ascends Σ (return − baseline) · log π(sample).
 
 Reproduce the committed weights (the command recorded in their metadata):
 
@@ -35,12 +41,18 @@ from solvers.task_allocation.learned.network import (
     Policy,
     features,
 )
+from solvers.task_allocation.learned.search import screen
 
 #: Width of the pair embedding and number of attention-mixing layers.
 WIDTH = 32
 LAYERS = 2
 #: Share of the labelled instances kept for validation (the last ones).
 VALIDATION_SHARE = 0.1
+#: Reinforcement defaults: episodes (one fresh instance each), samples per episode, instances per step.
+RL_EPISODES = 1000
+RL_SAMPLES = 16
+RL_BATCH = 8
+RL_LEARNING_RATE = 1e-4
 
 
 def load_labels(path: Path) -> list[Label]:
@@ -176,6 +188,55 @@ def build_model(torch: Any, width: int, layers: int) -> Any:
     return PolicyNet()
 
 
+def reinforce(
+    model: Any,
+    torch: Any,
+    normalised: Any,
+    seeds: list[int],
+    samples: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    device: str,
+    log: Any = print,
+) -> list[float]:
+    """REINFORCE with a mean baseline on ``seeds`` (one episode each); the mean return of every step."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    returns: list[float] = []
+    for start in range(0, len(seeds), batch_size):
+        instances = [recipe(s).instance() for s in seeds[start : start + batch_size]]
+        inputs = [features(instance) for instance in instances]
+        batch = normalised(_batch([(f, [-1] * f.agent.shape[0]) for f in inputs]))
+        model.train()
+        log_probabilities = torch.log_softmax(model(batch), dim=2)  # (instances, agents, tasks + 1)
+        n_tasks = log_probabilities.shape[2] - 1
+        draws = torch.multinomial(
+            log_probabilities.detach().exp().reshape(-1, n_tasks + 1).cpu(),
+            samples,
+            replacement=True,
+            generator=generator,
+        ).reshape(len(instances), -1, samples)  # (instances, agents, samples)
+        draws = draws.to(log_probabilities.device)
+        taken = torch.gather(log_probabilities, 2, draws)  # (instances, agents, samples)
+        loss = torch.zeros((), device=log_probabilities.device)
+        step_returns = []
+        for b, (instance, f) in enumerate(zip(instances, inputs, strict=True)):
+            agents = f.agent.shape[0]
+            choices = draws[b, :agents].T.cpu().numpy().astype(np.int64)  # (samples, agents)
+            choices[choices >= instance.n_tasks] = -1  # the padded "unassigned" column
+            value = screen(instance, choices) / max(f.profit_bound, 1e-9)
+            advantage = torch.from_numpy(value - value.mean()).float().to(log_probabilities.device)
+            loss = loss - (taken[b, :agents].sum(dim=0) * advantage).mean()
+            step_returns.append(float(value.mean()))
+        optimizer.zero_grad()
+        (loss / len(instances)).backward()
+        optimizer.step()
+        returns.append(float(np.mean(step_returns)))
+        log(f"reinforce episodes {start + len(instances)}/{len(seeds)} mean return {returns[-1]:.4f}")
+    return returns
+
+
 def train(
     output_path: Path | str = WEIGHTS_PATH,
     seed: int = 0,
@@ -189,9 +250,14 @@ def train(
     device: str = "cpu",
     width: int = WIDTH,
     layers: int = LAYERS,
+    rl_episodes: int = RL_EPISODES,
+    rl_samples: int = RL_SAMPLES,
+    rl_batch: int = RL_BATCH,
+    rl_learning_rate: float = RL_LEARNING_RATE,
     log: Any = print,
 ) -> dict[str, Any]:
-    """Label training instances 0..instances−1 (or read ``labels_path``), train, export; returns the metadata."""
+    """Label training instances 0..instances−1 (or read ``labels_path``), imitate, reinforce on instances
+    instances..instances+rl_episodes−1, export; returns the metadata."""
     import torch
 
     started = time.perf_counter()
@@ -270,6 +336,10 @@ def train(
         history.append(record)
         log(f"epoch {epoch + 1}/{epochs} " + " ".join(f"{k} {v:.4f}" for k, v in record.items()))
 
+    rl_seeds = list(TRAINING_SEEDS[instances : instances + rl_episodes])
+    rl_returns = reinforce(
+        model, torch, normalised, rl_seeds, rl_samples, rl_batch, rl_learning_rate, seed, device, log
+    )
     weights = model.export()
     weights.update(
         pair_mean=pair_mean,
@@ -283,11 +353,23 @@ def train(
         "command": (
             f"solvent train task_allocation --seed {seed} --instances {instances} "
             f"--exact-time-limit {exact_time_limit_s:g} --epochs {epochs} --batch-size {batch_size} "
-            f"--learning-rate {learning_rate:g} --width {width} --layers {layers} --device {device}"
+            f"--learning-rate {learning_rate:g} --width {width} --layers {layers} --device {device} "
+            f"--rl-episodes {rl_episodes} --rl-samples {rl_samples} --rl-batch {rl_batch} "
+            f"--rl-learning-rate {rl_learning_rate:g}"
         ),
-        "method": "imitation of exact's proven optima (per-agent cross-entropy)",
+        "method": "imitation of exact's proven optima (per-agent cross-entropy), then REINFORCE with a mean "
+        "baseline on the total return of sampled pre-assignments",
+        "reinforce": {
+            "episodes": rl_episodes,
+            "samples": rl_samples,
+            "batch": rl_batch,
+            "learning_rate": rl_learning_rate,
+            "seeds": [rl_seeds[0], rl_seeds[-1]] if rl_seeds else [],
+            "mean_return_first_steps": round(float(np.mean(rl_returns[:5])), 6) if rl_returns else None,
+            "mean_return_last_steps": round(float(np.mean(rl_returns[-5:])), 6) if rl_returns else None,
+        },
         "seed": seed,
-        "training_seeds": [TRAINING_SEEDS[0], TRAINING_SEEDS[instances - 1]],
+        "training_seeds": [TRAINING_SEEDS[0], TRAINING_SEEDS[instances + rl_episodes - 1]],
         "instances": instances,
         "labelled_instances": len(labels),
         "validation_instances": len(validation),
@@ -336,6 +418,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--width", type=int, default=WIDTH)
     parser.add_argument("--layers", type=int, default=LAYERS)
+    parser.add_argument("--rl-episodes", type=int, default=RL_EPISODES, help="reinforcement episodes (instances)")
+    parser.add_argument("--rl-samples", type=int, default=RL_SAMPLES, help="sampled pre-assignments per episode")
+    parser.add_argument("--rl-batch", type=int, default=RL_BATCH, help="episodes per gradient step")
+    parser.add_argument("--rl-learning-rate", type=float, default=RL_LEARNING_RATE)
     args = parser.parse_args(argv)
     metadata = train(
         args.output,
@@ -350,6 +436,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=args.device,
         width=args.width,
         layers=args.layers,
+        rl_episodes=args.rl_episodes,
+        rl_samples=args.rl_samples,
+        rl_batch=args.rl_batch,
+        rl_learning_rate=args.rl_learning_rate,
     )
     print({key: metadata[key] for key in ("labelled_instances", "final", "data_seconds", "train_seconds")})
     return 0

@@ -5,7 +5,8 @@
    :data:`POLICY_SHARE` of the time limit, the profit greedy gets the rest instead.
 2. Rollouts: the argmax pre-assignment and ``samples`` samples are valued at once by their pools as
    drawn (:func:`.search.screen`); the argmax and the best-valued samples, ``rollouts`` in all, are
-   decoded (:func:`.search.decode`) into feasible allocations.
+   decoded (:func:`.search.decode`) into feasible allocations; the two greedy allocations (profit and
+   ratio rules) are candidates too.
 3. Improvement (:func:`.search.improve_once`): policy-guided neighbourhood steps from the best
    allocation until ``stall_steps`` steps in a row find nothing better (converged),
    ``improvement_steps``, the time limit or a cancel; then, when ``neighbourhood_top_k`` > 0, the
@@ -103,6 +104,10 @@ class LearnedSolver:
             noise = REPAIR_NOISE if position > 0 else 0.0
             offer(decode(builder, choices[row], rng, noise, should_stop=watch.should_stop))
             stats["rollouts"] += 1
+            if position == 0:  # the two greedy allocations are candidates too
+                for rule in ("profit", "ratio"):
+                    if not finished():
+                        offer(greedy_fill(builder, empty, rule, should_stop=watch.should_stop))
         stalled = 0
         while (
             stats["improvement_steps"] < options.improvement_steps and stalled < options.stall_steps and not finished()

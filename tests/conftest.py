@@ -48,6 +48,20 @@ TEST_ENV = {
 }
 os.environ.update(TEST_ENV)
 
+#: A test that uses one of these (directly or through another fixture) is marked ``integration``.
+INTEGRATION_FIXTURES = {"database", "worker", "server"}
+#: Suites that start and break whole deployments are marked ``slow``.
+SLOW_SUITES = {"chaos", "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Apply the markers declared in pyproject.toml, so ``-m "not integration"`` runs the pure tests."""
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        if item.path.relative_to(ROOT / "tests").parts[0] in SLOW_SUITES:
+            item.add_marker(pytest.mark.slow)
+
 
 def _create_database() -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from celery import Celery
 from celery.signals import after_setup_logger, worker_process_init, worker_ready, worker_shutdown
@@ -20,6 +21,7 @@ from app.settings import get_settings
 from workers import reaper
 
 log = logging.getLogger("solvent.worker")
+Function = TypeVar("Function", bound=Callable[..., Any])
 
 settings = get_settings()
 HOUSEKEEPING_QUEUE = f"{settings.queue_name}.housekeeping"
@@ -48,6 +50,20 @@ celery_app.conf.update(
 
 _stop_heartbeat = threading.Event()
 
+
+def task(name: str, **options: Any) -> Callable[[Function], Function]:
+    """Register the decorated function as the Celery task ``name`` and leave it as it is, typed.
+
+    (Celery's own ``task`` decorator is untyped; the workers start tasks by name, never through the object.)
+    """
+
+    def register(function: Function) -> Function:
+        celery_app.task(name=name, **options)(function)
+        return function
+
+    return register
+
+
 #: The periodic housekeeping tasks; Celery's own lines about each run of them are dropped from the log.
 HOUSEKEEPING = tuple(entry["task"] for entry in celery_app.conf.beat_schedule.values())
 
@@ -64,7 +80,6 @@ class QuietHousekeeping(logging.Filter):
         return not any(task in message for task in HOUSEKEEPING)
 
 
-@after_setup_logger.connect
 def _quiet_housekeeping(logger: logging.Logger, **_: Any) -> None:
     for handler in logger.handlers:
         handler.addFilter(QuietHousekeeping())
@@ -80,7 +95,6 @@ def _heartbeat_loop(hostname: str) -> None:
             log.warning("worker heartbeat failed: %s", exc)
 
 
-@worker_ready.connect
 def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     hostname = getattr(sender, "hostname", None) or "worker"
     try:
@@ -93,7 +107,6 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     threading.Thread(target=reaper.run_forever, args=(_stop_heartbeat,), daemon=True, name="solvent-reaper").start()
 
 
-@worker_process_init.connect
 def _own_connections(**_: Any) -> None:
     """A pool process (also one that replaces a recycled one) must not use the sockets it inherited.
 
@@ -105,6 +118,12 @@ def _own_connections(**_: Any) -> None:
     broker.get_sender.cache_clear()
 
 
-@worker_shutdown.connect
 def _stop(**_: Any) -> None:
     _stop_heartbeat.set()
+
+
+# Connected by call, not as decorators (Celery's are untyped); the module keeps the receivers alive.
+after_setup_logger.connect(_quiet_housekeeping)
+worker_ready.connect(_start_heartbeat)
+worker_process_init.connect(_own_connections)
+worker_shutdown.connect(_stop)

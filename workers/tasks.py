@@ -18,7 +18,7 @@ from app import broker, store
 from app.db import JobStatus, get_sessionmaker
 from app.settings import get_settings
 from solvers.base import relative_gap
-from workers.celery_app import celery_app
+from workers.celery_app import task
 from workers.runner import CheckSpec, Outcome, SolveSpec, Supervisor, check_in_child, run_in_child
 
 log = logging.getLogger("solvent.worker")
@@ -195,7 +195,7 @@ def _verification_problem(result: dict[str, Any], verification: dict[str, Any]) 
     return None
 
 
-@celery_app.task(name=broker.RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@task(broker.RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_job(job_id: str) -> None:
     """Claim a queued job of the doorbell's group, solve it in a child process and store the outcome."""
     settings = get_settings()

@@ -19,7 +19,7 @@ import httpx
 from app import webhooks
 from app.db import get_sessionmaker
 from app.settings import get_settings
-from workers.celery_app import celery_app
+from workers.celery_app import task
 
 log = logging.getLogger("solvent.webhooks")
 USER_AGENT = "Solvent-Webhooks/1"
@@ -105,7 +105,7 @@ def _attempt(client: httpx.Client, delivery: webhooks.DueDelivery) -> str:
     return state or "gone"
 
 
-@celery_app.task(name="solvent.deliver_webhooks", ignore_result=True)
+@task("solvent.deliver_webhooks", ignore_result=True)
 def deliver_webhooks() -> dict[str, int]:
     """Beat's webhook sweep."""
     return deliver_due()

@@ -21,8 +21,8 @@ The learned solver (issue 13) has its own suites:
 training instances, never trained on); ``exact`` and ``learned`` (its default search, no time limit of
 its own) run on each, and instances ``exact`` does not prove are left out. ``paper``: the first decision
 step of the seed paper's Almighty, RBF and Electric environments. ``large``: random instances; ``learned``
-(half the limit for its HiGHS neighbourhood, then local search to the end) and ``genetic`` get the same
-time limit, ``exact`` the same, for its bound.
+(screened samples, rollouts, the greedy candidates, then local search to the end, no HiGHS neighbourhood)
+and ``genetic`` get the same time limit, ``exact`` the same, for its bound.
 """
 
 from __future__ import annotations
@@ -382,7 +382,7 @@ def large_suite(sizes: list[str], count: int, time_limit: float) -> None:
                 "learned",
                 time_limit,
                 seed,
-                neighbourhood_time_limit_s=time_limit / 2,
+                neighbourhood_top_k=0,
                 improvement_steps=1_000_000,
                 stall_steps=1_000_000,
             )

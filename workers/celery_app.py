@@ -13,12 +13,13 @@ from typing import Any, TypeVar
 from celery import Celery
 from celery.signals import after_setup_logger, worker_process_init, worker_ready, worker_shutdown
 from kombu.entity import Queue
+from kombu.transport import sqlalchemy as sqla_transport
 
 from app import broker, store
 from app.broker import celery_config
 from app.db import get_engine, get_sessionmaker
 from app.settings import get_settings
-from workers import reaper
+from workers import reaper, runner
 
 log = logging.getLogger("solvent.worker")
 Function = TypeVar("Function", bound=Callable[..., Any])
@@ -47,6 +48,12 @@ celery_app.conf.update(
         },
     },
 )
+
+if settings.broker_url.startswith("sqla+"):
+    # The embedded broker (kombu's SQLAlchemy transport) cannot push: a worker finds a doorbell at its next
+    # poll, every second by default. The transport hands every transport option to create_engine, so the
+    # interval is set on its class.
+    sqla_transport.Transport.polling_interval = settings.broker_poll_interval_s
 
 _stop_heartbeat = threading.Event()
 
@@ -107,8 +114,9 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     threading.Thread(target=reaper.run_forever, args=(_stop_heartbeat,), daemon=True, name="solvent-reaper").start()
 
 
-def _own_connections(**_: Any) -> None:
-    """A pool process (also one that replaces a recycled one) must not use the sockets it inherited.
+def _init_pool_process(**_: Any) -> None:
+    """A pool process (also one that replaces a recycled one) must not use the sockets it inherited, and
+    starts its template process (``workers.template``), whose imports are then done before its first job.
 
     The main process's heartbeat and reaper hold pooled database and broker connections; a forked
     pool process would otherwise talk over the same sockets, interleaving both processes' transactions.
@@ -116,6 +124,7 @@ def _own_connections(**_: Any) -> None:
     """
     get_engine().dispose(close=False)
     broker.get_sender.cache_clear()
+    runner.start_template()
 
 
 def _stop(**_: Any) -> None:
@@ -125,5 +134,5 @@ def _stop(**_: Any) -> None:
 # Connected by call, not as decorators (Celery's are untyped); the module keeps the receivers alive.
 after_setup_logger.connect(_quiet_housekeeping)
 worker_ready.connect(_start_heartbeat)
-worker_process_init.connect(_own_connections)
+worker_process_init.connect(_init_pool_process)
 worker_shutdown.connect(_stop)

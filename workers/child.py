@@ -1,5 +1,8 @@
 """The solve process: reads one job spec on stdin, solves it (or checks a solution), writes JSON-line messages.
 
+It is a child forked by the pool process's template (``workers.template``), which has already imported
+every kind and solver library (``preload_kinds``); its stdin, stdout and stderr are pipes of the runner.
+
 Protocol (one JSON object per line on the message channel, the original stdout):
 ``{"t": "incumbent", "objective", "solution", "elapsed_s"}``, ``{"t": "bound", "bound", "elapsed_s"}``,
 ``{"t": "log", "message"}``, then exactly one of ``{"t": "result", ...}`` or ``{"t": "error", "code", "message"}``.
@@ -15,13 +18,15 @@ import importlib
 import json
 import math
 import os
+import pkgutil
 import sys
 import threading
 import time
 import traceback
-from typing import IO, Any
+from functools import cache
+from typing import IO, Any, NoReturn
 
-from solvers.base import InvalidInstance, SolverRefused
+from solvers.base import InvalidInstance, SolverRefused, SolverSpec
 from solvers.registry import KIND_MODULES, get_kind
 
 
@@ -81,12 +86,26 @@ class StdinCancel:
         return self.event.is_set()
 
 
+@cache
+def solver_version(solver_spec: SolverSpec) -> str:
+    """The solver's ``library version`` (read from the installed distributions once, in the template)."""
+    return solver_spec.version()
+
+
 def preload_kinds() -> None:
-    """Import every kind and its solver modules before the job arrives (the process may wait as a spare)."""
+    """Import every kind, every module of its package and its solver libraries, and read the solvers'
+    versions, before any job arrives (in the template, once): what a child would otherwise import
+    lazily, it would import (and compile) again for every job. Trainers (``*.train``) are left out."""
     for name in KIND_MODULES:
         try:
+            kind_module = importlib.import_module(KIND_MODULES[name])
+            if hasattr(kind_module, "__path__"):
+                for module in pkgutil.walk_packages(kind_module.__path__, kind_module.__name__ + "."):
+                    if not module.name.endswith(".train"):
+                        importlib.import_module(module.name)
             for solver_spec in get_kind(name).solvers.values():
                 importlib.import_module(solver_spec.target.partition(":")[0])
+                solver_version(solver_spec)
         except Exception:
             traceback.print_exc()
 
@@ -102,7 +121,7 @@ def _solve(spec: dict[str, Any], progress: ChannelProgress, cancel: StdinCancel)
         **result.stats,
         "solve_time_s": progress.elapsed(),
         "solver_name": solver_spec.name,
-        "solver_version": solver_spec.version(),
+        "solver_version": solver_version(solver_spec),
     }
     progress.send(
         {
@@ -126,15 +145,14 @@ def _check(spec: dict[str, Any], progress: ChannelProgress) -> None:
     progress.send({"t": "verification", **verification})
 
 
-def main() -> None:
-    """Run one solve (or one check) as described by the spec on stdin."""
+def main() -> NoReturn:
+    """Run one solve (or one check) as described by the spec on stdin, then end the process."""
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    preload_kinds()
     line = sys.stdin.readline()
     if not line:
-        return  # a spare that was never used
+        os._exit(0)  # the runner gave up before sending the job
     started = time.monotonic()
     progress = ChannelProgress(channel, started)
     spec = json.loads(line)
@@ -156,9 +174,6 @@ def main() -> None:
         progress.send({"t": "error", "code": "solver_error", "message": f"{type(exc).__name__}: {exc}"[:4000]})
     channel.flush()
     sys.stderr.flush()
-    # Skip interpreter teardown: with native solver libraries loaded it takes about a second.
+    # Never return into the template's code; and skip interpreter teardown (about a second with native
+    # solver libraries loaded).
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,24 +1,26 @@
 """Runs one solve, and then its independent check, each in a child process with a memory limit, a
 wall-clock watchdog and (for the solve) cooperative cancel; the lease is renewed all the while.
 
+The children are forked by this pool process's template process (``workers.template``), which has
+imported every kind and solver library once, so a job waits neither for an interpreter nor for imports.
 A native crash, a memory blow-up or a runaway loop ends the child, never the worker; whatever way the
 runner is left (an exception included), the child's process group is killed.
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import json
 import os
 import queue
-import resource
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -96,33 +98,18 @@ class Supervisor:
         return True, False
 
 
-PR_SET_PDEATHSIG = 1
-
-
-def _limit_memory(limit_mb: int) -> Callable[[], None]:
-    """In the child before exec: address-space limit, own process group, die with the parent."""
-
-    def apply() -> None:
-        limit = limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        os.setsid()
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-    return apply
-
-
 def _pump_lines(stream: IO[str], sink: queue.Queue[str | None]) -> None:
-    for line in stream:
-        sink.put(line)
+    with stream:
+        for line in stream:
+            sink.put(line)
     sink.put(None)
 
 
 def _keep_tail(stream: IO[str], tail: deque[str]) -> None:
-    for line in stream:
-        tail.append(line)
+    with stream:
+        for line in stream:
+            tail.append(line)
 
-
-_spare: tuple[int, subprocess.Popen[str]] | None = None
 
 # The child needs no credentials: of the service's own settings it reads only where extra kinds live.
 CHILD_SETTINGS = ("SOLVENT_EXTRA_KINDS",)
@@ -140,36 +127,149 @@ def child_environment(parent: dict[str, str]) -> dict[str, str]:
     return {**env, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _spawn_child(memory_limit_mb: int) -> subprocess.Popen[str]:
-    env = child_environment(dict(os.environ))
-    return subprocess.Popen(
-        [sys.executable, "-m", "workers.child"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        preexec_fn=_limit_memory(memory_limit_mb),
-    )
+class TemplateGone(Exception):
+    """The template process ended (killed, or failed while importing) before it answered."""
 
 
-def _take_child(memory_limit_mb: int) -> subprocess.Popen[str]:
-    """A child (for a solve or a check) that has already imported the kinds and solver libraries, and a
-    new spare for the next one.
+class ForkedChild:
+    """A solve or check process forked by the template: its pipes, and its end as the template reports it.
 
-    Keeping one warm spare per worker process hides interpreter start-up and imports (most of the
-    per-job overhead) from the job's latency; the spare dies with its worker (PDEATHSIG).
+    It is not this process's child, so its exit status comes over the template's socket. The template
+    reports an end before it reaps the child: while :meth:`poll` says it runs, its pid is not reused.
     """
-    global _spare
-    child = None
-    if _spare is not None and _spare[0] == memory_limit_mb and _spare[1].poll() is None:
-        child = _spare[1]
-    elif _spare is not None:
-        _kill(_spare[1])
-    if child is None:
-        child = _spawn_child(memory_limit_mb)
-    _spare = (memory_limit_mb, _spawn_child(memory_limit_mb))
-    return child
+
+    def __init__(self, pid: int, control: socket.socket, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> None:
+        self.pid = pid
+        self.control = control
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit code once the child has ended (negative: killed by that signal), else None."""
+        self._read_reports(timeout=0)
+        return self.returncode
+
+    def wait(self) -> int:
+        """Block until the child has ended; its exit code."""
+        while self.returncode is None:
+            self._read_reports(timeout=None)
+        return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group (the child leads its own)."""
+        if self.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+
+    def _read_reports(self, timeout: float | None) -> None:
+        while self.returncode is None:
+            ready, _, _ = select.select([self.control], [], [], timeout)
+            if not ready:
+                return
+            data = self.control.recv(65536)
+            if not data:
+                # The template is gone, and the child went with it (PDEATHSIG); make sure of its group.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+                self.returncode = -signal.SIGKILL
+                return
+            report = json.loads(data)
+            if report.get("exited") == self.pid:
+                self.returncode = int(report["returncode"])
+            timeout = 0
+
+
+class Template:
+    """This process's template (``workers.template``): every kind and solver library imported, forking a
+    child per solve or check. It is started once per pool process and dies with it."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = ours
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "workers.template", str(theirs.fileno()), str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            env=child_environment(dict(os.environ)),
+            pass_fds=(theirs.fileno(),),
+            start_new_session=True,  # a terminal's signals to the worker's group are not for it
+        )
+        theirs.close()
+
+    def alive(self) -> bool:
+        """True while the template process runs."""
+        return self.process.poll() is None
+
+    def fork(self, memory_limit_mb: int) -> ForkedChild:
+        """A new child within ``memory_limit_mb`` of address space, reading its spec from ``stdin``."""
+        child_stdin, our_stdin = os.pipe()
+        our_stdout, child_stdout = os.pipe()
+        our_stderr, child_stderr = os.pipe()
+        theirs = [child_stdin, child_stdout, child_stderr]
+        ours = [
+            open(our_stdin, "w", encoding="utf-8"),  # noqa: SIM115 - closed by the runner and the pumps
+            open(our_stdout, encoding="utf-8"),  # noqa: SIM115
+            open(our_stderr, encoding="utf-8"),  # noqa: SIM115
+        ]
+        try:
+            request = json.dumps({"memory_limit_mb": memory_limit_mb}).encode()
+            socket.send_fds(self.control, [request], theirs)
+            pid = self._answer()
+        except (TemplateGone, OSError) as exc:
+            for stream in ours:
+                stream.close()
+            raise TemplateGone(str(exc)) from exc
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return ForkedChild(pid, self.control, *ours)
+
+    def _answer(self) -> int:
+        while True:
+            data = self.control.recv(65536)  # the first answer waits for the template's imports
+            if not data:
+                raise TemplateGone("the template process ended")
+            answer = json.loads(data)
+            if "pid" in answer:  # (an earlier child's late end report is of no interest now)
+                return int(answer["pid"])
+
+    def close(self) -> None:
+        """End the template (its children die with it)."""
+        self.control.close()
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+
+
+_template: Template | None = None
+
+
+def start_template() -> Template:
+    """This process's template, started (or restarted after it died) if needed.
+
+    A pool process starts it as it starts, so its imports are done before the first job arrives.
+    """
+    global _template
+    if _template is not None and not _template.alive():
+        _template.close()
+        _template = None
+    if _template is None:
+        _template = Template()
+    return _template
+
+
+def _take_child(memory_limit_mb: int) -> ForkedChild:
+    """A child (for a solve or a check) forked from the template; one new template if it had died."""
+    try:
+        return start_template().fork(memory_limit_mb)
+    except TemplateGone:
+        assert _template is not None
+        _template.close()
+        return start_template().fork(memory_limit_mb)
 
 
 def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: float = 2.0) -> Outcome:
@@ -212,12 +312,13 @@ def _supervise(
     try:
         return _watch(child, payload, started, deadline_s, kill_grace_s, supervisor, heartbeat_every_s, cancellable)
     finally:
-        _kill(child)
+        child.kill()
         child.wait()
+        child.stdin.close()
 
 
 def _watch(
-    child: subprocess.Popen[str],
+    child: ForkedChild,
     payload: str,
     started: float,
     deadline_s: float,
@@ -226,7 +327,6 @@ def _watch(
     heartbeat_every_s: float,
     cancellable: bool,
 ) -> Outcome:
-    assert child.stdin and child.stdout and child.stderr
     messages: queue.Queue[str | None] = queue.Queue()
     stderr_tail: deque[str] = deque(maxlen=40)
     threading.Thread(target=_pump_lines, args=(child.stdout, messages), daemon=True).start()
@@ -257,7 +357,7 @@ def _watch(
             ours, cancel = supervisor.heartbeat()
             if not ours:
                 outcome.lost = True
-                _kill(child)
+                child.kill()
                 break
             if cancellable and cancel and not outcome.cancelled:
                 outcome.cancelled = True
@@ -268,7 +368,7 @@ def _watch(
             stop_asked_at = now
             _ask_to_stop(child)
         if stop_asked_at is not None and now - stop_asked_at > kill_grace_s and child.poll() is None:
-            _kill(child)
+            child.kill()
     returncode = child.wait()
     # Drain anything left on the channel when the loop ended before the channel closed.
     while channel_open:
@@ -298,21 +398,12 @@ def _absorb(line: str, outcome: Outcome, supervisor: Supervisor) -> None:
         supervisor.on_message(message)
 
 
-def _ask_to_stop(child: subprocess.Popen[str]) -> None:
+def _ask_to_stop(child: ForkedChild) -> None:
     try:
-        assert child.stdin
         child.stdin.write("cancel\n")
         child.stdin.flush()
     except (BrokenPipeError, OSError, ValueError):
         pass
-
-
-def _kill(child: subprocess.Popen[str]) -> None:
-    if child.poll() is None:
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            child.kill()
 
 
 def _classify_death(returncode: int, outcome: Outcome) -> dict[str, str]:

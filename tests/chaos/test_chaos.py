@@ -100,14 +100,14 @@ def _live() -> int:
 
 
 def _solve_processes(worker: subprocess.Popen[bytes]) -> list[int]:
-    """The solve processes (running and spare) under this worker only: other test runs on the machine
+    """The solve processes (running solves and checks) under this worker only: other test runs on the machine
     have their own, which a pattern match over every process would kill too."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             parents[int(stat.parent.name)] = int(fields[1])
-    found = subprocess.run(["pgrep", "-f", "workers.child"], capture_output=True, text=True).stdout.split()
+    found = subprocess.run(["pgrep", "-x", "solvent-job"], capture_output=True, text=True).stdout.split()
 
     def under_worker(pid: int) -> bool:
         while pid > 1:
@@ -139,7 +139,7 @@ def test_sigkill_of_solve_processes_reruns_their_jobs_once(api: Api, chaos_worke
     numbers = assert_each_job_ended_once(book)
     assert numbers["rerun"] >= 1, (victims, book)
     record(
-        "SIGKILL every solve process (running and spare)", submitted=len(jobs), killed=len(victims),
+        "SIGKILL every solve process (running solves and checks)", submitted=len(jobs), killed=len(victims),
         recover_s=round(time.monotonic() - killed_at, 1), **numbers,
     )  # fmt: skip
 

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from solvers.base import JSON, Kind, SolverSpec
 from solvers.milp.auto import choose_auto
 from solvers.milp.check import check
+from solvers.milp.learned.options import PredictAndSearchOptions
 from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions, HighsOptions, ScipOptions
 from solvers.milp.scaling import integer_refusal
@@ -84,12 +85,28 @@ SOLVERS: dict[str, SolverSpec] = {
         target="solvers.milp.scip_solver:ScipSolver",
         library="pyscipopt",
     ),
+    "predict_and_search": SolverSpec(
+        name="predict_and_search",
+        exact=False,
+        learned=True,
+        description="Predict-and-Search: a graph network trained per family (set cover, combinatorial auction, "
+        "facility location, independent set) puts its likeliest binaries in a trust region that HiGHS solves; "
+        "the rest of the time HiGHS solves the full model from that answer (issue 12).",
+        options=PredictAndSearchOptions,
+        target="solvers.milp.learned.solver:PredictAndSearchSolver",
+        trainer="solvers.milp.learned.train",
+    ),
 }
 
 
 def _refusal(model: MilpModel, solver: str) -> str | None:
-    """CP-SAT takes only models with integer variables and data that scale exactly to integers."""
-    return integer_refusal(model) if solver == "cpsat" else None
+    """CP-SAT takes only models with integer variables and data that scale exactly to integers;
+    predict_and_search only models with binary variables (what its network predicts)."""
+    if solver == "cpsat":
+        return integer_refusal(model)
+    if solver == "predict_and_search" and model.num_binary == 0:
+        return "it has no binary variables, and its network predicts only binaries"
+    return None
 
 
 KIND = Kind(

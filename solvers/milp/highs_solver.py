@@ -113,8 +113,16 @@ class HighsSolver:
     learned = False
     Options = HighsOptions
 
-    def solve(self, instance: MilpModel, options: HighsOptions, progress: Progress, cancel: Cancel) -> Result:
-        """Solve with HiGHS within ``options.time_limit_s``."""
+    def solve(
+        self,
+        instance: MilpModel,
+        options: HighsOptions,
+        progress: Progress,
+        cancel: Cancel,
+        initial: np.ndarray | None = None,
+    ) -> Result:
+        """Solve with HiGHS within ``options.time_limit_s``; ``initial`` (values of every variable) is offered to
+        HiGHS as a starting solution, kept as the first incumbent when it is feasible."""
         start = time.monotonic()
         infeasible = infeasible_by_bounds(instance)
         if infeasible is not None:
@@ -123,6 +131,8 @@ class HighsSolver:
         h = _new_highs(options, options.time_limit_s, log)
         if h.passModel(_to_highs_lp(instance)) == highspy.HighsStatus.kError:
             raise SolverRefused("HiGHS rejected the model data (e.g. a coefficient it treats as infinite)")
+        if initial is not None:
+            h.setSolution(instance.num_vars, np.arange(instance.num_vars, dtype=np.int32), initial.astype(np.float64))
         relay = ProgressRelay(self.name, instance, progress)
 
         def on_improving(event: Any) -> None:

@@ -26,7 +26,7 @@ def test_the_instance_schema_shares_its_definitions() -> None:
 def test_the_example_solves() -> None:
     model = KIND.parse(json.loads(json.dumps(KIND.example)))
     for name, spec in KIND.solvers.items():
-        assert spec.name == name and spec.exact and not spec.learned
+        assert spec.name == name and spec.exact is not spec.learned
     highs = KIND.solvers["highs"].load()
     result = highs.solve(model, highs.Options(), NullProgress(), NeverCancel())
     assert result.status is SolutionStatus.optimal

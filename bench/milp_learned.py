@@ -1,0 +1,202 @@
+"""Benchmark of ``predict_and_search`` against HiGHS, CP-SAT and SCIP on held-out instances (issue 12).
+
+For each family, held-out seeds (disjoint from the training seeds), each solver at each time limit, one
+thread: the mean primal gap (Berthold) at the end and the primal integral over the run, both against the
+best objective known for the instance: the best of a long reference run (recorded in
+bench/data/milp_learned_reference.json and reused when present) and of every run here. Every answer is
+verified by the kind's check; the tables count the wrong ones and the worst overrun of the time limit.
+
+The full protocol (30 instances per family, 10 s and 30 s, 10-minute HiGHS and CP-SAT references):
+
+    .venv/bin/python bench/milp_learned.py
+
+A reduced run (what docs/benchmarks/milp_learned.md reports; see there):
+
+    .venv/bin/python bench/milp_learned.py --instances 5 --time-limits 10 --reference-time 90 \
+        --reference-solvers highs --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from solvers.base import JSON, NeverCancel, SolutionStatus
+from solvers.milp import KIND
+from solvers.milp.generate import FAMILIES, Family
+from solvers.milp.learned.families import HELD_OUT_SEEDS
+from solvers.milp.learned.labels import instance_model
+
+REFERENCE_PATH = Path(__file__).resolve().parent / "data" / "milp_learned_reference.json"
+SOLVERS = ("predict_and_search", "highs", "cpsat", "scip")
+
+
+class TimedProgress:
+    """Records when each improving incumbent arrived (seconds from the start of the solve)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.incumbents: list[tuple[float, float]] = []
+
+    def incumbent(self, objective: float, solution: JSON | None = None) -> None:
+        self.incumbents.append((time.monotonic() - self.started, objective))
+
+    def bound(self, bound: float) -> None:
+        """Bounds do not enter the primal measures."""
+
+    def log(self, message: str) -> None:
+        """Logs are not kept."""
+
+
+@dataclass
+class Run:
+    """One solver on one instance at one time limit."""
+
+    family: str
+    seed: int
+    solver: str
+    time_limit: float
+    status: str
+    objective: float | None
+    seconds: float
+    verified: bool | None  # None: no solution to check
+    incumbents: list[tuple[float, float]] = field(default_factory=list)
+
+
+def solve(family: Family, seed: int, solver_name: str, time_limit: float) -> Run:
+    """Solve one held-out instance (in a worker process) and verify the answer."""
+    model = instance_model(family, seed)
+    refused = KIND.refusal(model, solver_name) if KIND.refusal is not None else None
+    if refused:
+        return Run(family, seed, solver_name, time_limit, "refused", None, 0.0, None)
+    solver = KIND.solvers[solver_name].load()
+    options = solver.Options(time_limit_s=time_limit, threads=1)
+    progress = TimedProgress()
+    result = solver.solve(model, options, progress, NeverCancel())
+    seconds = time.monotonic() - progress.started
+    verified = None
+    objective = None
+    if result.solution is not None and result.status in (SolutionStatus.feasible, SolutionStatus.optimal):
+        check = KIND.check(model, result.solution)
+        verified = check.feasible
+        objective = check.objective if check.feasible else None
+    return Run(
+        family, seed, solver_name, time_limit, result.status.value, objective, seconds, verified, progress.incumbents
+    )
+
+
+def primal_gap(objective: float | None, best: float | None) -> float:
+    """Berthold's primal gap: 0 when equal, 1 without a solution or with opposite signs."""
+    if objective is None or best is None:
+        return 1.0
+    if abs(objective - best) <= 1e-9 * max(1.0, abs(best)):
+        return 0.0
+    if objective * best < 0:
+        return 1.0
+    return abs(objective - best) / max(abs(objective), abs(best))
+
+
+def primal_integral(run: Run, best: float | None) -> float:
+    """∫₀ᵀ γ(t) dt over the run's incumbents (γ = 1 before the first), T the time limit, in seconds."""
+    total, last_time, gap = 0.0, 0.0, 1.0
+    for at, objective in run.incumbents:
+        at = min(at, run.time_limit)
+        total += gap * (at - last_time)
+        last_time, gap = at, primal_gap(objective, best)
+    return total + gap * max(run.time_limit - last_time, 0.0)
+
+
+def better(sense: str, a: float | None, b: float | None) -> float | None:
+    """The better of two objectives (None: none)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a, b) if sense == "minimize" else max(a, b)
+
+
+def main() -> None:
+    """Run the benchmark and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--instances", type=int, default=30)
+    parser.add_argument("--time-limits", nargs="+", type=float, default=[10.0, 30.0])
+    parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
+    parser.add_argument("--reference-time", type=float, default=600.0)
+    parser.add_argument("--reference-solvers", nargs="+", default=["highs", "cpsat"], choices=SOLVERS)
+    parser.add_argument("--jobs", type=int, default=1, help="solves run at the same time (one thread each)")
+    parser.add_argument("--runs-output", type=Path, help="write every run as JSON here")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    instances = [(family, seed) for family in args.families for seed in HELD_OUT_SEEDS[: args.instances]]
+    recorded: dict[str, Any] = json.loads(REFERENCE_PATH.read_text()) if REFERENCE_PATH.exists() else {}
+    missing = [
+        (family, seed, solver, args.reference_time)
+        for family, seed in instances
+        for solver in args.reference_solvers
+        if f"{family}/{seed}/{solver}/{args.reference_time:g}" not in recorded
+    ]
+    tasks = [(f, s, solver, limit) for f, s in instances for limit in args.time_limits for solver in args.solvers]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        references = list(pool.map(solve, *zip(*missing, strict=True))) if missing else []
+        runs = list(pool.map(solve, *zip(*tasks, strict=True)))
+    for ref in references:
+        recorded[f"{ref.family}/{ref.seed}/{ref.solver}/{ref.time_limit:g}"] = {
+            "objective": ref.objective,
+            "status": ref.status,
+            "seconds": round(ref.seconds, 2),
+        }
+    REFERENCE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    REFERENCE_PATH.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+
+    sense = {family: instance_model(family, HELD_OUT_SEEDS[0]).sense for family in args.families}
+    best: dict[tuple[str, int], float | None] = {}
+    for family, seed in instances:
+        value: float | None = None
+        for solver in args.reference_solvers:
+            value = better(
+                sense[family], value, recorded[f"{family}/{seed}/{solver}/{args.reference_time:g}"]["objective"]
+            )
+        for run in runs:
+            if (run.family, run.seed) == (family, seed):
+                value = better(sense[family], value, run.objective)
+        best[(family, seed)] = value
+    if args.runs_output:
+        args.runs_output.write_text(json.dumps([asdict(r) for r in runs], indent=1) + "\n")
+
+    print(f"# milp_learned: {platform.node()} ({platform.machine()}), started {started:%Y-%m-%d %H:%M} UTC")
+    print(
+        f"instances per family: {args.instances}; reference: {', '.join(args.reference_solvers)} "
+        f"{args.reference_time:g} s and every run\n"
+    )
+    print(
+        "| family | limit (s) | solver | mean primal gap | mean primal integral (s) | with answer | wrong | "
+        "worst overrun (s) |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for family in args.families:
+        for limit in args.time_limits:
+            for solver in args.solvers:
+                chosen = [r for r in runs if (r.family, r.solver, r.time_limit) == (family, solver, limit)]
+                if all(r.status == "refused" for r in chosen):
+                    print(f"| {family} | {limit:g} | {solver} | refused | | | | |")
+                    continue
+                gaps = [primal_gap(r.objective, best[(r.family, r.seed)]) for r in chosen]
+                integrals = [primal_integral(r, best[(r.family, r.seed)]) for r in chosen]
+                answered = sum(r.objective is not None for r in chosen)
+                wrong = sum(r.verified is False for r in chosen)
+                overrun = max(r.seconds - r.time_limit for r in chosen)
+                print(
+                    f"| {family} | {limit:g} | {solver} | {sum(gaps) / len(gaps):.4f} | "
+                    f"{sum(integrals) / len(integrals):.3f} | {answered}/{len(chosen)} | {wrong} | {overrun:.2f} |"
+                )
+    print(f"\nfinished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+if __name__ == "__main__":
+    main()

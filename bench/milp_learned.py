@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--reference-time", type=float, default=600.0)
     parser.add_argument("--reference-solvers", nargs="+", default=["highs", "cpsat"], choices=SOLVERS)
     parser.add_argument("--jobs", type=int, default=1, help="solves run at the same time (one thread each)")
+    parser.add_argument("--reference-only", action="store_true", help="record the missing references and stop")
     parser.add_argument("--runs-output", type=Path, help="write every run as JSON here")
     args = parser.parse_args()
     started = datetime.now(UTC)
@@ -142,9 +143,11 @@ def main() -> None:
         if f"{family}/{seed}/{solver}/{args.reference_time:g}" not in recorded
     ]
     tasks = [(f, s, solver, limit) for f, s in instances for limit in args.time_limits for solver in args.solvers]
+    if args.reference_only:
+        tasks = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         references = list(pool.map(solve, *zip(*missing, strict=True))) if missing else []
-        runs = list(pool.map(solve, *zip(*tasks, strict=True)))
+        runs = list(pool.map(solve, *zip(*tasks, strict=True))) if tasks else []
     for ref in references:
         recorded[f"{ref.family}/{ref.seed}/{ref.solver}/{ref.time_limit:g}"] = {
             "objective": ref.objective,
@@ -153,6 +156,8 @@ def main() -> None:
         }
     REFERENCE_PATH.parent.mkdir(parents=True, exist_ok=True)
     REFERENCE_PATH.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    if args.reference_only:
+        return
 
     sense = {family: instance_model(family, HELD_OUT_SEEDS[0]).sense for family in args.families}
     best: dict[tuple[str, int], float | None] = {}

@@ -217,7 +217,7 @@ class PredictAndSearchSolver:
         restricted_done = time.monotonic()
         stats["restricted"] = _phase_stats(first, restricted_done - predicted)
         start = _values(instance, first)
-        if first.termination is Termination.cancelled or deadline - restricted_done < MIN_PHASE_S:
+        if cancel.is_set() or first.termination is Termination.cancelled or deadline - restricted_done < MIN_PHASE_S:
             termination = Termination.cancelled if cancel.is_set() else Termination.time_limit
             status = SolutionStatus.feasible if start is not None else SolutionStatus.no_solution
             stats["solve_time_s"] = time.monotonic() - started

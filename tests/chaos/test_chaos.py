@@ -99,15 +99,15 @@ def _live() -> int:
         return len(store.live_workers(session, 4))
 
 
-def _solve_processes(worker: subprocess.Popen[bytes]) -> list[int]:
-    """The solve processes (running solves and checks) under this worker only: other test runs on the machine
-    have their own, which a pattern match over every process would kill too."""
+def _solve_processes(worker: subprocess.Popen[bytes], name: str = "solvent-job") -> list[int]:
+    """The solve processes (or, with name ``solvent-tmpl``, the templates) under this worker only: other
+    test runs on the machine have their own, which a pattern match over every process would kill too."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             parents[int(stat.parent.name)] = int(fields[1])
-    found = subprocess.run(["pgrep", "-x", "solvent-job"], capture_output=True, text=True).stdout.split()
+    found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
 
     def under_worker(pid: int) -> bool:
         while pid > 1:
@@ -141,6 +141,24 @@ def test_sigkill_of_solve_processes_reruns_their_jobs_once(api: Api, chaos_worke
     record(
         "SIGKILL every solve process (running solves and checks)", submitted=len(jobs), killed=len(victims),
         recover_s=round(time.monotonic() - killed_at, 1), **numbers,
+    )  # fmt: skip
+
+
+def test_sigkill_of_the_template_process_reruns_its_job_once(api: Api, chaos_worker: Any) -> None:
+    jobs = [api.submit("fake", {"steps": 25, "seconds": 0.1})["id"] for _ in range(4)]
+    wait_for(lambda: [j for j in jobs if (api.job(j)["progress"] or {}).get("objective")], 60, what="an incumbent")
+    templates = _solve_processes(chaos_worker, "solvent-tmpl")  # their running children die with them
+    assert templates
+    for template in templates:
+        os.kill(template, signal.SIGKILL)
+    killed_at = time.monotonic()
+    _wait_all(api, jobs, 120)
+    book = ledger(jobs)
+    numbers = assert_each_job_ended_once(book)
+    assert numbers["rerun"] >= 1, (templates, book)
+    record(
+        "SIGKILL every template process (their running solves die with them)", submitted=len(jobs),
+        killed=len(templates), recover_s=round(time.monotonic() - killed_at, 1), **numbers,
     )  # fmt: skip
 
 

@@ -5,7 +5,8 @@ It shares no code with the solvers (issue 18): the worst case of the selection x
     W(x) = Σ(p̄ − f)x + min_{ξ ∈ Ξ} g(ξ),   g(ξ) = max_{(y, r) ∈ Y(x)} Σ [(f − p̂ξ)y + p̂ξr],
 
 is recomputed with its own pieces: g(ξ) by a plain dynamic program over the capacity (each selected item
-left out, produced, or produced and repaired), and the adversary's min over Ξ by stabilised cutting
+left out, produced, or produced and repaired; with real weights over the frontier of undominated
+(weight, value) pairs, pruned by a fractional-knapsack bound), and the adversary's min over Ξ by stabilised cutting
 planes, an LP solved by scipy's ``linprog``. Every reaction the dynamic program returns gives a valid cut
 g(ξ) ≥ Σfy − Σp̂(y − r)ξ, so the LP value is a lower bound on min g; every g evaluated is an upper bound.
 The query point is pulled towards the best ξ seen so far (in-out stabilisation); when that query cuts
@@ -33,6 +34,10 @@ BoolArray = npt.NDArray[np.bool_]
 CHECKED_BY = "knapsack_2ro.check (own dynamic program + stabilised cutting planes, scipy linprog)"
 #: Largest violation of the reported worst-case block that still counts as feasible.
 FEASIBILITY_TOLERANCE = 1e-6
+#: Real weights: a reaction fits when its weights add up (in double precision) to at most C + this.
+REAL_CAPACITY_SLACK = 1e-7
+#: Real weights: a frontier pair is dropped when its upper bound is below the best value by more than this.
+FRONTIER_SLACK = 1e-9
 #: The cutting planes stop when the best g and the LP value are this close (relative to max(1, |g|)).
 CONVERGENCE_TOLERANCE = 1e-9
 #: Weight of the best point seen in a stabilised query (0 would be plain Kelley).
@@ -82,14 +87,14 @@ def _worst_case_violation(
     repair, why = _binary_vector(worst_case.get("repair"), n, "worst_case.repair")
     if repair is None:
         return None, why, None
-    used = sum(instance.weight[i] * produce[i] + instance.repair_weight[i] * repair[i] for i in range(n))
+    used = math.fsum(instance.weight[i] * produce[i] + instance.repair_weight[i] * repair[i] for i in range(n))
     violations = {
         "xi below 0": max([0.0, *(-float(v) for v in xi)]),
         "xi above 1": max([0.0, *(float(v) - 1.0 for v in xi)]),
         "sum of xi above the budget": max(0.0, math.fsum(float(v) for v in xi) - instance.budget),
         "produce without select": float(max([0, *(p - s for p, s in zip(produce, selected, strict=True))])),
         "repair without produce": float(max([0, *(r - p for r, p in zip(repair, produce, strict=True))])),
-        "capacity": float(max(0, used - instance.capacity)),
+        "capacity": max(0.0, used - instance.capacity),
     }
     worst_name = max(violations, key=lambda k: violations[k])
     worst = violations[worst_name] + 0.0  # no negative zero
@@ -99,10 +104,13 @@ def _worst_case_violation(
 
 
 class _SecondStage:
-    """g(ξ) for one selection: the best reaction by a dynamic program over the used capacity."""
+    """g(ξ) for one selection: the best reaction by a dynamic program over the used capacity (integral
+    weights) or over the (weight, value) frontier (real weights)."""
 
     def __init__(self, instance: Instance, items: list[int]) -> None:
-        self.capacity = instance.capacity
+        self.integral = instance.integral
+        self.capacity = int(instance.capacity) if self.integral else 0
+        self.real_capacity = float(instance.capacity) + REAL_CAPACITY_SLACK
         self.items = items
         self.penalty = np.array([instance.outsource_penalty[i] for i in items], dtype=np.float64)
         self.produce_weight = [instance.weight[i] for i in items]
@@ -113,6 +121,8 @@ class _SecondStage:
 
         ``loss`` is p̂ξ per item of ``items``; the table holds, per used capacity ≤ w, the best value.
         """
+        if not self.integral:
+            return self.best_real(loss)
         capacity = self.capacity
         value = np.zeros(capacity + 1)
         steps: list[tuple[int, npt.NDArray[np.int8]]] = []
@@ -125,7 +135,7 @@ class _SecondStage:
             if not usable:
                 continue
             # both candidates come from the table before this item, so it is used at most once
-            candidates = [(code, w, value[: capacity + 1 - w] + gain) for code, gain, w in usable]
+            candidates = [(code, int(w), value[: capacity + 1 - int(w)] + gain) for code, gain, w in usable]
             step = np.zeros(capacity + 1, dtype=np.int8)
             for code, w, candidate in candidates:
                 improves = candidate > value[w:]
@@ -141,8 +151,75 @@ class _SecondStage:
                 continue
             produced[position] = True
             repaired[position] = code == 2
-            room -= self.repair_weight[position] if code == 2 else self.produce_weight[position]
+            room -= int(self.repair_weight[position] if code == 2 else self.produce_weight[position])
         return float(value[capacity]), produced, repaired
+
+    def best_real(self, loss: FloatArray) -> tuple[float, BoolArray, BoolArray]:
+        """The same maximum for real weights: a frontier of (used weight, value) pairs, grown item by item.
+
+        A pair survives if no pair of at most its weight has at least its value, and if its value plus an
+        upper bound on what the items still to come can add in the room left reaches the best value known.
+        The bound: an item whose options have gains g at weights w adds at most min(G, r·w') with room w'
+        (G its largest usable gain, r its largest gain per weight), a fractional knapsack of the items
+        (G/r, G). The best value known comes from pairs completed by the items to come of finite r, taken
+        whole (their largest-gain option) in order of r while they fit.
+        """
+        limit = self.real_capacity
+        count = len(self.items)
+        gains = np.stack([self.penalty - loss, self.penalty])  # row 0: produce only, row 1: repair too
+        weights = np.array([self.produce_weight, self.repair_weight], dtype=np.float64).reshape(2, count)
+        usable = (gains > 0) & (weights <= limit)
+        per_weight = np.where(usable, gains / np.maximum(weights, 1e-300), -np.inf)
+        per_weight = np.where(usable & (weights == 0), np.inf, per_weight)
+        top_rate = per_weight.max(axis=0)
+        top_gain = np.where(usable, gains, 0.0).max(axis=0)
+        top_option = np.where(usable, gains, -np.inf).argmax(axis=0)
+        top_weight = weights[top_option, np.arange(count)]
+        order = [int(k) for k in np.argsort(-top_rate, kind="stable") if usable[:, k].any()]
+        frontier_w, frontier_v = np.zeros(1), np.zeros(1)
+        trail: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.int8]]] = []
+        best_known = 0.0
+        for depth, k in enumerate(order):
+            rest = order[depth + 1 :]
+            pieces_w, pieces_v = [frontier_w], [frontier_v]
+            pieces_from, pieces_code = [np.arange(frontier_w.size)], [np.zeros(frontier_w.size, dtype=np.int8)]
+            for code in (1, 2):
+                if usable[code - 1, k]:
+                    room_ok = np.flatnonzero(frontier_w + weights[code - 1, k] <= limit)
+                    pieces_w.append(frontier_w[room_ok] + weights[code - 1, k])
+                    pieces_v.append(frontier_v[room_ok] + gains[code - 1, k])
+                    pieces_from.append(room_ok)
+                    pieces_code.append(np.full(room_ok.size, code, dtype=np.int8))
+            all_w, all_v = np.concatenate(pieces_w), np.concatenate(pieces_v)
+            by_weight = np.lexsort((-all_v, all_w))
+            running = np.maximum.accumulate(all_v[by_weight])
+            undominated = by_weight[np.concatenate([[True], all_v[by_weight][1:] > running[:-1]])]
+            room = limit - all_w[undominated]
+            value = all_v[undominated]
+            if rest:
+                free = [j for j in rest if top_rate[j] == np.inf]
+                paid = [j for j in rest if top_rate[j] != np.inf]
+                extra = float(top_gain[free].sum()) if free else 0.0
+                relaxed_w = np.concatenate([[0.0], np.cumsum(top_gain[paid] / top_rate[paid])])
+                whole_w = np.concatenate([[0.0], np.cumsum(top_weight[paid])])
+                cumulative_gain = np.concatenate([[0.0], np.cumsum(top_gain[paid])])
+                whole = cumulative_gain[np.searchsorted(whole_w, room, side="right") - 1]
+                best_known = max(best_known, float((value + whole).max()))
+                ceiling = value + extra + np.interp(room, relaxed_w, cumulative_gain)
+                hopeful = ceiling >= best_known - FRONTIER_SLACK * max(1.0, abs(best_known))
+                undominated = undominated[hopeful]
+            best_known = max(best_known, float(all_v[undominated].max()))
+            frontier_w, frontier_v = all_w[undominated], all_v[undominated]
+            trail.append((np.concatenate(pieces_from)[undominated], np.concatenate(pieces_code)[undominated]))
+        produced = np.zeros(count, dtype=np.bool_)
+        repaired = np.zeros(count, dtype=np.bool_)
+        at = int(np.argmax(frontier_v))
+        for depth in range(len(order) - 1, -1, -1):
+            came_from, codes = trail[depth]
+            produced[order[depth]] = codes[at] > 0
+            repaired[order[depth]] = codes[at] == 2
+            at = int(came_from[at])
+        return float(frontier_v.max()), produced, repaired
 
 
 def worst_case_value(instance: Instance, selected: list[int], first_query: FloatArray | None = None) -> float:

@@ -4,7 +4,8 @@ These functions are shared by every solver; ``check`` has its own implementation
 
 * :func:`best_reaction` solves the second stage for item values: each item is left out, produced
   (weight c, value v₁) or produced and repaired (weight c + t, value v₂) — a multiple-choice
-  knapsack solved by dynamic programming over the integral capacity, O(n·C).
+  knapsack solved by dynamic programming over the capacity, O(n·C), when the weights are integral,
+  and otherwise over the Pareto front of (weight, value) pairs (exact for real weights).
 * :func:`evaluate` computes min_ξ max_{(y,r) ∈ Y(x)} of the second-stage profit by Kelley's cutting
   planes over ξ: an LP over (ξ, z) with one cut per reaction found so far, and the dynamic program
   at the LP's ξ to find the next reaction, until the LP value and the best reaction meet.
@@ -22,24 +23,28 @@ import numpy.typing as npt
 from solvers.knapsack_2ro.schema import Instance
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Relative tolerance at which the cutting planes of :func:`evaluate` are considered to meet.
 EVALUATION_TOLERANCE = 1e-9
+#: With real weights a reaction fits when its weights sum (in double precision) to at most C + this.
+CAPACITY_TOLERANCE = 1e-7
+#: A Pareto state is dropped when its bound is below the best known value by more than this (relative).
+PARETO_BOUND_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
 class Data:
-    """An instance as numpy arrays."""
+    """An instance as numpy arrays (weights as floats; ``integral`` says whether they are all integers)."""
 
-    capacity: int
+    capacity: float
     budget: float
     profit: FloatArray
     degradation: FloatArray
-    weight: IntArray
-    repair_weight: IntArray
+    weight: FloatArray
+    repair_weight: FloatArray
     penalty: FloatArray
+    integral: bool = True
 
     @property
     def n(self) -> int:
@@ -54,9 +59,10 @@ class Data:
             budget=instance.budget,
             profit=np.asarray(instance.profit, dtype=np.float64),
             degradation=np.asarray(instance.degradation, dtype=np.float64),
-            weight=np.asarray(instance.weight, dtype=np.int64),
-            repair_weight=np.asarray(instance.repair_weight, dtype=np.int64),
+            weight=np.asarray(instance.weight, dtype=np.float64),
+            repair_weight=np.asarray(instance.repair_weight, dtype=np.float64),
             penalty=np.asarray(instance.outsource_penalty, dtype=np.float64),
+            integral=instance.integral,
         )
 
 
@@ -99,8 +105,7 @@ def best_reaction(
 
     Items outside ``allowed`` are never produced. Returns the optimal value and reaction.
     """
-    capacity = data.capacity
-    best = np.zeros(capacity + 1)
+    capacity = data.capacity + (0.0 if data.integral else CAPACITY_TOLERANCE)
     candidates = [
         i
         for i in range(data.n)
@@ -110,33 +115,144 @@ def best_reaction(
             or (value_repair[i] > 0 and data.weight[i] + data.repair_weight[i] <= capacity)
         )
     ]
-    choices = np.zeros((len(candidates), capacity + 1), dtype=np.int8)
-    for row, i in enumerate(candidates):
+    options = [
+        ((value_produce[i], data.weight[i]), (value_repair[i], data.weight[i] + data.repair_weight[i]))
+        for i in candidates
+    ]
+    if data.integral:
+        value, chosen = _capacity_program(int(data.capacity), options)
+    else:
+        value, chosen = _pareto_program(capacity, options)
+    produce = np.zeros(data.n, dtype=np.bool_)
+    repair = np.zeros(data.n, dtype=np.bool_)
+    for i, option in zip(candidates, chosen, strict=True):
+        produce[i] = option > 0
+        repair[i] = option == 2
+    return value, Reaction(produce, repair)
+
+
+ItemOptions = tuple[tuple[float, float], tuple[float, float]]
+"""(value, weight) of producing an item, then of producing and repairing it."""
+
+
+def _capacity_program(capacity: int, items: list[ItemOptions]) -> tuple[float, list[int]]:
+    """Multiple-choice knapsack over an integral capacity (integral weights): value and option per item."""
+    best = np.zeros(capacity + 1)
+    choices = np.zeros((len(items), capacity + 1), dtype=np.int8)
+    for row, item_options in enumerate(items):
         previous = best.copy()
-        for option, (value, item_weight) in enumerate(
-            ((value_produce[i], data.weight[i]), (value_repair[i], data.weight[i] + data.repair_weight[i])),
-            start=1,
-        ):
+        for option, (value, raw_weight) in enumerate(item_options, start=1):
+            item_weight = int(raw_weight)
             if value <= 0 or item_weight > capacity:
                 continue
             shifted = previous[: capacity + 1 - item_weight] + value
             better = shifted > best[item_weight:]
             best[item_weight:][better] = shifted[better]
             choices[row, item_weight:][better] = option
-    produce = np.zeros(data.n, dtype=np.bool_)
-    repair = np.zeros(data.n, dtype=np.bool_)
+    chosen = [0] * len(items)
     remaining = capacity
-    for row in range(len(candidates) - 1, -1, -1):
-        option = choices[row, remaining]
-        if option == 0:
+    for row in range(len(items) - 1, -1, -1):
+        option = int(choices[row, remaining])
+        chosen[row] = option
+        if option:
+            remaining -= int(items[row][option - 1][1])
+    return float(best[capacity]), chosen
+
+
+def _hull_segments(capacity: float, item_options: ItemOptions) -> list[tuple[float, float]]:
+    """(weight, value) steps of the concave hull of an item's useful options from (0, 0), best ratio first."""
+    points = [(weight, value) for value, weight in item_options if value > 0 and weight <= capacity]
+    if len(points) == 2 and points[1][1] <= points[0][1]:
+        points = points[:1]  # repairing costs weight and adds nothing
+    if len(points) == 2:
+        (w1, v1), (w2, v2) = points
+        if w1 > 0 and (v2 - v1) * w1 >= v1 * (w2 - w1):  # the repair step is at least as efficient: one step
+            points = points[1:]
+    segments, previous = [], (0.0, 0.0)
+    for weight, value in points:
+        segments.append((weight - previous[0], value - previous[1]))
+        previous = (weight, value)
+    return segments
+
+
+def _pareto_program(capacity: float, items: list[ItemOptions]) -> tuple[float, list[int]]:
+    """Multiple-choice knapsack with real weights: the Pareto front of (weight, value) states, item by item.
+
+    A state is kept only if no state of at most its weight has at least its value, so the front is
+    sorted by weight with strictly increasing values and its last state is the best. A state is also
+    dropped when its value plus the LP bound of the items still to come (the concave hulls of their
+    options, filled greedily into the room left) is below a known solution's value. Exact: only
+    dominated, overweight or hopeless states are dropped.
+    """
+    # items by their best ratio, so that good states come early and the bound bites
+    hulls = [_hull_segments(capacity, options) for options in items]
+    ratio = [max((v / w if w > 0 else np.inf) for w, v in hull) if hull else 0.0 for hull in hulls]
+    order = sorted(range(len(items)), key=lambda k: -ratio[k])
+    position = {item: row for row, item in enumerate(order)}
+    steps = [(w, v, position[k]) for k, hull in enumerate(hulls) for w, v in hull]
+    steps.sort(key=lambda step: -(step[1] / step[0]) if step[0] > 0 else -np.inf)
+    step_weight = np.array([w for w, _, _ in steps])
+    step_value = np.array([v for _, v, _ in steps])
+    step_row = np.array([row for _, _, row in steps], dtype=np.int64)
+    lower = _greedy_value(capacity, step_weight, step_value, step_row)
+    weights = np.zeros(1)
+    values = np.zeros(1)
+    history: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]] = []
+    for row, item in enumerate(order):
+        new_weights, new_values = [weights], [values]
+        parents = [np.arange(weights.size)]
+        codes = [np.zeros(weights.size, dtype=np.int8)]
+        for option, (value, item_weight) in enumerate(items[item], start=1):
+            if value <= 0:
+                continue
+            fits = weights + item_weight <= capacity
+            new_weights.append(weights[fits] + item_weight)
+            new_values.append(values[fits] + value)
+            parents.append(np.flatnonzero(fits))
+            codes.append(np.full(int(fits.sum()), option, dtype=np.int8))
+        all_weights = np.concatenate(new_weights)
+        all_values = np.concatenate(new_values)
+        sorting = np.lexsort((-all_values, all_weights))
+        sorted_values = all_values[sorting]
+        best_before = np.maximum.accumulate(np.concatenate([[-np.inf], sorted_values[:-1]]))
+        kept = sorting[sorted_values > best_before]
+        lower = max(lower, float(all_values[kept[-1]]))
+        later = step_row > row
+        if later.any():
+            zero = later & (step_weight == 0)
+            positive = later & (step_weight > 0)
+            room = np.concatenate([[0.0], np.cumsum(step_weight[positive])])
+            gain = np.concatenate([[0.0], np.cumsum(step_value[positive])])
+            left = capacity - all_weights[kept]
+            base = all_values[kept] + float(step_value[zero].sum())
+            # completing a state with the later steps in ratio order while they fit is a solution
+            lower = max(lower, float((base + gain[np.searchsorted(room, left, side="right") - 1]).max()))
+            bound = base + np.interp(left, room, gain)
+            kept = kept[bound >= lower - PARETO_BOUND_TOLERANCE * max(1.0, abs(lower))]
+        weights, values = all_weights[kept], all_values[kept]
+        history.append((np.concatenate(parents)[kept], np.concatenate(codes)[kept]))
+    chosen = [0] * len(items)
+    state = int(np.argmax(values))
+    for row in range(len(order) - 1, -1, -1):
+        parents_of_row, codes_of_row = history[row]
+        chosen[order[row]] = int(codes_of_row[state])
+        state = int(parents_of_row[state])
+    return float(values.max()), chosen
+
+
+def _greedy_value(capacity: float, weight: FloatArray, value: FloatArray, owner: npt.NDArray[np.int64]) -> float:
+    """Value of a feasible choice: hull steps taken in ratio order while they fit (an item's second step
+    only after its first)."""
+    room, total, skipped = capacity, 0.0, set()
+    for w, v, item in zip(weight.tolist(), value.tolist(), owner.tolist(), strict=True):
+        if item in skipped:
             continue
-        i = candidates[row]
-        produce[i] = True
-        remaining -= int(data.weight[i])
-        if option == 2:
-            repair[i] = True
-            remaining -= int(data.repair_weight[i])
-    return float(best[capacity]), Reaction(produce, repair)
+        if w <= room:
+            room -= w
+            total += v
+        else:
+            skipped.add(item)
+    return total
 
 
 def reaction_value(data: Data, reaction: Reaction, xi: FloatArray) -> float:

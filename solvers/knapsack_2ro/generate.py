@@ -8,8 +8,9 @@ With weights cᵢ ~ U[1, R] and capacity C = ⌊h / (H + 1) · Σc⌋, Γ = budg
 * repair weight t: ``UN`` U[1, c]; ``WC`` U[p̂/2 − R/40, p̂/2 + R/40];
   ``ASC`` U[p̂/2 + c/10 − R/1000, p̂/2 + c/10 + R/1000]; ``SC`` p̂/2 + c/10.
 
-Every number is rounded down to an integer, as in the published files, and profits and weights are
-kept at least 1 (a weakly correlated item with small c could otherwise get a negative profit).
+Every number is rounded down to an integer, as in the published files, unless ``integral=False``: then
+the numbers are the real values the recipe draws (as the Neur2RO code generates them). Profits and
+weights are kept at least 1 (a weakly correlated item with small c could otherwise get a negative profit).
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ def generate(
     budget_factor: float = 0.15,
     max_weight: int = 1000,
     capacity_denominator: int = 100,
+    integral: bool = True,
 ) -> JSON:
-    """A raw ``json`` instance; ``max_weight`` is R and ``capacity_denominator`` is H of the recipe."""
+    """A raw ``json`` instance; ``max_weight`` is R and ``capacity_denominator`` is H of the recipe.
+
+    ``integral``: round every number down, as the published files are; False keeps the real values.
+    """
     if correlation not in CORRELATIONS:
         raise ValueError(f"correlation must be one of {CORRELATIONS}")
     if n < 1 or max_weight < 1 or not 0 <= delta <= 1 or not 0 <= budget_factor <= 1:
@@ -63,20 +68,26 @@ def generate(
         repair_weight = rng.uniform(center - big_r / 1000, center + big_r / 1000)
     else:
         repair_weight = degradation / 2 + weight / 10
-    weights = np.maximum(np.floor(weight), 1).astype(int)
-    repair_weights = np.maximum(np.floor(repair_weight), 1).astype(int)
-    capacity = math.floor(h / (capacity_denominator + 1) * float(weights.sum()))
+    if integral:
+        weight, repair_weight = np.floor(weight), np.floor(repair_weight)
+        profit, degradation, penalty = np.floor(profit), np.floor(degradation), np.floor(penalty)
+    weight, repair_weight = np.maximum(weight, 1.0), np.maximum(repair_weight, 1.0)
+    capacity = h / (capacity_denominator + 1) * float(weight.sum())
+
+    def number(value: float) -> float:
+        return int(value) if integral else float(value)
+
     return {
         "format": "json",
-        "capacity": int(capacity),
+        "capacity": number(math.floor(capacity) if integral else capacity),
         "budget": float(budget_factor * n),
         "items": [
             {
-                "profit": float(np.floor(profit[i])),
-                "degradation": float(np.floor(degradation[i])),
-                "weight": int(weights[i]),
-                "repair_weight": int(repair_weights[i]),
-                "outsource_penalty": float(np.floor(penalty[i])),
+                "profit": float(profit[i]),
+                "degradation": float(degradation[i]),
+                "weight": number(weight[i]),
+                "repair_weight": number(repair_weight[i]),
+                "outsource_penalty": float(penalty[i]),
             }
             for i in range(n)
         ],

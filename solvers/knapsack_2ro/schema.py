@@ -12,9 +12,10 @@ from solvers.base import JSON, InvalidInstance, errors_from_validation
 
 #: Most items an instance may have.
 MAX_ITEMS = 500
-#: Largest capacity; the second-stage dynamic program keeps n × (capacity + 1) choices.
+#: Largest capacity and weight; with integral data the second-stage dynamic program keeps n × (capacity + 1)
+#: choices.
 MAX_CAPACITY = 1_000_000
-#: Largest n × (capacity + 1), the size of the dynamic program's table (bytes).
+#: Largest n × (capacity + 1), the size of the dynamic program's table (bytes), for integral data.
 MAX_DP_CELLS = 50_000_000
 #: Largest absolute value of a profit, degradation or penalty.
 MAX_MAGNITUDE = 1e9
@@ -22,7 +23,10 @@ MAX_MAGNITUDE = 1e9
 MAX_TEXT_CHARS = 2_000_000
 
 NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
-Weight = Annotated[int, Field(ge=0, le=MAX_CAPACITY, description="Integral weight (scale your data if needed).")]
+Weight = Annotated[
+    float,
+    Field(ge=0, le=MAX_CAPACITY, allow_inf_nan=False, description="Weight (real; integral data are solved fastest)."),
+]
 
 
 class ItemModel(BaseModel):
@@ -43,7 +47,9 @@ class JsonInstanceModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["json"] = "json"
-    capacity: Annotated[int, Field(ge=0, le=MAX_CAPACITY, description="Knapsack capacity C (integral).")]
+    capacity: Annotated[
+        float, Field(ge=0, le=MAX_CAPACITY, allow_inf_nan=False, description="Knapsack capacity C (real).")
+    ]
     budget: Annotated[float, Field(ge=0, le=MAX_ITEMS, allow_inf_nan=False, description="Uncertainty budget Γ.")]
     items: Annotated[list[ItemModel], Field(min_length=1, max_length=MAX_ITEMS)]
 
@@ -82,20 +88,28 @@ class SolutionModel(BaseModel):
 
 @dataclass(frozen=True)
 class Instance:
-    """A parsed, validated instance (plain tuples; evaluation turns them into arrays)."""
+    """A parsed, validated instance (plain tuples; evaluation turns them into arrays).
 
-    capacity: int
+    Capacity and weights are ``int`` where the number is integral, ``float`` otherwise.
+    """
+
+    capacity: float
     budget: float
     profit: tuple[float, ...]
     degradation: tuple[float, ...]
-    weight: tuple[int, ...]
-    repair_weight: tuple[int, ...]
+    weight: tuple[float, ...]
+    repair_weight: tuple[float, ...]
     outsource_penalty: tuple[float, ...]
 
     @property
     def n(self) -> int:
         """Number of items."""
         return len(self.profit)
+
+    @property
+    def integral(self) -> bool:
+        """True when the capacity and every weight are integers (then the dynamic program runs over the capacity)."""
+        return all(isinstance(v, int) for v in (self.capacity, *self.weight, *self.repair_weight))
 
     def as_json(self) -> JSON:
         """The instance in the ``json`` format."""
@@ -122,9 +136,14 @@ def _integral(token: str, loc: list[str | int], errors: list[JSON], what: str) -
     if value is None:
         return None
     if value != math.floor(value):
-        errors.append({"loc": loc, "msg": f"{what} must be an integer (the dynamic program needs integral weights)"})
+        errors.append({"loc": loc, "msg": f"{what} must be an integer"})
         return None
     return int(value)
+
+
+def _exact(value: float) -> float:
+    """An integral number as ``int`` (weights and capacity: the dynamic program's fast path), others as ``float``."""
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def _number(token: str, loc: list[str | int], errors: list[JSON], what: str) -> float | None:
@@ -150,7 +169,7 @@ def parse_ad_text(text: str) -> JSON:
     if len(header) != 3:
         raise InvalidInstance([{"loc": ["text", "line 1"], "msg": f"line 1 must be `n C Γ`, got {len(header)} fields"}])
     n = _integral(header[0], ["text", "line 1", "n"], errors, "n")
-    capacity = _integral(header[1], ["text", "line 1", "C"], errors, "capacity C")
+    capacity = _number(header[1], ["text", "line 1", "C"], errors, "capacity C")
     budget = _number(header[2], ["text", "line 1", "Γ"], errors, "budget Γ")
     if n is not None and not 1 <= n <= MAX_ITEMS:
         errors.append({"loc": ["text", "line 1", "n"], "msg": f"n must be between 1 and MAX_ITEMS = {MAX_ITEMS}"})
@@ -165,8 +184,8 @@ def parse_ad_text(text: str) -> JSON:
             continue
         profit = _number(fields[0], [*loc, "p̄"], errors, "profit p̄")
         degradation = _number(fields[1], [*loc, "p̂"], errors, "degradation p̂")
-        repair_weight = _integral(fields[2], [*loc, "t"], errors, "repair weight t")
-        weight = _integral(fields[3], [*loc, "c"], errors, "weight c")
+        repair_weight = _number(fields[2], [*loc, "t"], errors, "repair weight t")
+        weight = _number(fields[3], [*loc, "c"], errors, "weight c")
         penalty = _number(fields[4], [*loc, "f"], errors, "outsourcing penalty f")
         items.append(
             {
@@ -200,23 +219,25 @@ def parse(raw: Any) -> Instance:
     errors: list[JSON] = []
     if model.budget > n:
         errors.append({"loc": ["budget"], "msg": f"budget Γ = {model.budget} exceeds the number of items {n}"})
-    if n * (model.capacity + 1) > MAX_DP_CELLS:
+    integral = all(float(v).is_integer() for v in (model.capacity, *(i.weight for i in model.items)))
+    integral = integral and all(float(item.repair_weight).is_integer() for item in model.items)
+    if integral and n * (model.capacity + 1) > MAX_DP_CELLS:
         errors.append(
             {
                 "loc": ["capacity"],
-                "msg": f"n × (capacity + 1) = {n * (model.capacity + 1)} exceeds "
-                f"MAX_DP_CELLS = {MAX_DP_CELLS}; scale the weights and capacity down",
+                "msg": f"n × (capacity + 1) = {n * (int(model.capacity) + 1)} exceeds "
+                f"MAX_DP_CELLS = {MAX_DP_CELLS} (integral weights); scale the weights and capacity down",
             }
         )
     if errors:
         raise InvalidInstance(errors)
     return Instance(
-        capacity=model.capacity,
+        capacity=_exact(model.capacity),
         budget=model.budget,
         profit=tuple(item.profit for item in model.items),
         degradation=tuple(item.degradation for item in model.items),
-        weight=tuple(item.weight for item in model.items),
-        repair_weight=tuple(item.repair_weight for item in model.items),
+        weight=tuple(_exact(item.weight) for item in model.items),
+        repair_weight=tuple(_exact(item.repair_weight) for item in model.items),
         outsource_penalty=tuple(item.outsource_penalty for item in model.items),
     )
 

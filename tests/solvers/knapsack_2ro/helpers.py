@@ -37,9 +37,10 @@ def published_reference() -> dict[str, float]:
         return {row["instance"]: float(row["bp_best_profit"]) for row in csv.DictReader(handle)}
 
 
-def small_instance(seed: int, n: int = 6, correlation: str = "UN") -> Instance:
-    """A generated instance small enough to enumerate (R = 60 keeps the capacity small)."""
-    raw = generate(seed, n=n, correlation=correlation, delta=0.5, budget_factor=0.35, max_weight=60)
+def small_instance(seed: int, n: int = 6, correlation: str = "UN", integral: bool = True) -> Instance:
+    """A generated instance small enough to enumerate (R = 60 keeps the capacity small); real-valued
+    data when not ``integral``."""
+    raw = generate(seed, n=n, correlation=correlation, delta=0.5, budget_factor=0.35, max_weight=60, integral=integral)
     return parse(raw)
 
 

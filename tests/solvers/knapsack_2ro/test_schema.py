@@ -61,11 +61,21 @@ def test_every_field_problem_is_listed_with_its_location() -> None:
     assert ("json", "items", 2, "colour") in locations
 
 
-def test_fractional_weights_are_refused_with_a_reason() -> None:
+def test_real_weights_and_capacity_are_accepted_in_both_formats() -> None:
+    raw = generate(4, n=10, correlation="WC", integral=False)
+    instance = parse(raw)
+    assert not instance.integral
+    assert instance.capacity == raw["capacity"] and instance.weight[3] == raw["items"][3]["weight"]
+    assert parse({"format": "ad", "text": to_ad_text(raw)}) == instance
+    assert parse(EXAMPLE).integral  # integral data keep the dynamic program over the capacity
+
+
+def test_a_negative_or_infinite_weight_is_refused_where_it_is() -> None:
     raw = copy.deepcopy(EXAMPLE)
-    raw["items"][0]["repair_weight"] = 2.5
-    errors = errors_of(raw)
-    assert errors[0]["loc"][-1] == "repair_weight"
+    raw["items"][0]["repair_weight"] = -2.5
+    raw["capacity"] = float("inf")
+    locations = {tuple(error["loc"])[-1] for error in errors_of(raw)}
+    assert {"repair_weight", "capacity"} <= locations
 
 
 def test_budget_above_the_number_of_items_is_refused() -> None:

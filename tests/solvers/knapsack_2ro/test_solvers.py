@@ -11,7 +11,7 @@ import pytest
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.knapsack_2ro import KIND
-from solvers.knapsack_2ro.check import check
+from solvers.knapsack_2ro.check import check, worst_case_value
 from solvers.knapsack_2ro.evaluation import Data, evaluate, first_stage_profit, second_stage
 from solvers.knapsack_2ro.exact import BranchAndPriceSolver
 from solvers.knapsack_2ro.generate import generate
@@ -42,6 +42,25 @@ def test_exact_is_optimal_against_enumeration_of_every_selection(seed: int, corr
     assert result.gap is not None and result.gap <= 1e-6
     verdict = check(instance, result.solution or {})
     assert verdict.feasible and verdict.objective == pytest.approx(result.objective, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_every_solver_answers_real_valued_data_and_exact_stays_optimal(seed: int, correlation: str) -> None:
+    instance = small_instance(seed, n=7, correlation=correlation, integral=False)
+    assert not instance.integral and not float(instance.capacity).is_integer()
+    # the optimum by enumeration, each selection valued by the independent check
+    best = max(worst_case_value(instance, [int(v) for v in selected]) for selected in all_binary(instance.n))
+    for name, options in (("exact", {"rel_gap": 0}), ("nominal", {}), ("neur2ro", {"time_limit_s": 10})):
+        solver = KIND.solvers[name].load()
+        result = solver.solve(instance, solver.Options(**options), NullProgress(), NeverCancel())
+        assert result.objective is not None and result.solution is not None
+        verdict = check(instance, result.solution)
+        assert verdict.feasible, verdict
+        assert verdict.objective == pytest.approx(result.objective, rel=1e-9)
+        assert result.objective <= best + 1e-7 * abs(best)
+        if name == "exact":
+            assert result.status is SolutionStatus.optimal
+            assert result.objective == pytest.approx(best, rel=1e-9)
 
 
 @pytest.mark.parametrize("name", N20)

@@ -194,22 +194,23 @@ def train_family(family: Family, epochs: int, log: Callable[[str], None] = print
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: (re)label and train one family's model."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--family", required=True, choices=get_args(Family))
+    parser.add_argument("--family", choices=get_args(Family), help="the model to train (default: every family's)")
     parser.add_argument("--relabel", action="store_true", help="collect the labels again (HiGHS runs)")
     parser.add_argument("--instances", type=int, default=20, help="training instances to label")
     parser.add_argument("--label-time", type=float, default=20.0, help="seconds of HiGHS per training instance")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--labels-only", action="store_true", help="stop after writing the labels")
     args = parser.parse_args(argv)
-    family: Family = args.family
-    if args.relabel:
-        labels = collect_labels(family, TRAINING_SEEDS[: args.instances], args.label_time)
-        labels.save(labels_path(family))
-    if args.labels_only:
-        return 0
-    network = train_family(family, args.epochs)
-    network.save(model_path(family))
-    print({key: network.metadata[key] for key in ("train_loss", "validation_loss", "trust_region")})
+    families: tuple[Family, ...] = (args.family,) if args.family else get_args(Family)
+    for family in families:
+        if args.relabel:
+            labels = collect_labels(family, TRAINING_SEEDS[: args.instances], args.label_time)
+            labels.save(labels_path(family))
+        if args.labels_only:
+            continue
+        network = train_family(family, args.epochs)
+        network.save(model_path(family))
+        print(family, {key: network.metadata[key] for key in ("train_loss", "validation_loss", "trust_region")})
     return 0
 
 

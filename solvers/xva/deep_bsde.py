@@ -51,8 +51,11 @@ ADAM_EPS = 1e-8
 LOSS_CURVE_POINTS = 20
 
 
-class Stopped(Exception):
-    """Training or evaluation was stopped by cancellation."""
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A float32 tensor (the networks' precision) of a numpy array."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,8 @@ class GroupNetworks:
         sizes = [inputs, hidden, hidden, outputs]
         self.parameters: list[torch.Tensor] = []
         for fan_in, fan_out in itertools.pairwise(sizes):
-            weight = torch.randn(groups, fan_in, fan_out, generator=generator, dtype=torch.float64) / math.sqrt(fan_in)
-            self.parameters += [weight.requires_grad_(), torch.zeros(groups, 1, fan_out, dtype=torch.float64)]
+            weight = torch.randn(groups, fan_in, fan_out, generator=generator, dtype=torch.float32) / math.sqrt(fan_in)
+            self.parameters += [weight.requires_grad_(), torch.zeros(groups, 1, fan_out, dtype=torch.float32)]
             self.parameters[-1].requires_grad_()
 
     def __call__(self, features: torch.Tensor, groups: np.ndarray | None = None) -> torch.Tensor:
@@ -118,6 +121,7 @@ def train(
     networks: GroupNetworks,
     loss_of: Callable[[torch.Tensor], torch.Tensor],
     samples: int,
+    batch: int,
     steps: int,
     options: DeepBsdeOptions,
     generator: torch.Generator,
@@ -135,7 +139,7 @@ def train(
     for step in range(steps):
         if not keep_going():
             return step
-        rows = torch.randint(samples, (min(options.batch, samples),), generator=generator)
+        rows = torch.randint(samples, (min(batch, samples),), generator=generator)
         loss = loss_of(rows)
         gradients = torch.autograd.grad(loss, networks.parameters)
         rate = options.learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / steps))
@@ -179,16 +183,16 @@ class CleanValues:
         """f_g and (with ``slope``) ∂f_g/∂log S at (times, log spots), both (len(groups), rows); no training."""
         import torch
 
-        features = torch.from_numpy(self.features(groups, times, log_spots))
-        scale = torch.from_numpy(self.scale[groups])[:, None]
+        features = _tensor(self.features(groups, times, log_spots))
+        scale = _tensor(self.scale[groups])[:, None]
         if not slope:
             with torch.no_grad():
-                return (self.networks(features, groups)[..., 0] * scale).numpy()
+                return (self.networks(features, groups)[..., 0] * scale).numpy().astype(np.float64)
         features.requires_grad_()
         out = self.networks(features, groups)[..., 0] * scale
         (gradient,) = torch.autograd.grad(out.sum(), features)
-        moved_slope = gradient[..., 2] / torch.from_numpy(self.width[groups])[:, None]
-        return out.detach().numpy(), moved_slope.numpy()
+        moved_slope = gradient[..., 2] / _tensor(self.width[groups])[:, None]
+        return out.detach().numpy().astype(np.float64), moved_slope.numpy().astype(np.float64)
 
     def on_paths(self, groups: np.ndarray, time: float, log_spots: np.ndarray, slope: bool = False) -> np.ndarray:
         """f_g (or ∂f_g/∂log S with ``slope``) at ``time`` on paths, log spots (len(groups), paths): the networks
@@ -261,8 +265,8 @@ def _train_clean_values(
     sample_payoff = np.take_along_axis(payoff, sample_paths, axis=1) * discount
     values.scale = np.maximum(sample_payoff.std(axis=1), 1e-12)
     sample_log_spots = log_paths[groups.underlying[:, None], sample_paths, sample_dates]
-    features = torch.from_numpy(values.features(all_groups, sample_times, sample_log_spots))
-    target = torch.from_numpy(sample_payoff / values.scale[:, None])
+    features = _tensor(values.features(all_groups, sample_times, sample_log_spots))
+    target = _tensor(sample_payoff / values.scale[:, None])
 
     def loss_of(rows: torch.Tensor) -> torch.Tensor:
         return torch.mean((values.networks(features[:, rows])[..., 0] - target[:, rows]) ** 2)
@@ -287,7 +291,7 @@ def _train_clean_values(
         control[live, :, m] = np.exp(-rate * times[m]) * slope * increment
     summed = np.cumsum(control[:, :, ::-1], axis=2, dtype=np.float64)[:, :, ::-1]
     sample_control = summed[all_groups[:, None], sample_paths, sample_dates] * np.exp(rate * sample_times)
-    target = torch.from_numpy((sample_payoff - sample_control) / values.scale[:, None])
+    target = _tensor((sample_payoff - sample_control) / values.scale[:, None])
     second = options.value_steps - first
     done = _run_round(values, loss_of, samples, second, options, generator, keep_going, curve, progress, first)
     return done == second
@@ -311,7 +315,9 @@ def _run_round(
         curve.append((offset + step, loss))
         progress.log(f"deep_bsde layer 1 (clean values) step {offset + step}/{options.value_steps}: loss {loss:.4g}")
 
-    return train(values.networks, loss_of, samples, steps, options, generator, keep_going, report)
+    # about `batch` rows per step over all groups (each group's network sees its share, at least 128)
+    batch = max(128, options.batch // len(values.groups.maturity))
+    return train(values.networks, loss_of, samples, batch, steps, options, generator, keep_going, report)
 
 
 class InitialMargin:
@@ -373,9 +379,9 @@ class InitialMargin:
         if time >= self.horizon - TAU_EPS:
             zero = np.zeros(log_spot.shape[0])
             return zero, zero
-        features = torch.from_numpy(self.features(np.full(log_spot.shape[0], time), log_spot))[None]
+        features = _tensor(self.features(np.full(log_spot.shape[0], time), log_spot))[None]
         with torch.no_grad():
-            out = self.network(features)[0].numpy() * self.scale
+            out = self.network(features)[0].numpy().astype(np.float64) * self.scale
         return np.maximum(out[:, 0], 0.0), np.maximum(-out[:, 1], 0.0)
 
 
@@ -393,9 +399,9 @@ def _train_initial_margin(
 
     inputs, change = margin.samples(options.quantile_samples, rng)
     margin.scale = max(float(change.std()), 1e-12)
-    features = torch.from_numpy(inputs)[None]
-    target = torch.from_numpy(change / margin.scale)[None, :, None]
-    levels = torch.tensor([margin.level, 1.0 - margin.level], dtype=torch.float64)
+    features = _tensor(inputs)[None]
+    target = _tensor(change / margin.scale)[None, :, None]
+    levels = _tensor(np.array([margin.level, 1.0 - margin.level]))
 
     def loss_of(rows: torch.Tensor) -> torch.Tensor:
         error = target[:, rows] - margin.network(features[:, rows])
@@ -406,7 +412,8 @@ def _train_initial_margin(
         progress.log(f"deep_bsde layer 2 (initial margin) step {step}/{options.quantile_steps}: pinball {loss:.4g}")
 
     steps = options.quantile_steps
-    return train(margin.network, loss_of, len(change), steps, options, generator, keep_going, report) == steps
+    batch = options.batch
+    return train(margin.network, loss_of, len(change), batch, steps, options, generator, keep_going, report) == steps
 
 
 class DeepBsdeSolver:

@@ -53,7 +53,12 @@ class DeepBsdeOptions(CommonOptions):
         131_072, ge=1_024, le=2_097_152, description="(state, shock) samples that train layer 2."
     )
     hidden: int = Field(32, ge=4, le=256, description="Width of the two hidden layers of every network.")
-    batch: int = Field(1_024, ge=32, le=65_536, description="Samples per Adam step (per trade group in layer 1).")
+    batch: int = Field(
+        1_024,
+        ge=32,
+        le=65_536,
+        description="Samples per Adam step (layer 1: shared over the trade groups, at least 128 each).",
+    )
     learning_rate: float = Field(3e-3, gt=0, le=1.0, description="Adam's step size (cosine-annealed to 0).")
     training_share: float = Field(
         0.6,

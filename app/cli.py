@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -243,7 +244,9 @@ def serve(
             sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-B",
             "--concurrency", str(workers), "--loglevel", "INFO",
             "--schedule", str(data_dir / "celerybeat-schedule"),
-        ]
+        ],
+        start_new_session=True,  # its own group, so stopping it reaches its pool and solve processes
+        preexec_fn=_die_with_parent,
     )  # fmt: skip
     url = f"http://{host}:{port}"
     typer.echo(f"\nSolvent (embedded mode) at {url}  — docs at {url}/docs")
@@ -251,14 +254,37 @@ def serve(
     typer.echo(f"  export SOLVENT_URL={url} SOLVENT_KEY={created.key}\n")
     import uvicorn
 
+    # uvicorn re-raises a SIGTERM it caught by re-sending it after shutdown, which would kill this process
+    # before the `finally` below stops the worker; a SystemExit lets it run.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_process_group(worker, grace_s=15)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _die_with_parent() -> None:
+    """In the embedded worker (before exec): SIGKILL when `solvent serve` dies, even by SIGKILL (Linux only)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM to the process's group (warm shutdown), SIGKILL to whatever is left after grace_s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers of the group, even once the leader has exited
+    process.wait()
 
 
 class TrainCommand(TyperCommand):

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import ROOT, readme_walkthrough
+from tests.conftest import ROOT, readme_walkthrough, wait_for
 from tests.embedded import embedded_server
 
 
@@ -59,3 +59,17 @@ def test_readme_walkthrough_runs_in_a_bare_copy_of_the_repository(tmp_path: Path
         assert result["verification"]["feasible"] is True
         assert "event: status" in walked.stdout  # the SSE stream ran to the job's end
         assert (tmp_path / "var" / "solvent.sqlite").exists()
+    # stopping `solvent serve` (SIGTERM) stops its worker, its pool and every solve process with it
+    wait_for(lambda: not processes_mentioning(str(tmp_path / "var")), 20, what="no process left of the server")
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids of live processes whose command line contains text."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            continue
+    return found

@@ -74,3 +74,24 @@ def test_published_knapsack_instance_in_ad_format_returns_bound_gap_and_worst_ca
     assert result["verification"]["objective"] == pytest.approx(result["objective"], rel=1e-9)
     events = api.request("GET", f"/v1/jobs/{job['id']}/events").json()["items"]
     assert any(e["type"] == "bound" for e in events) and any(e["type"] == "incumbent" for e in events)
+
+
+def test_real_valued_knapsack_instance_gets_a_verified_answer_from_every_solver(api: Api) -> None:
+    from solvers.knapsack_2ro.generate import generate, to_ad_text
+
+    raw = generate(9_001, n=12, correlation="WC", integral=False)  # real weights, repair weights and capacity
+    assert not float(raw["capacity"]).is_integer() and not float(raw["items"][0]["weight"]).is_integer()
+    objectives = {}
+    for solver in api.request("GET", "/v1/kinds/knapsack_2ro").json()["solvers"]:
+        name = solver["name"]
+        for instance in (raw, {"format": "ad", "text": to_ad_text(raw)}):  # both formats carry the real values
+            job = api.submit("knapsack_2ro", instance, solver=name, options={"time_limit_s": 60})
+            done = api.wait(job["id"], timeout=150)
+            assert done["status"] == "succeeded", (name, done)
+            result = api.request("GET", f"/v1/jobs/{job['id']}/result").json()
+            assert result["verification"]["feasible"] is True, (name, result["verification"])
+            assert result["verification"]["objective"] == pytest.approx(result["objective"], rel=1e-9)
+            objectives[name, instance["format"]] = result["objective"]
+    assert {name for name, _ in objectives} == {"exact", "nominal", "neur2ro"}
+    assert objectives["exact", "json"] == pytest.approx(objectives["exact", "ad"], rel=1e-9)
+    assert all(value <= objectives["exact", "json"] + 1e-6 for value in objectives.values())  # exact is the best

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Iterable
 from functools import cache
@@ -48,6 +49,11 @@ def get_sender() -> Celery:
     app = Celery("solvent-api")
     app.conf.update(celery_config(get_settings().broker_url))
     return app
+
+
+# A forked child (a worker's pool process) must not reuse the parent's pooled broker connections: with the
+# embedded SQLite broker, one connection used from two processes corrupts the file's locking.
+os.register_at_fork(after_in_child=get_sender.cache_clear)
 
 
 def ring(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:

@@ -277,9 +277,8 @@ def _die_with_parent() -> None:
 
 
 def stop_process_group(process: subprocess.Popen[bytes], grace_s: float) -> None:
-    """SIGTERM to the process's group (warm shutdown), SIGKILL to whatever is left after grace_s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+    """SIGTERM to the process (Celery's warm shutdown), SIGKILL to whatever is left of its group after grace_s."""
+    process.send_signal(signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace_s)
     with contextlib.suppress(ProcessLookupError):

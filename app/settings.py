@@ -16,7 +16,10 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     broker_url: str = "redis://127.0.0.1:6379/0"
     broker_poll_interval_s: float = Field(
-        1.0, gt=0, description="How often a worker polls a broker that cannot push (the embedded SQLite one)."
+        0.1,
+        gt=0,
+        description="How often a worker polls a broker that cannot push (the embedded SQLite one); the hand-off "
+        "waits about half of it, and each poll costs a little CPU while idle.",
     )
     queue_name: str = "solvent"
     api_key_secret: str = Field("dev-only-change-me", description="Server-side key for hashing API keys (HMAC-SHA256).")

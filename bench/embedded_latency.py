@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--gap-s", type=float, default=0.5, help="pause between one job's result and the next submit")
     parser.add_argument("--poll-s", type=float, default=0.01, help="how often the client polls the job's status")
+    parser.add_argument(
+        "--broker-poll-s", type=float, default=None, help="the server's SOLVENT_BROKER_POLL_INTERVAL_S"
+    )
     args = parser.parse_args()
     model = MODEL.read_text()
     direct = [direct_solve_s(model) for _ in range(5)]
@@ -82,6 +85,8 @@ def main() -> None:
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory(prefix="solvent-embedded-") as data_dir:
         env = {name: value for name, value in os.environ.items() if not name.startswith("SOLVENT_")}
+        if args.broker_poll_s is not None:
+            env["SOLVENT_BROKER_POLL_INTERVAL_S"] = str(args.broker_poll_s)
         log_path = Path(data_dir) / "serve.log"
         with log_path.open("w") as log:  # a file, not a pipe: nobody reads the server's log while it runs
             server = subprocess.Popen(
@@ -123,9 +128,15 @@ def main() -> None:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, 9)
+            errors = [line for line in log_path.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
     print(f"machine: {platform.node()} ({os.cpu_count()} cores), load average {os.getloadavg()[0]:.1f}")
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"command: python bench/embedded_latency.py --jobs {args.jobs} --gap-s {args.gap_s} --poll-s {args.poll_s}")
+    broker_poll = "" if args.broker_poll_s is None else f" --broker-poll-s {args.broker_poll_s}"
+    print(
+        f"command: python bench/embedded_latency.py --jobs {args.jobs} --gap-s {args.gap_s} --poll-s {args.poll_s}"
+        + broker_poll
+    )
+    print(f"errors in the server's log: {len(errors)}" + "".join(f"\n    {line}" for line in errors[:5]))
     print()
     print("| measurement | ms |")
     print("|---|---|")

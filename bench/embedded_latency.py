@@ -74,9 +74,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--gap-s", type=float, default=0.5, help="pause between one job's result and the next submit")
     parser.add_argument("--poll-s", type=float, default=0.01, help="how often the client polls the job's status")
-    parser.add_argument(
-        "--broker-poll-s", type=float, default=None, help="the server's SOLVENT_BROKER_POLL_INTERVAL_S"
-    )
+    parser.add_argument("--broker-poll-s", type=float, default=None, help="the server's SOLVENT_BROKER_POLL_INTERVAL_S")
     args = parser.parse_args()
     model = MODEL.read_text()
     direct = [direct_solve_s(model) for _ in range(5)]

@@ -68,7 +68,11 @@ class _Problems:
         """Record ``message`` with its ``violation`` size unless ``ok``."""
         if not ok:
             self.messages.append(message)
-            self.max_violation = max(self.max_violation, float(violation) if np.isfinite(violation) else 1e300)
+            try:
+                size = float(violation)
+            except (TypeError, ValueError, OverflowError):
+                size = math.inf
+            self.max_violation = max(self.max_violation, size if math.isfinite(size) else 1e300)
 
 
 def _fail(message: str) -> Verification:
@@ -82,10 +86,23 @@ def _number_array(value: Any, length: int) -> np.ndarray | None:
     return np.array(value, dtype=np.float64)
 
 
+#: Largest number of paths taken at its word (a larger or non-integral 'paths' is ignored, as if absent).
+MAX_REPORTED_PATHS = 10**15
+
+
 def check(inst: Instance, solution: Any) -> Verification:
     """Verify shapes, finiteness, signs, the identities tying CVA/DVA/FVA/MVA to the profiles, the first
     date and the martingale closed forms, and every adjustment against the check's own independent
-    estimate; objective = CVA recomputed from EPE."""
+    estimate; objective = CVA recomputed from EPE. A malformed solution is a failed verification, never an
+    exception."""
+    try:
+        return _check(inst, solution)
+    except (TypeError, ValueError, OverflowError, ArithmeticError, KeyError, IndexError) as error:
+        # the shape checks below should catch every malformed part first; this is the last guard
+        return _fail(f"the solution is malformed ({type(error).__name__}: {error})")
+
+
+def _check(inst: Instance, solution: Any) -> Verification:
     if not isinstance(solution, dict):
         return _fail("the solution must be a JSON object")
     errors = solution.get("std_error")
@@ -97,6 +114,16 @@ def check(inst: Instance, solution: Any) -> Verification:
             return _fail(f"'{name}' must be a finite number")
         if not is_finite_number(errors.get(name)) or errors[name] < 0:
             return _fail(f"'std_error.{name}' must be a finite number ≥ 0")
+    # from here on plain floats (an int as large as 2**1000 is finite, but numpy cannot take it)
+    paths = solution.get("paths")
+    valid_paths = isinstance(paths, int) and not isinstance(paths, bool) and 0 <= paths <= MAX_REPORTED_PATHS
+    solution = {
+        **solution,
+        **{name: float(solution[name]) for name in ADJUSTMENT_NAMES},
+        "std_error": {name: float(errors[name]) for name in ADJUSTMENT_NAMES},
+        "paths": paths if valid_paths else None,
+    }
+    errors = solution["std_error"]
     times = inst.grid()
     n = len(times)
     arrays: dict[str, np.ndarray] = {}

@@ -297,5 +297,10 @@ def summary(inst: Instance) -> JSON:
 
 
 def is_finite_number(value: Any) -> bool:
-    """True for a real, finite int or float (bools excluded)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """True for a real, finite int or float (bools excluded; an int beyond float's range is not finite)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

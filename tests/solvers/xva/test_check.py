@@ -123,3 +123,19 @@ def test_svg_plots_three_profiles_with_axes_and_legend() -> None:
 def test_svg_of_a_malformed_result_is_still_an_svg(result: Any) -> None:
     svg = KIND.render_svg(INSTANCE, result) if KIND.render_svg else ""
     assert ET.fromstring(svg).tag.endswith("svg")
+
+
+@pytest.mark.parametrize("value", [2**70, -(2**70), 2**1000, 10**400, [2**70] * 13, [10**400] * 13, 1e308])
+@pytest.mark.parametrize(
+    ("top", "inner"), [("colva", ""), ("cva", ""), ("std_error", "dva"), ("exposure", "epe"), ("paths", "")]
+)
+def test_numbers_numpy_cannot_take_never_raise(top: str, inner: str, value: Any) -> None:
+    solution = copy.deepcopy(SOLUTION)
+    if inner:
+        solution[top][inner] = value
+    else:
+        solution[top] = value
+    verification = KIND.check(INSTANCE, solution)
+    json.dumps(verification.as_dict(), allow_nan=False)
+    if top not in ("paths", "std_error"):  # a huge standard error is uninformative, not false
+        assert not verification.feasible

@@ -43,7 +43,8 @@ def test_example_parses_and_summarises() -> None:
     assert list(inst.grid()[:2]) == [0.0, 0.01]
     assert KIND.sense == "minimize" and KIND.default_solver == "monte_carlo"
     assert KIND.render_svg is not None
-    assert "deep_bsde" not in KIND.solvers
+    deep_bsde = KIND.solvers["deep_bsde"]
+    assert deep_bsde.learned and not deep_bsde.exact and deep_bsde.library == "torch"
     json.dumps([KIND.instance_schema, KIND.result_schema, KIND.solvers["monte_carlo"].options.model_json_schema()])
 
 

@@ -95,9 +95,11 @@ def start_worker(
     command += ["--concurrency", str(concurrency), "-n", f"w{secrets.token_hex(3)}@%h", *arguments]
     if beat:
         command += ["-B", "--schedule", f"/tmp/solvent-beat-{RUN_ID}-{secrets.token_hex(3)}"]
-    log = open(f"/tmp/solvent-worker-{RUN_ID}.log", "ab")  # noqa: SIM115 - lives as long as the process
     env = {**os.environ, **TEST_ENV, **(extra_env or {})}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(f"/tmp/solvent-worker-{RUN_ID}.log", "ab") as log:  # the worker has its own copy of the file
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 20) -> None:

@@ -9,6 +9,7 @@ runner is left (an exception included), the child's process group is killed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -260,6 +261,13 @@ def start_template() -> Template:
     if _template is None:
         _template = Template()
     return _template
+
+
+@atexit.register
+def _close_template() -> None:
+    """At interpreter exit, end this process's template (a pool process's dies with it anyway)."""
+    if _template is not None:
+        _template.close()
 
 
 def _take_child(memory_limit_mb: int) -> ForkedChild:

@@ -100,12 +100,12 @@ def test_compose_services_as_local_processes_solve_flugpl(compose_database: str,
         }.items():
             if name == "beat":
                 cmd = [*cmd[:-1], str(tmp_path / "celerybeat-schedule")]
-            out = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-            processes.append(
-                subprocess.Popen(
-                    cmd, cwd=ROOT, env=proc_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            with open(logs / f"{name}.log", "wb") as out:  # the process has its own copy of the file
+                processes.append(
+                    subprocess.Popen(
+                        cmd, cwd=ROOT, env=proc_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    )
                 )
-            )
         key_output = subprocess.run(
             ["solvent", "keys", "create", "--tenant", "compose"],
             cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=60,

@@ -15,7 +15,10 @@ with PyTorch on the CPU (imported only inside the solve).
 * Layers 3 and 4, CVA/DVA/MVA and FVA: linear BSDEs whose value at 0 is an expectation of terms that layers 1
   and 2 give along the paths; estimated on fresh evaluation paths with the engine's collateral, exposure and
   default code (hazard or structural, exact or simulated), so the solution has monte_carlo's shape and
-  standard errors (of the evaluation's sampling; the networks' error is measured in docs/benchmarks/xva.md).
+  standard errors.
+* Replicas: `replicas` independently trained copies of layers 1-2 value equal shares of the evaluation
+  paths; each adjustment's standard error is the larger of the sampling error and the replicas' spread (the
+  networks' error, which the sampling error alone does not cover: docs/kinds/xva.md).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
-from solvers.xva.engine import Setup, initial_margin, normals, settle
+from solvers.xva.engine import ADJUSTMENTS, Setup, initial_margin, normals, settle
 from solvers.xva.monte_carlo import SOLUTION_REPORT_INTERVAL_S, PathAccumulator
 from solvers.xva.options import DeepBsdeOptions
 from solvers.xva.pricing import FORWARD, TAU_EPS, TradeTable, netting_set_value, unit_prices
@@ -443,12 +446,10 @@ class DeepBsdeSolver:
         setup = Setup.from_instance(instance)
         seeds = np.random.SeedSequence([instance.simulation.seed, options.seed, 0xB5DE])
         training_seed, evaluation_seed = seeds.spawn(2)
-        rng = np.random.default_rng(training_seed)
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        replicas = options.replicas
         has_im = setup.im_z is not None
         budget = options.training_share * options.time_limit_s
-        layer_one_end = started + (0.5 if has_im else 1.0) * budget
-        training_end = [layer_one_end]
+        training_end = [started]
         stopped: list[Termination] = []
 
         def keep_going() -> bool:
@@ -458,50 +459,81 @@ class DeepBsdeSolver:
             return time.monotonic() <= training_end[0]
 
         curves: dict[str, list[tuple[int, float]]] = {"clean_values": [], "initial_margin": []}
-        values = CleanValues(setup, TradeGroups.of(setup.trades), options.hidden, generator)
-        trained = _train_clean_values(values, options, rng, generator, keep_going, curves["clean_values"], progress)
-        margin = None
-        if has_im and not stopped:
-            training_end[0] = started + budget
-            margin = InitialMargin(values, float(ndtr(setup.im_z)), options.hidden * 2, generator)
-            trained &= _train_initial_margin(
-                margin, options, rng, generator, keep_going, curves["initial_margin"], progress
+        models: list[tuple[CleanValues, InitialMargin | None]] = []
+        trained = True
+        groups = TradeGroups.of(setup.trades)
+        for replica, replica_seed in enumerate(training_seed.spawn(replicas)):
+            # each replica trains within its share of the budget, layer 1 in the first half of it with IM
+            window = budget / replicas
+            window_start = started + replica * window
+            rng = np.random.default_rng(replica_seed)
+            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            own_curves = curves if replica == 0 else {"clean_values": [], "initial_margin": []}
+            training_end[0] = window_start + (0.5 if has_im else 1.0) * window
+            values = CleanValues(setup, groups, options.hidden, generator)
+            trained &= _train_clean_values(
+                values, options, rng, generator, keep_going, own_curves["clean_values"], progress
             )
+            margin = None
+            if has_im and not stopped:
+                training_end[0] = window_start + window
+                margin = InitialMargin(values, float(ndtr(setup.im_z)), options.hidden * 2, generator)
+                trained &= _train_initial_margin(
+                    margin, options, rng, generator, keep_going, own_curves["initial_margin"], progress
+                )
+            if stopped:
+                break
+            models.append((values, margin))
         training_s = time.monotonic() - started
         stats: dict[str, Any] = {
             "training_s": training_s,
             "training_complete": trained and not stopped,
-            "trade_groups": len(values.groups.maturity),
+            "replicas": len(models),
+            "trade_groups": len(groups.maturity),
             "loss_curve": {name: [list(point) for point in curve] for name, curve in curves.items()},
         }
         if stopped:
             return self._finish(None, Termination.cancelled, stats, started, options)
-        result = self._evaluate(setup, values, margin, options, evaluation_seed, progress, cancel, deadline)
-        accumulator, termination = result
+        result = self._evaluate(setup, models, options, evaluation_seed, progress, cancel, deadline)
+        accumulator, termination, replica_means = result
         if not stats["training_complete"] and termination is Termination.optimal:
             termination = Termination.time_limit
-        return self._finish(accumulator, termination, stats, started, options)
+        return self._finish(accumulator, termination, stats, started, options, replica_means)
 
     def _evaluate(
         self,
         setup: Setup,
-        values: CleanValues,
-        margin: InitialMargin | None,
+        models: list[tuple[CleanValues, InitialMargin | None]],
         options: DeepBsdeOptions,
         seed: np.random.SeedSequence,
         progress: Progress,
         cancel: Cancel,
         deadline: float,
-    ) -> tuple[PathAccumulator, Termination]:
-        """Layers 3 and 4 on the evaluation paths, chunk by chunk; stops at the deadline or on cancel."""
+    ) -> tuple[PathAccumulator, Termination, np.ndarray]:
+        """Layers 3 and 4 on the evaluation paths, chunk by chunk, replica r's networks on the r-th equal share
+        of the paths; stops at the deadline or on cancel. Also returns each replica's adjustment means
+        (replicas, adjustments; NaN where a replica valued no path)."""
         requested = setup.inst.simulation.paths
         antithetic = options.antithetic
         total = requested + (requested % 2 if antithetic else 0)
         chunk_size = setup.chunk_paths()
         accumulator = PathAccumulator(setup, total, antithetic)
+        # the replicas' shares of the paths (even sizes with antithetic pairs)
+        unit = 2 if antithetic else 1
+        bounds = [unit * round(total / unit * r / len(models)) for r in range(len(models) + 1)]
+        sums = np.zeros((len(models), len(ADJUSTMENTS)))
+        counts = np.zeros(len(models))
         last_report = -math.inf
+
+        def replica_means() -> np.ndarray:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means: np.ndarray = sums / counts[:, None]
+            return means
+
         while accumulator.paths < total:
-            n_paths = min(chunk_size, total - accumulator.paths)
+            replica = int(np.searchsorted(bounds, accumulator.paths, side="right")) - 1
+            values, margin = models[replica]
+            n_paths = min(chunk_size, total - accumulator.paths, bounds[replica + 1] - accumulator.paths)
             rng = np.random.Generator(np.random.PCG64(seed.spawn(1)[0]))
             n_sim = len(setup.sim_times)
             book = np.empty((n_paths, n_sim))
@@ -510,9 +542,9 @@ class DeepBsdeSolver:
             previous = 0.0
             for m, now in enumerate(setup.sim_times):
                 if cancel.is_set():
-                    return accumulator, Termination.cancelled
+                    return accumulator, Termination.cancelled, replica_means()
                 if time.monotonic() > deadline:
-                    return accumulator, Termination.time_limit
+                    return accumulator, Termination.time_limit, replica_means()
                 if m > 0:
                     shocks = np.einsum("pf,uf->pu", normals(rng, n_paths, len(setup.vol), antithetic), setup.factor)
                     log_spot += setup.drift * (now - previous) + setup.vol * np.sqrt(now - previous) * shocks
@@ -531,6 +563,8 @@ class DeepBsdeSolver:
             simulated = options.default_probabilities == "simulated"
             chunk = settle(setup, book, received, posted, rng, antithetic, simulated, options.importance_sampling)
             accumulator.add(chunk)
+            sums[replica] += [float(np.sum(chunk.adjustments[name])) for name in ADJUSTMENTS]
+            counts[replica] += n_paths
             clock = time.monotonic()
             with_solution = clock - last_report >= SOLUTION_REPORT_INTERVAL_S
             progress.incumbent(
@@ -538,7 +572,7 @@ class DeepBsdeSolver:
             )
             if with_solution:
                 last_report = clock
-        return accumulator, Termination.optimal
+        return accumulator, Termination.optimal, replica_means()
 
     def _finish(
         self,
@@ -547,6 +581,7 @@ class DeepBsdeSolver:
         stats: dict[str, Any],
         started: float,
         options: DeepBsdeOptions,
+        replica_means: np.ndarray | None = None,
     ) -> Result:
         solve_time = time.monotonic() - started
         stats.update(solve_time_s=solve_time, wall_time_s=solve_time)
@@ -554,4 +589,22 @@ class DeepBsdeSolver:
             return Result(SolutionStatus.no_solution, termination, stats=stats)
         stats["paths_done"] = accumulator.paths
         solution = accumulator.solution(options.default_probabilities)
+        if replica_means is not None:
+            _with_network_error(solution, replica_means, stats)
         return Result(SolutionStatus.feasible, termination, objective=solution["cva"], solution=solution, stats=stats)
+
+
+def _with_network_error(solution: dict[str, Any], replica_means: np.ndarray, stats: dict[str, Any]) -> None:
+    """Widen each adjustment's standard error to the spread (sample standard deviation) of the replicas'
+    estimates where it is larger: the error of one training's networks, which the evaluation's sampling
+    error does not see. Deliberately not divided by √replicas: part of the networks' error is shared by
+    every training (a bias: e.g. DVA beyond an IM learned with noise is biased up, the positive part being
+    convex), and docs/benchmarks/xva.md measures it no larger than this spread."""
+    seen = replica_means[np.all(np.isfinite(replica_means), axis=1)]
+    if len(seen) < 2:
+        return
+    spread = seen.std(axis=0, ddof=1)
+    solution["std_error"] = dict(solution["std_error"])
+    stats["network_error"] = {name: float(spread[i]) for i, name in enumerate(ADJUSTMENTS)}
+    for i, name in enumerate(ADJUSTMENTS):
+        solution["std_error"][name] = max(float(solution["std_error"][name]), float(spread[i]))

@@ -60,6 +60,14 @@ class DeepBsdeOptions(CommonOptions):
         description="Samples per Adam step (layer 1: shared over the trade groups, at least 128 each).",
     )
     learning_rate: float = Field(3e-3, gt=0, le=1.0, description="Adam's step size (cosine-annealed to 0).")
+    replicas: int = Field(
+        8,
+        ge=1,
+        le=16,
+        description="Independently trained copies of the networks, each valuing an equal share of the evaluation "
+        "paths; the spread of their estimates enters the standard errors (the networks' error). With 1 the "
+        "standard errors cover the evaluation's sampling only.",
+    )
     training_share: float = Field(
         0.6,
         gt=0,

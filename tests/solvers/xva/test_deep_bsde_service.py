@@ -45,10 +45,9 @@ def test_a_deep_bsde_job_is_verified_and_agrees_with_monte_carlo(api: Api) -> No
     inst = KIND.parse(raw)
     reference = MonteCarloSolver().solve(inst, MonteCarloOptions(), NullProgress(), NeverCancel()).solution
     assert reference is not None
-    for name in ("cva", "dva", "fva"):
+    for name in ("cva", "dva", "fva", "mva"):
         combined = math.hypot(solution["std_error"][name], reference["std_error"][name])
         assert abs(solution[name] - reference[name]) <= 4.0 * combined, (name, solution[name], reference[name])
-    assert solution["mva"] == pytest.approx(reference["mva"], rel=0.15)
     events = api.request("GET", f"/v1/jobs/{job['id']}/events").json()["items"]
     assert any("deep_bsde layer 1" in json.dumps(event["data"]) for event in events)  # the loss curve
 

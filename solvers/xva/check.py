@@ -1,6 +1,7 @@
 """Independent verification of an xva solution: identities, closed forms and the check's own estimate.
 
-Nothing here comes from the engine: prices, default probabilities, initial margin and the independent
+Nothing here comes from the engine: prices, default probabilities, initial margin (with several traded
+underlyings checked by brute-force nested sampling on a sample of (path, date) pairs) and the independent
 Monte Carlo estimate are in :mod:`solvers.xva.reference` (an import-linter contract forbids the check and
 it from importing the solver modules). What a feasible verdict guarantees is listed in docs/kinds/xva.md.
 """

@@ -1,5 +1,6 @@
 """Benchmark of the xva kind: accuracy against closed forms, bridge vs grid-only structural default,
-runtime against paths × dates × underlyings, and variance reduction (standard error per second).
+runtime against paths × dates × underlyings, variance reduction (standard error per second), the issue-14
+speed target, and deep_bsde against monte_carlo (accuracy in combined standard errors, time).
 
 Prints markdown tables. Example (what docs/benchmarks/xva.md reports):
 
@@ -263,6 +264,66 @@ def speed(repeats: int) -> None:
         )
 
 
+def deep_bsde_comparison(paths: int, steps: int, time_limit: float) -> None:
+    """deep_bsde against monte_carlo on the documented cases: a closed form, then generated netting sets with
+    variation margin and 99 % IM on 1, 5, 20 and 50 underlyings. Per adjustment both estimates with their
+    standard errors (deep_bsde's include the networks' error: the replicas' spread), the difference in
+    combined standard errors, both solve times, and monte_carlo's time scaled to deep_bsde's standard
+    error (t_mc·(se_mc/se_deep)²: the time monte_carlo would need for the same accuracy)."""
+    from solvers.xva.deep_bsde import DeepBsdeSolver
+    from solvers.xva.options import DeepBsdeOptions
+
+    call = one_trade("european_call", 1.0, paths, steps)
+    call["collateral"] = dict(call["collateral"], threshold=None, initial_margin=None)
+    call["counterparty"] = {"recovery": 0.4, "default": {"model": "hazard", "rate": 0.02}}
+    exact_cva = 0.6 * bs("call", SPOT, 100.0, 1.0) * (1.0 - math.exp(-0.02))
+    cases: list[tuple[str, dict[str, Any], float | None]] = [("long call, CVA closed form", call, exact_cva)]
+    for seed, (n_und, n_trades) in enumerate([(1, 4), (5, 10), (20, 40), (50, 60)], start=31):
+        raw = generate(
+            seed, underlyings=n_und, trades=n_trades, paths=paths, steps=steps, initial_margin=True, structural=False
+        )
+        cases.append((f"{n_und} und., {n_trades} trades, VM + IM", raw, None))
+    print(
+        f"\n### deep_bsde against monte_carlo ({paths} paths, {steps} steps; deep_bsde time limit {time_limit:g} s)\n"
+    )
+    print(
+        "| case | adj. | monte_carlo ± se | deep_bsde ± se | (deep − mc)/combined se | mc s | deep s "
+        "| mc s at deep's se | deep faster at equal se | deep verified |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---|")
+    for label, raw, exact in cases:
+        inst = KIND.parse(raw)
+        reference, mc_s = run(raw)
+        started = time.perf_counter()
+        result = DeepBsdeSolver().solve(inst, DeepBsdeOptions(time_limit_s=time_limit), NullProgress(), NeverCancel())
+        deep_s = time.perf_counter() - started
+        solution = result.solution
+        if solution is None:
+            print(
+                f"| {label} | – | {reference['cva']:.5g} ± {reference['std_error']['cva']:.2g} | no solution "
+                f"({result.termination.value}: training took the budget) | | {mc_s:.2f} | {deep_s:.1f} | | | |"
+            )
+            continue
+        verified = KIND.check(inst, solution).feasible
+        note = "" if result.termination.value == "optimal" else f" ({result.termination.value})"
+        names = ["cva"] if exact is not None else ["cva", "dva", "mva"]
+        for name in names:
+            se_mc, se_deep = reference["std_error"][name], solution["std_error"][name]
+            combined = math.hypot(se_mc, se_deep)
+            gap = (solution[name] - reference[name]) / combined if combined > 0 else float("nan")
+            equal = mc_s * (se_mc / se_deep) ** 2 if se_deep > 0 else float("inf")
+            closed = f" (exact {exact:.5g})" if exact is not None else ""
+            print(
+                f"| {label}{closed} | {name.upper()} | {reference[name]:.5g} ± {se_mc:.2g} | "
+                f"{solution[name]:.5g} ± {se_deep:.2g} | {gap:+.2f} | {mc_s:.2f} | {deep_s:.1f}{note} | "
+                f"{equal:.2f} | {'yes' if deep_s < equal else 'no'} | {'yes' if verified else 'no'} |"
+            )
+        print(
+            f"| {label} | stats | training {result.stats['training_s']:.1f} s, replicas {result.stats['replicas']}, "
+            f"complete {result.stats['training_complete']}, load {os.getloadavg()[0]:.1f} | | | | | | | | |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paths", type=int, default=20_000, help="paths of the accuracy and variance sections")
@@ -270,8 +331,11 @@ def main() -> None:
     parser.add_argument(
         "--big-paths", type=int, default=0, help="also run paths × 200 dates × 20 underlyings (0: skip)"
     )
-    parser.add_argument("--sections", default="accuracy,structural,scaling,variance,speed")
+    parser.add_argument("--sections", default="accuracy,structural,scaling,variance,speed,deep_bsde")
     parser.add_argument("--repeats", type=int, default=3, help="runs of the speed section")
+    parser.add_argument("--deep-paths", type=int, default=2_000, help="paths of the deep_bsde section")
+    parser.add_argument("--deep-steps", type=int, default=24, help="steps of the deep_bsde section")
+    parser.add_argument("--deep-time-limit", type=float, default=60.0, help="deep_bsde's time_limit_s per case")
     args = parser.parse_args()
     print(
         f"xva benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
@@ -292,6 +356,8 @@ def main() -> None:
         variance_reduction(args.paths)
     if "speed" in sections:
         speed(args.repeats)
+    if "deep_bsde" in sections:
+        deep_bsde_comparison(args.deep_paths, args.deep_steps, args.deep_time_limit)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from solvers.base import NeverCancel, NullProgress
 from solvers.task_allocation import KIND
 from solvers.task_allocation.generate import FAMILIES, Family, generate, planted_instance
 from solvers.task_allocation.learned.data import EVALUATION_SEEDS, recipe
-from solvers.task_allocation.model import Instance
+from solvers.task_allocation.schema import Instance
 
 
 @dataclass

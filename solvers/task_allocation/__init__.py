@@ -8,8 +8,8 @@ from __future__ import annotations
 from solvers.base import Kind, SolverSpec
 from solvers.task_allocation.check import check
 from solvers.task_allocation.learned.options import LearnedOptions
-from solvers.task_allocation.model import InstanceModel, SolutionModel, parse, summary
 from solvers.task_allocation.options import ExactOptions, GeneticOptions, GreedyOptions
+from solvers.task_allocation.schema import InstanceModel, SolutionModel, parse, summary
 from solvers.task_allocation.svg import render_svg
 
 EXAMPLE = {

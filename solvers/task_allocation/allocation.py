@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solvers.base import JSON
-from solvers.task_allocation.model import FloatArray, Instance, cover_slack
+from solvers.task_allocation.schema import FloatArray, Instance, cover_slack
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]

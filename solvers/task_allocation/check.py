@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from solvers.base import Verification
-from solvers.task_allocation.model import Instance, SolutionModel, cover_slack
+from solvers.task_allocation.schema import Instance, SolutionModel, cover_slack
 
 CHECKED_BY = "task_allocation.check"
 

@@ -40,9 +40,9 @@ from solvers.task_allocation.allocation import (
     to_solution,
 )
 from solvers.task_allocation.common import StopWatch
-from solvers.task_allocation.model import FloatArray, Instance, cover_slack
 from solvers.task_allocation.options import ExactOptions
 from solvers.task_allocation.reduction import ReducedModel, reduce_instance
+from solvers.task_allocation.schema import FloatArray, Instance, cover_slack
 
 #: Share of the time limit the warm-start greedy may use.
 WARM_START_SHARE = 0.2

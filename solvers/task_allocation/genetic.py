@@ -25,8 +25,8 @@ from solvers.task_allocation.allocation import (
     to_solution,
 )
 from solvers.task_allocation.common import StopWatch
-from solvers.task_allocation.model import Instance, cover_slack
 from solvers.task_allocation.options import GeneticOptions
+from solvers.task_allocation.schema import Instance, cover_slack
 
 #: Score noise of the randomised greedy that builds the initial population.
 INITIAL_NOISE = 0.3

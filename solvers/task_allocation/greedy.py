@@ -7,8 +7,8 @@ import numpy as np
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.task_allocation.allocation import UNASSIGNED, CoalitionBuilder, greedy_fill, profit, to_solution
 from solvers.task_allocation.common import StopWatch
-from solvers.task_allocation.model import Instance
 from solvers.task_allocation.options import GreedyOptions
+from solvers.task_allocation.schema import Instance
 
 
 class GreedySolver:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, coalition_cost_bound
-from solvers.task_allocation.model import FloatArray, Instance
+from solvers.task_allocation.schema import FloatArray, Instance
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from solvers.task_allocation.model import Instance
+from solvers.task_allocation.schema import Instance
 
 #: Most agents and tasks drawn; larger instances are cut with a note.
 MAX_DRAWN_AGENTS = 120

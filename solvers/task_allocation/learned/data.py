@@ -15,7 +15,7 @@ import numpy as np
 
 from solvers.base import JSON, NeverCancel, NullProgress, SolutionStatus
 from solvers.task_allocation.generate import Family, generate
-from solvers.task_allocation.model import Instance, parse
+from solvers.task_allocation.schema import Instance, parse
 
 #: Seeds of training instances: training instance k has seed TRAINING_SEEDS[k].
 TRAINING_SEEDS = range(30_000_000, 30_100_000)

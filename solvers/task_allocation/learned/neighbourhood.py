@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, release_uncovered
 from solvers.task_allocation.learned.network import Array
-from solvers.task_allocation.model import Instance
+from solvers.task_allocation.schema import Instance
 
 
 def neighbourhood(pair_logit: Array, allowed: BoolArray, incumbent: IntArray, top_k: int) -> BoolArray:

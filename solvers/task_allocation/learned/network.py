@@ -27,7 +27,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from solvers.task_allocation.allocation import BoolArray
-from solvers.task_allocation.model import Instance, cover_slack
+from solvers.task_allocation.schema import Instance, cover_slack
 
 Array = npt.NDArray[np.float32]
 

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from solvers.task_allocation.allocation import UNASSIGNED, CoalitionBuilder, IntArray, greedy_fill
 from solvers.task_allocation.genetic import complete_partial, prune_and_drop
-from solvers.task_allocation.model import Instance, cover_slack
+from solvers.task_allocation.schema import Instance, cover_slack
 
 Probabilities = npt.NDArray[np.float32]
 

@@ -28,7 +28,7 @@ from solvers.task_allocation.learned.neighbourhood import neighbourhood, solve_n
 from solvers.task_allocation.learned.network import OutOfTime, Policy, features
 from solvers.task_allocation.learned.options import LearnedOptions
 from solvers.task_allocation.learned.search import decode, improve_once, sample_choice, sample_choices, screen
-from solvers.task_allocation.model import Instance
+from solvers.task_allocation.schema import Instance
 
 #: Score noise of the repair greedy in sampled rollouts and improvement steps.
 REPAIR_NOISE = 0.1

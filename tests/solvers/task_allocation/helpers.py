@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from solvers.task_allocation.model import Instance, cover_slack
+from solvers.task_allocation.schema import Instance, cover_slack
 
 
 class CancelAfter:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from solvers.base import InvalidInstance
 from solvers.task_allocation import KIND
 from solvers.task_allocation.generate import FAMILIES, generate
-from solvers.task_allocation.model import MAX_AGENT_TASK_PAIRS, MAX_AGENTS, to_raw
+from solvers.task_allocation.schema import MAX_AGENT_TASK_PAIRS, MAX_AGENTS, to_raw
 
 
 def errors_of(raw: Any) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from solvers.base import NeverCancel, NullProgress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.task_allocation import KIND
 from solvers.task_allocation.generate import FAMILIES, generate, planted_instance
-from solvers.task_allocation.model import Instance
+from solvers.task_allocation.schema import Instance
 from tests.solvers.task_allocation.helpers import CancelAfter, brute_force_optimum, tiny_raw
 
 SOLVER_NAMES = list(KIND.solvers)

@@ -10,7 +10,7 @@ import pytest
 from solvers.base import JSON, NeverCancel, NullProgress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.task_allocation import KIND
 from solvers.task_allocation.generate import FAMILIES, generate
-from solvers.task_allocation.model import Instance, cover_slack
+from solvers.task_allocation.schema import Instance, cover_slack
 from tests.solvers.task_allocation.helpers import brute_force_optimum
 
 #: The service's own tolerance between a reported and a recomputed objective (workers/tasks.py).

@@ -18,10 +18,10 @@ import numpy as np
 
 from solvers.base import NeverCancel, NullProgress
 from solvers.xva import KIND
+from solvers.xva.check_reference import adjustment_weights, has_initial_margin
 from solvers.xva.generate import generate
 from solvers.xva.monte_carlo import MonteCarloSolver
 from solvers.xva.options import MonteCarloOptions
-from solvers.xva.reference import adjustment_weights, has_initial_margin
 from solvers.xva.schema import MAX_TOTAL_VARIANCE, Instance
 
 

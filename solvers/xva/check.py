@@ -2,7 +2,7 @@
 
 Nothing here comes from the engine: prices, default probabilities, initial margin (with several traded
 underlyings checked by brute-force nested sampling on a sample of (path, date) pairs) and the independent
-Monte Carlo estimate are in :mod:`solvers.xva.reference` (an import-linter contract forbids the check and
+Monte Carlo estimate are in :mod:`solvers.xva.check_reference` (an import-linter contract forbids the check and
 it from importing the solver modules). What a feasible verdict guarantees is listed in docs/kinds/xva.md.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from solvers.base import JSON, Verification
-from solvers.xva.reference import (
+from solvers.xva.check_reference import (
     Book,
     collateral_target,
     default_probability,

@@ -229,7 +229,7 @@ def test_mva_and_dva_agree_with_brute_force_nested_monte_carlo() -> None:
 
 
 def test_the_checks_brute_force_im_is_the_exact_one_factor_quantile() -> None:
-    from solvers.xva.reference import Book, brute_force_margins, margins
+    from solvers.xva.check_reference import Book, brute_force_margins, margins
 
     inst = parse(ISSUE_BOOK)
     book, correlation = Book.of(inst), np.array([[1.0]])
@@ -244,7 +244,7 @@ def test_the_checks_brute_force_im_is_the_exact_one_factor_quantile() -> None:
 def test_the_check_takes_several_factor_im_by_brute_force_on_a_sample(monkeypatch: Any) -> None:
     # the check's estimate corrects its delta-gamma Cornish–Fisher IM by brute-force nested sampling on a
     # sample of (path, date) pairs: with Cornish–Fisher broken (IM 30 % low) its MVA and DVA stay right
-    import solvers.xva.reference as reference
+    import solvers.xva.check_reference as reference
 
     inst = parse(FORWARD_PUT_BOOK)
     honest = reference.estimate(inst, 8_000, 1)

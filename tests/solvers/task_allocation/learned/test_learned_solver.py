@@ -69,8 +69,8 @@ def test_cancel_during_search_keeps_the_best_allocation(solver: LearnedSolver) -
     instance = KIND.parse(generate(2, n_agents=200, n_tasks=50))
     started = time.monotonic()
     options = LearnedOptions(time_limit_s=60, rollouts=100_000)
-    result = solver.solve(instance, options, NullProgress(), CancelAfter(1.0))
-    assert time.monotonic() - started < 3.0
+    result = solver.solve(instance, options, NullProgress(), CancelAfter(0.3))
+    assert time.monotonic() - started < 3.0  # stopped long before a search of 100,000 rollouts would end
     assert result.termination is Termination.cancelled
     assert result.objective is not None and result.objective > 0
     assert KIND.check(instance, result.solution or {}).feasible

@@ -12,7 +12,6 @@ power of ten makes integral are refused.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -28,12 +27,11 @@ from solvers.milp.outcome import (
     consistent_bound,
     finish_status,
     infeasible_by_bounds,
-    run_polling_cancel,
     settled_objective,
 )
 from solvers.milp.scaling import MAX_SCALED, integer_refusal, integral_scale, row_scales, scaled_row_bound
+from solvers.runtime import CANCEL_POLL_S, Deadline, run_polling_cancel
 
-_POLL_S = 0.1
 #: From this many threads on, CP-SAT runs its parallel portfolio; below, one LP-based worker.
 _PORTFOLIO_THREADS = 8
 #: Row bounds are clamped to this magnitude (within int64; CP-SAT refuses rows whose activity can reach it).
@@ -120,7 +118,7 @@ class CpsatSolver:
 
     def solve(self, instance: MilpModel, options: CpsatOptions, progress: Progress, cancel: Cancel) -> Result:
         """Solve with CP-SAT within ``options.time_limit_s``; SolverRefused for models it cannot take."""
-        start = time.monotonic()
+        deadline = Deadline(options.time_limit_s, cancel)
         infeasible = infeasible_by_bounds(instance)
         if infeasible is not None:
             return infeasible
@@ -133,7 +131,7 @@ class CpsatSolver:
             raise SolverRefused(f"CP-SAT rejected the model: {invalid}")
         scale, offset = build.objective_scale, instance.objective_offset
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(options.time_limit_s - (time.monotonic() - start), 0.01)
+        solver.parameters.max_time_in_seconds = max(deadline.remaining(), 0.01)
         solver.parameters.relative_gap_limit = options.rel_gap
         solver.parameters.random_seed = options.seed
         if options.threads >= _PORTFOLIO_THREADS:
@@ -147,11 +145,11 @@ class CpsatSolver:
         solver.best_bound_callback = lambda bound: relay.events.put(("bound", float(bound), None))
         reporter = _Reporter(relay)
         status, cancelled = run_polling_cancel(
-            lambda: solver.solve(build.cp, reporter), relay, cancel, solver.stop_search, _POLL_S
+            lambda: solver.solve(build.cp, reporter), cancel, solver.stop_search, relay.drain, CANCEL_POLL_S
         )
         result = self._result(solver, status, instance, scale, cancelled)
         relay.finish(result)
-        result.stats["solve_time_s"] = time.monotonic() - start
+        result.stats["solve_time_s"] = deadline.elapsed()
         result.stats["objective_scale"] = scale
         result.stats["workers"] = int(solver.parameters.num_workers)
         return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import Any
 
@@ -20,8 +19,7 @@ from solvers.milp.outcome import (
     settled_objective,
     solver_domains,
 )
-
-_POLL_S = 0.1
+from solvers.runtime import CANCEL_POLL_S, Deadline
 
 
 def _to_highs_lp(model: MilpModel, zero_objective: bool = False) -> highspy.HighsLp:
@@ -123,7 +121,7 @@ class HighsSolver:
     ) -> Result:
         """Solve with HiGHS within ``options.time_limit_s``; ``initial`` (values of every variable) is offered to
         HiGHS as a starting solution, kept as the first incumbent when it is feasible."""
-        start = time.monotonic()
+        deadline = Deadline(options.time_limit_s, cancel)
         infeasible = infeasible_by_bounds(instance)
         if infeasible is not None:
             return infeasible
@@ -150,7 +148,7 @@ class HighsSolver:
         cancelled = False
         h.startSolve()
         while True:
-            done, _ = h.wait(_POLL_S)
+            done, _ = h.wait(CANCEL_POLL_S)
             relay.drain()
             log.flush()
             if done:
@@ -163,9 +161,9 @@ class HighsSolver:
             result.termination is Termination.other
             and h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible
         ):
-            result = self._infeasible_or_unbounded(instance, options, options.time_limit_s - (time.monotonic() - start))
+            result = self._infeasible_or_unbounded(instance, options, deadline.remaining())
         relay.finish(result)
-        result.stats["solve_time_s"] = time.monotonic() - start
+        result.stats["solve_time_s"] = deadline.elapsed()
         return result
 
     def _result(self, h: highspy.Highs, model: MilpModel, cancelled: bool) -> Result:

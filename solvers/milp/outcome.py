@@ -1,16 +1,18 @@
-"""Helpers every milp back-end shares: relaying progress from solver threads, and turning end states into Results."""
+"""Helpers every milp back-end shares: relaying progress from solver threads, and turning end states into Results.
+
+The deadline, the polled-cancel loop and the improvement rules are the shared ones of :mod:`solvers.runtime`.
+"""
 
 from __future__ import annotations
 
 import queue
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from solvers.base import Cancel, Progress, Result, Sense, SolutionStatus, Termination, relative_gap
+from solvers.base import Progress, Result, Sense, SolutionStatus, Termination, relative_gap
 from solvers.milp.model import MilpModel, VarType
+from solvers.runtime import improves_bound, improves_incumbent
 
 #: An event a solver thread queues: ("incumbent" | "bound", objective or bound, values or None).
 Event = tuple[str, float, Any]
@@ -23,22 +25,6 @@ OPTIMALITY_TOLERANCE = 1e-6
 #: The back-ends' absolute feasibility tolerance (HiGHS' ``mip_feasibility_tolerance``, SCIP's ``feastol``):
 #: integer bounds round inward only past it, ⌈lb − tol⌉ and ⌊ub + tol⌋, as HiGHS and SCIP round them.
 FEASIBILITY_TOLERANCE = 1e-6
-
-
-def improves_incumbent(sense: Sense, new: float, old: float | None) -> bool:
-    """True when objective ``new`` is strictly better than ``old`` (None: nothing yet)."""
-    if old is None:
-        return True
-    return new < old if sense == "minimize" else new > old
-
-
-def improves_bound(sense: Sense, new: float, old: float | None) -> bool:
-    """True when proven bound ``new`` is strictly tighter than ``old``."""
-    if not np.isfinite(new):
-        return False
-    if old is None:
-        return True
-    return new > old if sense == "minimize" else new < old
 
 
 def objective_agrees(reported: float, recomputed: float) -> bool:
@@ -135,35 +121,6 @@ def infeasible_by_bounds(model: MilpModel) -> Result | None:
     if reason is None:
         return None
     return Result(SolutionStatus.infeasible, Termination.infeasible, stats={"reason": reason})
-
-
-def run_polling_cancel(
-    solve: Callable[[], Any], relay: ProgressRelay, cancel: Cancel, stop: Callable[[], None], poll_s: float = 0.1
-) -> tuple[Any, bool]:
-    """Run a blocking native solve in a thread; relay its progress and call ``stop`` once cancel is set.
-
-    Returns (the solve's return value, whether it was cancelled); re-raises the solve's exception here.
-    """
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = solve()
-        except BaseException as exc:  # re-raised in the calling thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="milp-solve", daemon=True)
-    thread.start()
-    cancelled = False
-    while thread.is_alive():
-        thread.join(poll_s)
-        relay.drain()
-        if not cancelled and cancel.is_set():
-            cancelled = True
-            stop()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value"), cancelled
 
 
 class ProgressRelay:

@@ -8,7 +8,6 @@ SCIP itself is single-threaded here; ``threads`` is accepted and reported but do
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -25,12 +24,11 @@ from solvers.milp.outcome import (
     consistent_bound,
     finish_status,
     infeasible_by_bounds,
-    run_polling_cancel,
     settled_objective,
     solver_domains,
 )
+from solvers.runtime import CANCEL_POLL_S, Deadline, run_polling_cancel
 
-_POLL_S = 0.1
 _PRESOLVE = {"default": None, "off": "off", "aggressive": "aggressive", "fast": "fast"}
 _EVENTS = (SCIP_EVENTTYPE.BESTSOLFOUND, SCIP_EVENTTYPE.DUALBOUNDIMPROVED)
 
@@ -106,21 +104,21 @@ class ScipSolver:
 
     def solve(self, instance: MilpModel, options: ScipOptions, progress: Progress, cancel: Cancel) -> Result:
         """Solve with SCIP within ``options.time_limit_s``."""
-        start = time.monotonic()
+        deadline = Deadline(options.time_limit_s, cancel)
         infeasible = infeasible_by_bounds(instance)
         if infeasible is not None:
             return infeasible
         scip, variables = _build(instance)
-        self._configure(scip, options, options.time_limit_s - (time.monotonic() - start))
+        self._configure(scip, options, deadline.remaining())
         relay = ProgressRelay(self.name, instance, progress)
         reporter = _Reporter(relay, variables)
         scip.includeEventhdlr(reporter, "solvent_progress", "reports incumbents and bounds")
-        _, cancelled = run_polling_cancel(scip.optimizeNogil, relay, cancel, scip.interruptSolve, _POLL_S)
+        _, cancelled = run_polling_cancel(scip.optimizeNogil, cancel, scip.interruptSolve, relay.drain, CANCEL_POLL_S)
         result = self._result(scip, variables, instance, cancelled)
         if result.termination is Termination.other and scip.getStatus() == "inforunbd":
-            result = self._infeasible_or_unbounded(instance, options, options.time_limit_s - (time.monotonic() - start))
+            result = self._infeasible_or_unbounded(instance, options, deadline.remaining())
         relay.finish(result)
-        result.stats["solve_time_s"] = time.monotonic() - start
+        result.stats["solve_time_s"] = deadline.elapsed()
         result.stats["threads_used"] = 1
         return result
 

@@ -32,7 +32,8 @@ from solvers.milp.learned.network import GraphNetwork, available_models, model_p
 from solvers.milp.learned.options import PredictAndSearchOptions
 from solvers.milp.model import MilpModel
 from solvers.milp.options import HighsOptions
-from solvers.milp.outcome import consistent_bound, finish_status, improves_incumbent, infeasible_by_bounds
+from solvers.milp.outcome import consistent_bound, finish_status, infeasible_by_bounds
+from solvers.runtime import improves_incumbent
 
 #: Name of the trust-region row added to the restricted model.
 TRUST_REGION_ROW = "predict_and_search_trust_region"

@@ -63,7 +63,7 @@ SOLVERS: dict[str, SolverSpec] = {
         learned=False,
         description="HiGHS branch-and-cut (MIP) and simplex (LP); takes every model, semi-continuous too.",
         options=HighsOptions,
-        target="solvers.milp.highs_solver:HighsSolver",
+        target="solvers.milp.highs:HighsSolver",
         library="highspy",
     ),
     "cpsat": SolverSpec(
@@ -73,7 +73,7 @@ SOLVERS: dict[str, SolverSpec] = {
         description="OR-Tools CP-SAT on pure integer models with integral data after exact decimal scaling; "
         "refuses continuous variables and bounds that are neither given nor implied.",
         options=CpsatOptions,
-        target="solvers.milp.cpsat_solver:CpsatSolver",
+        target="solvers.milp.cpsat:CpsatSolver",
         library="ortools",
     ),
     "scip": SolverSpec(
@@ -82,7 +82,7 @@ SOLVERS: dict[str, SolverSpec] = {
         learned=False,
         description="SCIP branch-and-cut (PySCIPOpt); takes every model, semi-continuous by reformulation.",
         options=ScipOptions,
-        target="solvers.milp.scip_solver:ScipSolver",
+        target="solvers.milp.scip:ScipSolver",
         library="pyscipopt",
     ),
     "predict_and_search": SolverSpec(

@@ -142,7 +142,7 @@ def _decode_text(instance: TextInstance) -> str:
 def _parse_text(instance: TextInstance) -> MilpModel:
     # Imported here: each reader is only needed for its own format.
     from solvers.milp.lp_format import read_lp
-    from solvers.milp.mps import read_mps
+    from solvers.milp.mps_format import read_mps
 
     text = _decode_text(instance)
     try:

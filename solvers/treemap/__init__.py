@@ -13,8 +13,7 @@ from solvers.treemap.options import (
     SliceDiceOptions,
     SquarifiedOptions,
 )
-from solvers.treemap.schema import instance_schema, parse, summary
-from solvers.treemap.solution import TreemapSolution
+from solvers.treemap.schema import TreemapSolution, instance_schema, parse, summary
 from solvers.treemap.svg import render_svg
 
 EXAMPLE = {

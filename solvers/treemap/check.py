@@ -16,8 +16,7 @@ from pydantic import ValidationError
 
 from solvers.base import Verification
 from solvers.treemap.memory import gc_paused
-from solvers.treemap.schema import TreemapInstance
-from solvers.treemap.solution import MAX_SLACK, SolutionNode, TreemapSolution
+from solvers.treemap.schema import MAX_SLACK, SolutionNode, TreemapInstance, TreemapSolution
 
 Point = tuple[float, float]
 

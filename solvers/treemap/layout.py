@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from solvers.base import JSON, Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.base import JSON, Progress, Result, SolutionStatus, Termination
+from solvers.runtime import Deadline
 from solvers.treemap.geometry import Polygon, fatness, signed_area
-from solvers.treemap.schema import TreemapInstance
-from solvers.treemap.solution import Measure
+from solvers.treemap.schema import Measure, TreemapInstance
 
 #: Solution nodes are built in chunks of this size, polling cancel and the clock in between.
 BUILD_CHUNK = 50_000
@@ -19,29 +18,8 @@ BUILD_CHUNK = 50_000
 MAX_PROGRESS_SOLUTION_NODES = 10_000
 
 
-class Watch:
-    """Polls the clock and the cancel flag for a solver's loop."""
-
-    def __init__(self, time_limit_s: float, cancel: Cancel) -> None:
-        self.start = time.perf_counter()
-        self.deadline = self.start + time_limit_s
-        self.cancel = cancel
-
-    def stop_reason(self) -> Termination | None:
-        """``cancelled`` or ``time_limit`` when the loop must stop now, else None."""
-        if self.cancel.is_set():
-            return Termination.cancelled
-        if time.perf_counter() > self.deadline:
-            return Termination.time_limit
-        return None
-
-    def elapsed(self) -> float:
-        """Seconds since the solve started."""
-        return time.perf_counter() - self.start
-
-
 def rectangle_nodes(
-    instance: TreemapInstance, rects: Sequence[Sequence[float]], watch: Watch
+    instance: TreemapInstance, rects: Sequence[Sequence[float]], watch: Deadline
 ) -> list[JSON] | Termination:
     """Solution nodes for axis-parallel rectangles rects = (x0s, y0s, x1s, y1s); a Termination if stopped."""
     x0s, y0s, x1s, y1s = rects
@@ -82,7 +60,7 @@ def rectangle_nodes(
     return nodes
 
 
-def polygon_nodes(instance: TreemapInstance, polygons: Sequence[Polygon], watch: Watch) -> list[JSON] | Termination:
+def polygon_nodes(instance: TreemapInstance, polygons: Sequence[Polygon], watch: Deadline) -> list[JSON] | Termination:
     """Solution nodes for convex polygons, with diameter² / area as aspect ratio; a Termination if stopped."""
     paths = instance.paths()
     nodes: list[JSON] = []
@@ -107,7 +85,7 @@ def finished(
     nodes: list[JSON] | Termination,
     measure: Measure,
     slack: float,
-    watch: Watch,
+    watch: Deadline,
     progress: Progress,
     stats: JSON,
 ) -> Result:
@@ -135,7 +113,7 @@ def finished(
     )
 
 
-def stopped(reason: Termination, watch: Watch) -> Result:
+def stopped(reason: Termination, watch: Deadline) -> Result:
     """The Result of a solve stopped by its time limit or a cancel before the layout was complete."""
     return Result(
         status=SolutionStatus.no_solution,

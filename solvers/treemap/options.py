@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from solvers.base import CommonOptions
-from solvers.treemap.solution import MAX_SLACK
+from solvers.treemap.schema import MAX_SLACK
 
 #: The treemap layouts are deterministic constructions: no gap to close, no randomness, one thread.
 NOT_USED: frozenset[str] = frozenset({"rel_gap", "seed", "threads"})

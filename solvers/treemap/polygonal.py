@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 
 from solvers.base import Cancel, Progress, Result
+from solvers.runtime import Deadline
 from solvers.treemap.geometry import Polygon, cut_by_area, fatness
-from solvers.treemap.layout import Watch, finished, polygon_nodes, stopped
+from solvers.treemap.layout import finished, polygon_nodes, stopped
 from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import PolygonalOptions
 from solvers.treemap.schema import TreemapInstance
@@ -86,7 +87,7 @@ class PolygonalSolver:
     @gc_paused()
     def solve(self, instance: TreemapInstance, options: PolygonalOptions, progress: Progress, cancel: Cancel) -> Result:
         """Cut each node's polygon among its children by recursive balanced exact-area cuts."""
-        watch = Watch(options.time_limit_s, cancel)
+        watch = Deadline(options.time_limit_s, cancel)
         w, h = instance.width, instance.height
         polys: list[Polygon] = [[(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]] * instance.size
         weight = instance.weight

@@ -1,21 +1,19 @@
-"""Treemap instances: the raw JSON models, the slash-path CSV parser and the parsed tree.
+"""Treemap instances and solutions: the raw JSON models, the parsed tree, the solution model.
 
 A parsed tree is stored flat, in breadth-first order, so that the children of node ``i`` are the
 contiguous range ``child_start[i] : child_start[i + 1]``. That keeps a 10^6-node tree in a few
-Python lists instead of a million objects.
+Python lists instead of a million objects. The slash-path CSV form is read by :mod:`solvers.treemap.csv_format`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator
 
 from solvers.base import JSON, InvalidInstance, errors_from_validation
 from solvers.treemap.memory import gc_paused
@@ -115,7 +113,7 @@ class TreemapInstance:
         return out
 
 
-class _Errors:
+class ErrorList:
     """Collects field errors up to MAX_REPORTED_ERRORS and counts the rest."""
 
     def __init__(self) -> None:
@@ -154,10 +152,12 @@ def parse(raw: Any) -> TreemapInstance:
             csv_model = CsvInstanceModel.model_validate(raw)
         except ValidationError as exc:
             raise InvalidInstance(errors_from_validation(exc)) from None
-        return _parse_csv(csv_model)
+        from solvers.treemap.csv_format import read_csv  # the reader builds on this module
+
+        return read_csv(csv_model)
     if fmt != "json":
         raise InvalidInstance([{"loc": ["format"], "msg": "format must be 'json' (a nested tree) or 'csv'"}])
-    errors = _Errors()
+    errors = ErrorList()
     try:
         tree_model = TreeInstanceModel.model_validate(raw)
     except ValidationError as exc:
@@ -178,7 +178,7 @@ def _tree_loc(index: int, parent: list[int], child_start: list[int]) -> list[str
     return ["tree", *reversed(steps)]
 
 
-def _parse_tree(tree: dict[str, Any], width: float, height: float, errors: _Errors) -> TreemapInstance:
+def _parse_tree(tree: dict[str, Any], width: float, height: float, errors: ErrorList) -> TreemapInstance:
     """Walk the nested tree breadth-first, validating every node.
 
     Breadth-first numbering gives contiguous child ranges: a node's children come after every node
@@ -232,7 +232,7 @@ def _parse_tree(tree: dict[str, Any], width: float, height: float, errors: _Erro
             queue.append((kid, index, node_depth + 1))
     errors.raise_if_any()
     starts = [*child_start, len(names)]
-    return _finish(
+    return finish_tree(
         names,
         parent,
         starts,
@@ -244,149 +244,7 @@ def _parse_tree(tree: dict[str, Any], width: float, height: float, errors: _Erro
     )
 
 
-def _parse_csv(model: CsvInstanceModel) -> TreemapInstance:
-    """Build the tree from slash paths; missing ancestors are created with the sum of their children."""
-    errors = _Errors()
-    reader = csv.reader(io.StringIO(model.text))
-    index_of: dict[str, int] = {}
-    names: list[str] = []
-    kids: list[list[int]] = []
-    declared: list[float | None] = []
-    line_of: dict[int, int] = {}  # node -> the line that lists it explicitly
-    mention: list[int] = []  # node -> first line that names it (for implied ancestors too)
-    root_name: str | None = None
-    header_seen = False
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if not header_seen:
-                header_seen = True
-                if [c.strip().lower() for c in row] not in (["id", "weight"], ["path", "weight"]):
-                    errors.add(["text", line], "the first line must be the header 'id,weight'")
-                continue
-            if len(row) != 2:
-                errors.add(["text", line], f"expected 2 fields 'path,weight', found {len(row)}")
-                continue
-            path, weight_text = row[0].strip(), row[1].strip()
-            parts = path.split("/")
-            if "" in parts:
-                errors.add(["text", line], f"path {path!r} has an empty component; use 'root/a/b'")
-                continue
-            if len(path) > MAX_NAME_LENGTH and max(map(len, parts)) > MAX_NAME_LENGTH:
-                errors.add(["text", line], f"a name is longer than MAX_NAME_LENGTH = {MAX_NAME_LENGTH}")
-                continue
-            if len(parts) - 1 > MAX_DEPTH:
-                errors.add(["text", line], f"path is deeper than MAX_DEPTH = {MAX_DEPTH}")
-                continue
-            if root_name is None:
-                root_name = parts[0]
-            if parts[0] != root_name:
-                errors.add(["text", line], f"every path must start with the root {root_name!r}")
-                continue
-            weight: float | None = None
-            if weight_text:
-                try:
-                    weight = float(weight_text)
-                except ValueError:
-                    errors.add(["text", line], f"weight {weight_text!r} is not a number")
-                    continue
-                if not (math.isfinite(weight) and weight > 0):
-                    errors.add(["text", line], "weights must be positive and finite")
-                    continue
-            node = _ensure_path(path, index_of, names, kids, declared, mention, line)
-            if node is None:
-                errors.add(["text"], f"more than MAX_NODES = {MAX_NODES} nodes; split or prune the tree")
-                break
-            if node in line_of:
-                errors.add(["text", line], f"path {path!r} is listed twice (first on line {line_of[node]})")
-                continue
-            line_of[node] = line
-            declared[node] = weight
-    except csv.Error as exc:
-        errors.add(["text"], f"CSV syntax error: {exc}")
-    if not header_seen:
-        errors.add(["text"], "the CSV is empty; give the header 'id,weight' and one row per node")
-    elif not names:
-        errors.add(["text"], "no rows after the header")
-    for i in range(len(names)):
-        if not kids[i] and declared[i] is None:
-            errors.add(["text", mention[i]], f"leaf {names[i]!r} needs a positive weight")
-    errors.raise_if_any()
-    return _bfs_from_lists(names, kids, declared, mention, model.width, model.height)
-
-
-def _ensure_path(
-    path: str,
-    index_of: dict[str, int],
-    names: list[str],
-    kids: list[list[int]],
-    declared: list[float | None],
-    mention: list[int],
-    line: int,
-) -> int | None:
-    """Index of the node at ``path``, creating it and any missing ancestors; None past MAX_NODES."""
-    existing = index_of.get(path)
-    if existing is not None:
-        return existing
-    parent_path, _, name = path.rpartition("/")
-    parent_index = -1
-    if parent_path:
-        found = _ensure_path(parent_path, index_of, names, kids, declared, mention, line)
-        if found is None:
-            return None
-        parent_index = found
-    if len(names) >= MAX_NODES:
-        return None
-    index = len(names)
-    index_of[path] = index
-    names.append(name)
-    kids.append([])
-    declared.append(None)
-    mention.append(line)
-    if parent_index >= 0:
-        kids[parent_index].append(index)
-    return index
-
-
-def _bfs_from_lists(
-    names: list[str],
-    kids: list[list[int]],
-    declared: list[float | None],
-    mention: list[int],
-    width: float,
-    height: float,
-) -> TreemapInstance:
-    """Renumber a parent-first tree breadth-first (children kept in input order)."""
-    order = [0]
-    parent = [-1]
-    depth = [0]
-    starts: list[int] = []
-    head = 0
-    while head < len(order):
-        node = order[head]
-        starts.append(len(order))
-        for kid in kids[node]:
-            order.append(kid)
-            parent.append(head)
-            depth.append(depth[head] + 1)
-        head += 1
-    starts.append(len(order))
-    bfs_lines = [mention[i] for i in order]
-    return _finish(
-        [names[i] for i in order],
-        parent,
-        starts,
-        [declared[i] for i in order],
-        depth,
-        width,
-        height,
-        lambda i: ["text", bfs_lines[i]],
-    )
-
-
-def _finish(
+def finish_tree(
     names: list[str],
     parent: list[int],
     child_start: list[int],
@@ -397,7 +255,7 @@ def _finish(
     loc_of: Callable[[int], list[str | int]],
 ) -> TreemapInstance:
     """Sum weights bottom-up, check declared internal weights and the relative-weight limit."""
-    errors = _Errors()
+    errors = ErrorList()
     n = len(names)
     weight = [0.0] * n
     for i in range(n - 1, -1, -1):
@@ -431,6 +289,49 @@ def _finish(
                 )
     errors.raise_if_any()
     return TreemapInstance(names, parent, child_start, weight, depth, width, height)
+
+
+# The solution's JSON model (shared by the solvers, the check and the API schema; no geometry).
+
+#: Largest area slack a solution may declare (areas within a factor 1 + slack of their share).
+MAX_SLACK = 1.0
+
+Measure = Literal["max_side_ratio", "diameter2_over_area"]
+
+
+class SolutionNode(BaseModel):
+    """One node's region."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="Slash path from the root, e.g. 'root/b/c'.")
+    depth: int = Field(ge=0)
+    weight: float = Field(gt=0)
+    polygon: list[tuple[FiniteFloat, FiniteFloat]] = Field(min_length=3, description="Counter-clockwise, y up.")
+    area: float = Field(description="Shoelace area of the polygon.")
+    aspect_ratio: float = Field(description="In the solution's aspect_ratio_measure.")
+
+
+class TreemapSolution(BaseModel):
+    """Every node's polygon, root included."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: list[SolutionNode]
+    aspect_ratio_measure: Measure = Field(
+        "diameter2_over_area",
+        description="max_side_ratio = max(w/h, h/w) of axis-parallel rectangles;"
+        " diameter2_over_area = diameter² / area otherwise.",
+    )
+    slack: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_SLACK,
+        description="0: children tile their parent exactly. s > 0: children are disjoint and inside their"
+        " parent, and every node's area lies in [a/(1+s), a(1+s)] of its share a of the container"
+        " (container area × weight / total weight). Informational: the check holds the solution to the"
+        " slack the request allowed, and refuses a declared slack above it.",
+    )
 
 
 def summary(instance: TreemapInstance) -> JSON:

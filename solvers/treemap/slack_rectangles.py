@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 
 from solvers.base import Cancel, Progress, Result
-from solvers.treemap.layout import Watch, finished, rectangle_nodes, stopped
+from solvers.runtime import Deadline
+from solvers.treemap.layout import finished, rectangle_nodes, stopped
 from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import SlackRectanglesOptions
 from solvers.treemap.polygonal import balanced_split
@@ -104,7 +105,7 @@ class SlackRectanglesSolver:
         self, instance: TreemapInstance, options: SlackRectanglesOptions, progress: Progress, cancel: Cancel
     ) -> Result:
         """Place each node's children by balanced exact cuts and budgeted slack-absorbing corner placements."""
-        watch = Watch(options.time_limit_s, cancel)
+        watch = Deadline(options.time_limit_s, cancel)
         n = instance.size
         x0s, y0s = [0.0] * n, [0.0] * n
         x1s, y1s = [instance.width] * n, [instance.height] * n

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from solvers.base import Cancel, Progress, Result
-from solvers.treemap.layout import Watch, finished, rectangle_nodes, stopped
+from solvers.runtime import Deadline
+from solvers.treemap.layout import finished, rectangle_nodes, stopped
 from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import SliceDiceOptions
 from solvers.treemap.schema import TreemapInstance
@@ -23,7 +24,7 @@ class SliceDiceSolver:
     @gc_paused()
     def solve(self, instance: TreemapInstance, options: SliceDiceOptions, progress: Progress, cancel: Cancel) -> Result:
         """Cut each node's rectangle into strips proportional to its children's weights."""
-        watch = Watch(options.time_limit_s, cancel)
+        watch = Deadline(options.time_limit_s, cancel)
         n = instance.size
         x0s, y0s = [0.0] * n, [0.0] * n
         x1s, y1s = [instance.width] * n, [instance.height] * n

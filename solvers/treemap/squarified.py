@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from solvers.base import Cancel, Progress, Result
-from solvers.treemap.layout import Watch, finished, rectangle_nodes, stopped
+from solvers.runtime import Deadline
+from solvers.treemap.layout import finished, rectangle_nodes, stopped
 from solvers.treemap.memory import gc_paused
 from solvers.treemap.options import SquarifiedOptions
 from solvers.treemap.schema import TreemapInstance
@@ -89,7 +90,7 @@ class SquarifiedSolver:
         self, instance: TreemapInstance, options: SquarifiedOptions, progress: Progress, cancel: Cancel
     ) -> Result:
         """Lay out every level with the squarified row algorithm."""
-        watch = Watch(options.time_limit_s, cancel)
+        watch = Deadline(options.time_limit_s, cancel)
         n = instance.size
         rects: tuple[list[float], list[float], list[float], list[float]] = (
             [0.0] * n,

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.runtime import Deadline
 from solvers.xva.engine import ADJUSTMENTS, Setup, initial_margin, normals, settle
 from solvers.xva.monte_carlo import SOLUTION_REPORT_INTERVAL_S, PathAccumulator
 from solvers.xva.options import DeepBsdeOptions
@@ -441,22 +442,21 @@ class DeepBsdeSolver:
     def _solve(self, instance: Instance, options: DeepBsdeOptions, progress: Progress, cancel: Cancel) -> Result:
         import torch
 
-        started = time.monotonic()
-        deadline = started + options.time_limit_s
+        deadline = Deadline(options.time_limit_s, cancel)
         setup = Setup.from_instance(instance)
         seeds = np.random.SeedSequence([instance.simulation.seed, options.seed, 0xB5DE])
         training_seed, evaluation_seed = seeds.spawn(2)
         replicas = options.replicas
         has_im = setup.im_z is not None
         budget = options.training_share * options.time_limit_s
-        training_end = [started]
+        training_window = [deadline]
         stopped: list[Termination] = []
 
         def keep_going() -> bool:
-            if cancel.is_set():
-                stopped.append(Termination.cancelled)
-                return False
-            return time.monotonic() <= training_end[0]
+            reason = training_window[0].stop_reason()
+            if reason is Termination.cancelled:
+                stopped.append(reason)
+            return reason is None
 
         curves: dict[str, list[tuple[int, float]]] = {"clean_values": [], "initial_margin": []}
         models: list[tuple[CleanValues, InitialMargin | None]] = []
@@ -465,18 +465,18 @@ class DeepBsdeSolver:
         for replica, replica_seed in enumerate(training_seed.spawn(replicas)):
             # each replica trains within its share of the budget, layer 1 in the first half of it with IM
             window = budget / replicas
-            window_start = started + replica * window
+            window_start = deadline.started + replica * window
             rng = np.random.default_rng(replica_seed)
             generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
             own_curves = curves if replica == 0 else {"clean_values": [], "initial_margin": []}
-            training_end[0] = window_start + (0.5 if has_im else 1.0) * window
+            training_window[0] = Deadline((0.5 if has_im else 1.0) * window, cancel, started=window_start)
             values = CleanValues(setup, groups, options.hidden, generator)
             trained &= _train_clean_values(
                 values, options, rng, generator, keep_going, own_curves["clean_values"], progress
             )
             margin = None
             if has_im and not stopped:
-                training_end[0] = window_start + window
+                training_window[0] = Deadline(window, cancel, started=window_start)
                 margin = InitialMargin(values, float(ndtr(setup.im_z)), options.hidden * 2, generator)
                 trained &= _train_initial_margin(
                     margin, options, rng, generator, keep_going, own_curves["initial_margin"], progress
@@ -484,7 +484,7 @@ class DeepBsdeSolver:
             if stopped:
                 break
             models.append((values, margin))
-        training_s = time.monotonic() - started
+        training_s = deadline.elapsed()
         stats: dict[str, Any] = {
             "training_s": training_s,
             "training_complete": trained and not stopped,
@@ -493,12 +493,12 @@ class DeepBsdeSolver:
             "loss_curve": {name: [list(point) for point in curve] for name, curve in curves.items()},
         }
         if stopped:
-            return self._finish(None, Termination.cancelled, stats, started, options)
-        result = self._evaluate(setup, models, options, evaluation_seed, progress, cancel, deadline)
+            return self._finish(None, Termination.cancelled, stats, deadline, options)
+        result = self._evaluate(setup, models, options, evaluation_seed, progress, deadline)
         accumulator, termination, replica_means = result
         if not stats["training_complete"] and termination is Termination.optimal:
             termination = Termination.time_limit
-        return self._finish(accumulator, termination, stats, started, options, replica_means)
+        return self._finish(accumulator, termination, stats, deadline, options, replica_means)
 
     def _evaluate(
         self,
@@ -507,8 +507,7 @@ class DeepBsdeSolver:
         options: DeepBsdeOptions,
         seed: np.random.SeedSequence,
         progress: Progress,
-        cancel: Cancel,
-        deadline: float,
+        deadline: Deadline,
     ) -> tuple[PathAccumulator, Termination, np.ndarray]:
         """Layers 3 and 4 on the evaluation paths, chunk by chunk, replica r's networks on the r-th equal share
         of the paths; stops at the deadline or on cancel. Also returns each replica's adjustment means
@@ -541,10 +540,9 @@ class DeepBsdeSolver:
             log_spot = np.tile(setup.log_spot0, (n_paths, 1))
             previous = 0.0
             for m, now in enumerate(setup.sim_times):
-                if cancel.is_set():
-                    return accumulator, Termination.cancelled, replica_means()
-                if time.monotonic() > deadline:
-                    return accumulator, Termination.time_limit, replica_means()
+                reason = deadline.stop_reason()
+                if reason is not None:
+                    return accumulator, reason, replica_means()
                 if m > 0:
                     shocks = np.einsum("pf,uf->pu", normals(rng, n_paths, len(setup.vol), antithetic), setup.factor)
                     log_spot += setup.drift * (now - previous) + setup.vol * np.sqrt(now - previous) * shocks
@@ -579,11 +577,11 @@ class DeepBsdeSolver:
         accumulator: PathAccumulator | None,
         termination: Termination,
         stats: dict[str, Any],
-        started: float,
+        deadline: Deadline,
         options: DeepBsdeOptions,
         replica_means: np.ndarray | None = None,
     ) -> Result:
-        solve_time = time.monotonic() - started
+        solve_time = deadline.elapsed()
         stats.update(solve_time_s=solve_time, wall_time_s=solve_time)
         if accumulator is None or accumulator.paths == 0:
             return Result(SolutionStatus.no_solution, termination, stats=stats)

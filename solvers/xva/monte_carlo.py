@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.runtime import Deadline
 from solvers.xva.engine import ADJUSTMENTS, PFE_QUANTILE, ChunkResult, RunningMoments, Setup, simulate_chunk
 from solvers.xva.options import MonteCarloOptions
 from solvers.xva.schema import Instance
@@ -107,8 +108,7 @@ class MonteCarloSolver:
 
     def solve(self, instance: Instance, options: MonteCarloOptions, progress: Progress, cancel: Cancel) -> Result:
         """Simulate the requested paths chunk by chunk until done, out of time or cancelled."""
-        started = time.monotonic()
-        deadline = started + options.time_limit_s
+        deadline = Deadline(options.time_limit_s, cancel)
         setup = Setup.from_instance(instance)
         requested = instance.simulation.paths
         antithetic = options.antithetic
@@ -122,10 +122,9 @@ class MonteCarloSolver:
         stopped: list[Termination] = []
 
         def stop() -> bool:
-            if cancel.is_set():
-                stopped.append(Termination.cancelled)
-            elif time.monotonic() > deadline:
-                stopped.append(Termination.time_limit)
+            reason = deadline.stop_reason()
+            if reason is not None:
+                stopped.append(reason)
             return bool(stopped)
 
         while accumulator.paths < total:
@@ -156,7 +155,7 @@ class MonteCarloSolver:
             )
             if with_solution:
                 last_report = now
-        solve_time = time.monotonic() - started
+        solve_time = deadline.elapsed()
         stats = {
             "paths_requested": requested,
             "paths_done": accumulator.paths,

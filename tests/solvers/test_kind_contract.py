@@ -109,7 +109,7 @@ def test_importing_a_kind_loads_none_of_its_solvers(name: str) -> None:
 
 def test_the_scan_finds_the_solver_packages() -> None:
     # imports inside functions and through the kind's own modules count; trainers count too
-    assert {"highspy"} <= _solver_packages("solvers.milp.highs_solver")
+    assert {"highspy"} <= _solver_packages("solvers.milp.highs")
     assert {"highspy", "ortools"} <= _solver_packages("solvers.task_allocation.exact")
     assert {"highspy", "ortools", "pyscipopt", "torch"} <= set(_packages_of_every_solver())
 

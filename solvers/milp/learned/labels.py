@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from solvers.base import JSON, NeverCancel
 from solvers.milp.generate import Family
-from solvers.milp.highs_solver import HighsSolver
+from solvers.milp.highs import HighsSolver
 from solvers.milp.learned.families import FAMILY_SIZES, TRAINING_SEEDS, family_instance
 from solvers.milp.model import MilpModel
 from solvers.milp.options import HighsOptions

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from solvers.base import JSON, Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.milp.generate import Family
-from solvers.milp.highs_solver import HighsSolver
+from solvers.milp.highs import HighsSolver
 from solvers.milp.learned.families import recognise_family
 from solvers.milp.learned.features import binary_mask, graph_features
 from solvers.milp.learned.network import GraphNetwork, available_models, model_path

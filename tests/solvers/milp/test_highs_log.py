@@ -6,7 +6,7 @@ from typing import Any
 
 from solvers.base import NeverCancel, NullProgress
 from solvers.milp import KIND
-from solvers.milp.highs_solver import LOG_LINES, LOG_MESSAGE_CHARS, LogRelay
+from solvers.milp.highs import LOG_LINES, LOG_MESSAGE_CHARS, LogRelay
 from solvers.milp.options import HighsOptions
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from solvers.base import InvalidInstance
-from solvers.milp import KIND, mps
+from solvers.milp import KIND, mps_format
 from solvers.milp.model import MilpModel
 
 
@@ -81,12 +81,12 @@ def test_semicontinuous_without_upper_bound_is_refused() -> None:
 
 
 def test_size_caps_are_enforced_with_the_limit_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mps, "MAX_VARIABLES", 1)
+    monkeypatch.setattr(mps_format, "MAX_VARIABLES", 1)
     text = "NAME\nROWS\n N obj\n L c\nCOLUMNS\n x c 1\n y c 1\nRHS\n rhs c 1\nENDATA\n"
     with pytest.raises(InvalidInstance, match="line 7: more than 1 variables"):
         KIND.parse({"format": "mps", "model": text})
-    monkeypatch.setattr(mps, "MAX_NONZEROS", 1)
-    monkeypatch.setattr(mps, "MAX_VARIABLES", 10)
+    monkeypatch.setattr(mps_format, "MAX_NONZEROS", 1)
+    monkeypatch.setattr(mps_format, "MAX_VARIABLES", 10)
     with pytest.raises(InvalidInstance, match="more than 1 nonzeros"):
         KIND.parse({"format": "mps", "model": text})
 

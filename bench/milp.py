@@ -21,7 +21,7 @@ from typing import Any
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, SolverRefused, Termination
 from solvers.milp import KIND
 from solvers.milp.generate import generate
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "examples" / "milp"  # the development MPS files
 FAMILY_SIZES: dict[str, dict[str, Any]] = {

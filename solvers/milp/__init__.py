@@ -11,10 +11,9 @@ from solvers.base import JSON, Kind, SolverSpec
 from solvers.milp.auto import choose_auto
 from solvers.milp.check import check
 from solvers.milp.learned.options import PredictAndSearchOptions
-from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions, HighsOptions, ScipOptions
 from solvers.milp.scaling import integer_refusal
-from solvers.milp.schema import JsonInstance, Solution, TextInstance, parse
+from solvers.milp.schema import JsonInstance, MilpModel, Solution, TextInstance, parse
 from solvers.milp.svg import render_svg
 
 

@@ -7,8 +7,8 @@ cannot take anything else, where HiGHS solved more than SCIP and was faster on e
 
 from __future__ import annotations
 
-from solvers.milp.model import MilpModel
 from solvers.milp.scaling import integer_refusal
+from solvers.milp.schema import MilpModel
 
 
 def choose_auto(model: MilpModel) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 #: Propagation rounds (each can make more bounds finite, from bounds made finite in the round before).
 ROUNDS = 5

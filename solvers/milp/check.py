@@ -1,7 +1,7 @@
 """Independent verification of a milp solution, from the model and the solution JSON alone.
 
 It imports no back-end code of the kind (only the parsed model): bounds of magnitude ≥ 1e20 arrive as ±inf
-(solvers/milp/model.py's infinity threshold); one on the impossible side (a lower bound of +inf, an upper
+(solvers/milp/schema.py's infinity threshold); one on the impossible side (a lower bound of +inf, an upper
 bound of −inf) is never met.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from solvers.base import Verification
-from solvers.milp.model import MilpModel, VarType
+from solvers.milp.schema import MilpModel, VarType
 
 #: A bound or row is satisfied when its violation is at most this times max(1, |bound|) — the default
 #: feasibility tolerance of HiGHS (``mip_feasibility_tolerance``) and SCIP (``numerics/feastol``).

@@ -19,7 +19,6 @@ from ortools.sat.python import cp_model
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.milp.bounds import implied_bounds
-from solvers.milp.model import MilpModel
 from solvers.milp.options import CpsatOptions
 from solvers.milp.outcome import (
     FEASIBILITY_TOLERANCE,
@@ -30,6 +29,7 @@ from solvers.milp.outcome import (
     settled_objective,
 )
 from solvers.milp.scaling import MAX_SCALED, integer_refusal, integral_scale, row_scales, scaled_row_bound
+from solvers.milp.schema import MilpModel
 from solvers.runtime import CANCEL_POLL_S, Deadline, run_polling_cancel
 
 #: From this many threads on, CP-SAT runs its parallel portfolio; below, one LP-based worker.

@@ -9,7 +9,6 @@ import highspy
 import numpy as np
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
-from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import HighsOptions
 from solvers.milp.outcome import (
     ProgressRelay,
@@ -19,6 +18,7 @@ from solvers.milp.outcome import (
     settled_objective,
     solver_domains,
 )
+from solvers.milp.schema import MilpModel, VarType
 from solvers.runtime import CANCEL_POLL_S, Deadline
 
 

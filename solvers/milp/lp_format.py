@@ -21,9 +21,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from solvers.base import Sense
-from solvers.milp.limits import MAX_CONSTRAINTS, MAX_NAME_LENGTH, MAX_NONZEROS, MAX_VARIABLES, ModelTextError
-from solvers.milp.model import INFINITE_BOUND, MilpModel, VarType
-from solvers.milp.numbers import as_bound, text_lines
+from solvers.milp.numbers import INFINITE_BOUND, as_bound, text_lines
+from solvers.milp.schema import (
+    MAX_CONSTRAINTS,
+    MAX_NAME_LENGTH,
+    MAX_NONZEROS,
+    MAX_VARIABLES,
+    MilpModel,
+    ModelTextError,
+    VarType,
+)
 
 _SECTION_WORDS: dict[str, str] = {
     "minimize": "min", "minimise": "min", "minimum": "min", "min": "min",

@@ -24,15 +24,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from solvers.base import Sense
-from solvers.milp.limits import (
+from solvers.milp.numbers import INFINITE_BOUND, as_bound, parse_number, text_lines
+from solvers.milp.schema import (
     MAX_CONSTRAINTS,
     MAX_NAME_LENGTH,
     MAX_NONZEROS,
     MAX_VARIABLES,
+    MilpModel,
     ModelTextError,
+    VarType,
 )
-from solvers.milp.model import INFINITE_BOUND, MilpModel, VarType
-from solvers.milp.numbers import as_bound, parse_number, text_lines
 
 _SECTIONS = {"NAME", "OBJSENSE", "OBJNAME", "ROWS", "COLUMNS", "RHS", "RANGES", "BOUNDS", "ENDATA"}
 _REFUSED_SECTIONS = {

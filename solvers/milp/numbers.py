@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import re
 
-from solvers.milp.model import INFINITE_BOUND
+#: The infinity threshold: a bound or right-hand side of this magnitude or more is infinite (HiGHS'
+#: convention), in every reader, back-end and the check alike. On the impossible side (a lower bound of
+#: +inf, an upper bound of −inf) no finite value satisfies it, so such a model is infeasible.
+INFINITE_BOUND = 1e20
 
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eEdD][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
 

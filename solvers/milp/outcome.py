@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from solvers.base import Progress, Result, Sense, SolutionStatus, Termination, relative_gap
-from solvers.milp.model import MilpModel, VarType
+from solvers.milp.schema import MilpModel, VarType
 from solvers.runtime import improves_bound, improves_incumbent
 
 #: An event a solver thread queues: ("incumbent" | "bound", objective or bound, values or None).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from solvers.milp.bounds import implied_bounds
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 #: Largest magnitude of a scaled coefficient (every integer up to it is a float, so the scaling is exact).
 MAX_SCALED = 2.0**53

@@ -17,7 +17,6 @@ from pyscipopt.scip import PY_SCIP_PARAMSETTING as SCIP_PARAMSETTING
 from pyscipopt.scip import ExprCons
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
-from solvers.milp.model import MilpModel, VarType
 from solvers.milp.options import ScipOptions
 from solvers.milp.outcome import (
     ProgressRelay,
@@ -27,6 +26,7 @@ from solvers.milp.outcome import (
     settled_objective,
     solver_domains,
 )
+from solvers.milp.schema import MilpModel, VarType
 from solvers.runtime import CANCEL_POLL_S, Deadline, run_polling_cancel
 
 _PRESOLVE = {"default": None, "off": "off", "aggressive": "aggressive", "fast": "fast"}

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 #: Most cells along either side of the matrix picture.
 MAX_BINS = 100

@@ -9,7 +9,7 @@ import numpy as np
 
 from solvers.milp.generate import Family, generate
 from solvers.milp.learned.features import binary_mask
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 #: Generator sizes of the training and benchmark instances (larger than bench/milp.py's, so HiGHS does not
 #: close them within seconds).

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from solvers.milp.model import MilpModel, VarType
+from solvers.milp.schema import MilpModel, VarType
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -20,9 +20,8 @@ from solvers.base import JSON, NeverCancel
 from solvers.milp.generate import Family
 from solvers.milp.highs import HighsSolver
 from solvers.milp.learned.families import FAMILY_SIZES, TRAINING_SEEDS, family_instance
-from solvers.milp.model import MilpModel
 from solvers.milp.options import HighsOptions
-from solvers.milp.schema import parse
+from solvers.milp.schema import MilpModel, parse
 
 #: Temperature of the objective weighting, relative to |best objective|.
 TEMPERATURE = 0.01

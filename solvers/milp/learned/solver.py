@@ -30,9 +30,9 @@ from solvers.milp.learned.families import recognise_family
 from solvers.milp.learned.features import binary_mask, graph_features
 from solvers.milp.learned.network import GraphNetwork, available_models, model_path
 from solvers.milp.learned.options import PredictAndSearchOptions
-from solvers.milp.model import MilpModel
 from solvers.milp.options import HighsOptions
 from solvers.milp.outcome import consistent_bound, finish_status, infeasible_by_bounds
+from solvers.milp.schema import MilpModel
 from solvers.runtime import improves_incumbent
 
 #: Name of the trust-region row added to the restricted model.

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from solvers.milp import KIND
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "examples" / "milp"
 #: Known optima of the development files (MIPLIB / netlib reference values).

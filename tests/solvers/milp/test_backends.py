@@ -11,8 +11,8 @@ import pytest
 from solvers.base import NeverCancel, NullProgress, Result, SolutionStatus, Solver, SolverRefused, Termination
 from solvers.milp import KIND
 from solvers.milp.generate import generate
-from solvers.milp.model import MilpModel
 from solvers.milp.scaling import row_scales
+from solvers.milp.schema import MilpModel
 
 from .conftest import DEV_OPTIMA
 

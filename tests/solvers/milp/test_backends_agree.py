@@ -14,7 +14,7 @@ import pytest
 
 from solvers.base import NeverCancel, NullProgress, Result, SolutionStatus, SolverRefused
 from solvers.milp import KIND
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 BACKENDS = {name: spec.load() for name, spec in KIND.solvers.items()}
 MODELS = 300

@@ -9,7 +9,7 @@ import pytest
 
 from solvers.base import NeverCancel, NullProgress
 from solvers.milp import KIND
-from solvers.milp.model import VarType
+from solvers.milp.schema import VarType
 
 
 @pytest.mark.parametrize("solver", ["highs", "scip"])

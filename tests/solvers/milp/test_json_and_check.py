@@ -9,7 +9,7 @@ import pytest
 
 from solvers.base import InvalidInstance
 from solvers.milp import KIND, mps_format
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 
 def instance(**changes: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from solvers.base import NeverCancel, NullProgress
 from solvers.milp import KIND
-from solvers.milp.model import MilpModel, VarType
+from solvers.milp.schema import MilpModel, VarType
 
 from .conftest import DATA_DIR, DEV_OPTIMA
 

@@ -10,8 +10,8 @@ import pytest
 
 from solvers.base import InvalidInstance
 from solvers.milp import KIND
-from solvers.milp.model import MilpModel, VarType
 from solvers.milp.mps_format import read_mps
+from solvers.milp.schema import MilpModel, VarType
 
 from .conftest import DATA_DIR
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus
 from solvers.milp import KIND
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 BACKENDS = {name: spec.load() for name, spec in KIND.solvers.items()}
 coefficients = st.integers(-4, 4)

@@ -13,8 +13,8 @@ from ortools.sat.python import cp_model
 
 from solvers.base import NeverCancel, NullProgress, Result, SolutionStatus, SolverRefused, Termination
 from solvers.milp import KIND
-from solvers.milp.model import MilpModel
 from solvers.milp.scaling import integer_refusal, scaled_row_bound
+from solvers.milp.schema import MilpModel
 
 BACKENDS = {name: spec.load() for name, spec in KIND.solvers.items()}
 ALL = sorted(BACKENDS)

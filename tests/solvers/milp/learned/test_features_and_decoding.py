@@ -12,7 +12,7 @@ from solvers.milp.generate import FAMILIES, generate
 from solvers.milp.learned.families import HELD_OUT_SEEDS, TRAINING_SEEDS, recognise_family
 from solvers.milp.learned.features import CONSTRAINT_FEATURES, VARIABLE_FEATURES, graph_features
 from solvers.milp.learned.solver import TRUST_REGION_ROW, restricted_model, trust_region
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 HAND_MADE = {
     "format": "json",

@@ -10,7 +10,7 @@ from solvers.milp import KIND
 from solvers.milp.generate import generate
 from solvers.milp.learned.options import PredictAndSearchOptions
 from solvers.milp.learned.solver import PredictAndSearchSolver
-from solvers.milp.model import MilpModel
+from solvers.milp.schema import MilpModel
 
 SOLVER = PredictAndSearchSolver()
 

@@ -19,6 +19,25 @@ Contract for a solver's ``solve(instance, options, progress, cancel)``:
   the returned solution and stores that verification next to the result.
 * It raises :class:`SolverRefused` when it cannot take this instance (e.g. CP-SAT with non-integral
   data); any other exception is a solver error.
+* Its clock and cancel flag are one :class:`solvers.runtime.Deadline`; a blocking native solve runs under
+  :func:`solvers.runtime.run_polling_cancel`.
+
+Folder vocabulary: every ``solvers/<kind>/`` names the same roles the same way.
+
+* ``__init__.py``: ``KIND``, the :class:`Kind` and its :class:`SolverSpec` s (solver classes named by a
+  ``"module:Class"`` string, so importing a kind loads no solver code).
+* ``schema.py``: size caps, the raw JSON models, the parsed instance, the solution model, ``parse`` and
+  ``summary``.
+* ``<format>_format.py``: one module per text form (``mps_format``, ``lp_format``, ``csv_format``,
+  ``ad_format``); ``schema.parse`` imports it when that form is submitted.
+* ``options.py``: each solver's ``Options``.
+* ``check.py`` (its own helpers ``check_*.py``): the independent check, importing nothing of the solvers.
+* ``<solver>.py``: one module per solver, named after it; helpers that several of the kind's solvers share
+  are modules named for what they hold (``outcome.py``, ``evaluation.py``, ``geometry.py``…).
+* ``learned/``: a solver with committed weights: ``solver.py`` (inference, numpy only), ``options.py``,
+  ``network.py``, ``train.py`` (the trainer ``solvent train <kind>`` runs) and the weights. A solver that
+  trains per job (``xva``'s ``deep_bsde``) has no weights and is one ``<solver>.py``.
+* ``generate.py``: seeded instance generators; ``svg.py``: the picture of a solution (where the kind has one).
 """
 
 from __future__ import annotations

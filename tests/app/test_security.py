@@ -507,6 +507,7 @@ def test_event_cursor_beyond_64_bits_is_422_on_sqlite_too(tmp_path: Any) -> None
     from app.security import create_key
 
     url = f"sqlite:///{tmp_path / 'embedded.sqlite'}"
+    get_engine().dispose()  # the PostgreSQL engine's pooled connections close now, not when collected
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()
     try:
@@ -524,7 +525,7 @@ def test_event_cursor_beyond_64_bits_is_422_on_sqlite_too(tmp_path: Any) -> None
                         f"/v1/jobs/{job.json()['id']}/{path}", params={"after": 2**63}, headers=headers
                     )
                     assert response.status_code == 422, response.text
-            get_engine().dispose()
     finally:
+        get_engine().dispose()
         get_engine.cache_clear()
         get_sessionmaker.cache_clear()

@@ -188,11 +188,10 @@ class NeverCancel:
 
 
 class Solver(Protocol):
-    """A solver of one kind. See the module docstring for the full contract."""
+    """A solver of one kind. See the module docstring for the full contract. Whether it is exact or learned is
+    declared once, on its :class:`SolverSpec`."""
 
     name: str
-    exact: bool
-    learned: bool
     Options: type[CommonOptions]
 
     def solve(self, instance: Any, options: Any, progress: Progress, cancel: Cancel) -> Result:

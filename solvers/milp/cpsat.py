@@ -112,8 +112,6 @@ class CpsatSolver:
     """CP-SAT: exact on pure integer models with integral (scaled) data; refuses anything else."""
 
     name = "cpsat"
-    exact = True
-    learned = False
     Options = CpsatOptions
 
     def solve(self, instance: MilpModel, options: CpsatOptions, progress: Progress, cancel: Cancel) -> Result:

@@ -107,8 +107,6 @@ class HighsSolver:
     """HiGHS: the default back-end; takes every linear model, including semi-continuous variables."""
 
     name = "highs"
-    exact = True
-    learned = False
     Options = HighsOptions
 
     def solve(

@@ -98,8 +98,6 @@ class ScipSolver:
     """SCIP branch-and-cut: takes every linear model (semi-continuous by reformulation)."""
 
     name = "scip"
-    exact = True
-    learned = False
     Options = ScipOptions
 
     def solve(self, instance: MilpModel, options: ScipOptions, progress: Progress, cancel: Cancel) -> Result:

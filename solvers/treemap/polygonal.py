@@ -80,8 +80,6 @@ class PolygonalSolver:
     """Fat convex polygons: aspect ratio (diameter² / area) bounded independently of the weights."""
 
     name = "polygonal"
-    exact = False
-    learned = False
     Options = PolygonalOptions
 
     @gc_paused()

@@ -96,8 +96,6 @@ class SlackRectanglesSolver:
     """Rectangles within an area slack of their share of the container; fatter than exact rectangles."""
 
     name = "slack_rectangles"
-    exact = False
-    learned = False
     Options = SlackRectanglesOptions
 
     @gc_paused()

@@ -17,8 +17,6 @@ class SliceDiceSolver:
     """Slice-and-dice: children in input order, side by side, direction alternating with depth."""
 
     name = "slice_dice"
-    exact = False
-    learned = False
     Options = SliceDiceOptions
 
     @gc_paused()

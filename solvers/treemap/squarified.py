@@ -81,8 +81,6 @@ class SquarifiedSolver:
     """Squarified treemap: rectangles, exact areas, good but unbounded aspect ratios."""
 
     name = "squarified"
-    exact = False
-    learned = False
     Options = SquarifiedOptions
 
     @gc_paused()

@@ -424,8 +424,6 @@ class DeepBsdeSolver:
     """The multi-layer deep BSDE xVA solver (learned; trained per job on the CPU)."""
 
     name = "deep_bsde"
-    exact = False
-    learned = True
     Options = DeepBsdeOptions
 
     def solve(self, instance: Instance, options: DeepBsdeOptions, progress: Progress, cancel: Cancel) -> Result:

@@ -102,8 +102,6 @@ class MonteCarloSolver:
     """Monte Carlo exposure simulation with closed-form pricing on the grid (the reference solver)."""
 
     name = "monte_carlo"
-    exact = False
-    learned = False
     Options = MonteCarloOptions
 
     def solve(self, instance: Instance, options: MonteCarloOptions, progress: Progress, cancel: Cancel) -> Result:

@@ -162,8 +162,6 @@ class PredictAndSearchSolver:
     """A trained graph network narrows the search to a trust region; HiGHS solves it, then the full model."""
 
     name = "predict_and_search"
-    exact = False
-    learned = True
     Options = PredictAndSearchOptions
 
     def solve(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -39,6 +38,7 @@ from solvers.knapsack_2ro.evaluation import (
 from solvers.knapsack_2ro.nominal import nominal_selection
 from solvers.knapsack_2ro.options import ExactOptions
 from solvers.knapsack_2ro.schema import Instance
+from solvers.runtime import Deadline
 
 #: A column prices out when its reduced cost is at most this, relative to max(1, |RMP value|).
 PRICING_TOLERANCE = 1e-9
@@ -213,9 +213,7 @@ class _BranchAndPrice:
         self.data = data
         self.options = options
         self.progress = progress
-        self.cancel = cancel
-        self.started = time.perf_counter()
-        self.deadline = self.started + options.time_limit_s
+        self.deadline = Deadline(options.time_limit_s, cancel)
         self.master = DantzigWolfeMaster(data)
         self.best: tuple[BoolArray, WorstCase] | None = None
         self.evaluated: set[bytes] = set()
@@ -229,7 +227,7 @@ class _BranchAndPrice:
         self.fixed_by_reduced_cost = 0
         # Branch where the relaxation dodges most first-stage cost: a fractional xᵢ pays only xᵢ(fᵢ − p̄ᵢ).
         self.branching_weight = np.maximum(data.penalty - data.profit, 0.0) + 1e-6
-        self.last_log = self.started
+        self.last_log = 0.0
 
     @property
     def incumbent(self) -> float:
@@ -239,14 +237,6 @@ class _BranchAndPrice:
     def prune_tolerance(self) -> float:
         """Absolute tolerance under which a node cannot improve the incumbent enough."""
         return max(self.options.rel_gap, MIN_PRUNE_TOLERANCE) * max(1.0, abs(self.incumbent))
-
-    def stop_reason(self) -> Termination | None:
-        """Why to stop now, if at all (cancel or time limit)."""
-        if self.cancel.is_set():
-            return Termination.cancelled
-        if time.perf_counter() >= self.deadline:
-            return Termination.time_limit
-        return None
 
     def trivial_bound(self) -> float:
         """A finite upper bound before any LP: the optimum with no degradation (ξ = 0 is in Ξ).
@@ -260,10 +250,6 @@ class _BranchAndPrice:
         no_degradation, _ = best_reaction(data, value, value, everything)
         return no_degradation + float(np.maximum(data.profit - data.penalty, 0.0).sum())
 
-    def out_of_time(self) -> bool:
-        """Cancelled or past the time limit."""
-        return self.cancel.is_set() or time.perf_counter() >= self.deadline
-
     def try_selection(self, selected: BoolArray, stoppable: bool = True) -> None:
         """Evaluate a selection exactly (once) and keep it if it improves the incumbent.
 
@@ -274,7 +260,7 @@ class _BranchAndPrice:
             return
         self.evaluated.add(key)
         self.evaluations += 1
-        worst = evaluate(self.data, selected, stop=self.out_of_time if stoppable else None)
+        worst = evaluate(self.data, selected, stop=self.deadline.should_stop if stoppable else None)
         for reaction in worst.reactions:
             self.master.add_column(reaction)
         if worst.converged and worst.objective > self.incumbent:
@@ -292,11 +278,11 @@ class _BranchAndPrice:
         if bound < self.reported_bound:
             self.reported_bound = bound
             self.progress.bound(bound)
-        now = time.perf_counter()
-        if now - self.last_log >= 5.0:
-            self.last_log = now
+        elapsed = self.deadline.elapsed()
+        if elapsed - self.last_log >= 5.0:
+            self.last_log = elapsed
             self.progress.log(
-                f"{now - self.started:.1f}s nodes={self.nodes} open={len(self.open)} "
+                f"{elapsed:.1f}s nodes={self.nodes} open={len(self.open)} "
                 f"columns={self.master.columns} incumbent={self.incumbent:.6f} bound={bound:.6f}"
             )
 
@@ -312,7 +298,7 @@ class _BranchAndPrice:
         allowed = node.upper > 0.5
         node_bound = node.bound
         while True:
-            reason = self.stop_reason()
+            reason = self.deadline.stop_reason()
             if reason is not None:
                 self.push(Node.of(node.lower, node.upper, node_bound, node.depth, self.counter))
                 return reason, None
@@ -413,7 +399,7 @@ class _BranchAndPrice:
             bound=bound,
             solution=solution_dict(self.data, selected, worst),
             stats={
-                "wall_time_s": time.perf_counter() - self.started,
+                "wall_time_s": self.deadline.elapsed(),
                 "nodes": self.nodes,
                 "open_nodes": len(self.open),
                 "columns": self.master.columns,

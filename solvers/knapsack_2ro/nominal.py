@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.knapsack_2ro.evaluation import Data, best_reaction, evaluate, solution_dict
 from solvers.knapsack_2ro.options import NominalOptions
 from solvers.knapsack_2ro.schema import Instance
+from solvers.runtime import Deadline
 
 
 def nominal_selection(data: Data) -> np.typing.NDArray[np.bool_]:
@@ -37,16 +36,15 @@ class NominalSolver:
 
     def solve(self, instance: Instance, options: NominalOptions, progress: Progress, cancel: Cancel) -> Result:
         """Select the nominal optimum and evaluate its worst case exactly."""
-        started = time.perf_counter()
-        deadline = started + options.time_limit_s
+        deadline = Deadline(options.time_limit_s, cancel)
         data = Data.of(instance)
         selected = nominal_selection(data)
-        worst = evaluate(data, selected, stop=lambda: cancel.is_set() or time.perf_counter() >= deadline)
+        worst = evaluate(data, selected, stop=deadline.should_stop)
         if not worst.converged:  # no certified objective in time
             return Result(
                 status=SolutionStatus.no_solution,
-                termination=Termination.cancelled if cancel.is_set() else Termination.time_limit,
-                stats={"wall_time_s": time.perf_counter() - started, "evaluation_iterations": worst.iterations},
+                termination=deadline.termination(),
+                stats={"wall_time_s": deadline.elapsed(), "evaluation_iterations": worst.iterations},
             )
         solution = solution_dict(data, selected, worst)
         progress.incumbent(worst.objective, solution)
@@ -57,7 +55,7 @@ class NominalSolver:
             bound=None,
             solution=solution,
             stats={
-                "wall_time_s": time.perf_counter() - started,
+                "wall_time_s": deadline.elapsed(),
                 "evaluation_iterations": worst.iterations,
             },
         )

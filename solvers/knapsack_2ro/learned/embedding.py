@@ -11,7 +11,6 @@ are excluded by no-good cuts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -185,8 +184,3 @@ class MainProblem:
         predicted = first_stage_profit(self.data, selected) + self.scale * float(values[n])
         optimal = self.model.getModelStatus() == highspy.HighsModelStatus.kOptimal
         return MainSolution(selected=selected, predicted=predicted, proven_optimal=optimal)
-
-
-def deadline_stop(deadline: float, cancelled: Callable[[], bool]) -> Callable[[], bool]:
-    """A stop test: past the deadline (perf_counter) or cancelled."""
-    return lambda: time.perf_counter() >= deadline or cancelled()

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -30,11 +29,12 @@ from solvers.knapsack_2ro.evaluation import (
     first_stage_profit,
     solution_dict,
 )
-from solvers.knapsack_2ro.learned.embedding import MainProblem, deadline_stop
+from solvers.knapsack_2ro.learned.embedding import MainProblem
 from solvers.knapsack_2ro.learned.network import ValueNetwork
 from solvers.knapsack_2ro.learned.options import Neur2roOptions
 from solvers.knapsack_2ro.nominal import nominal_selection
 from solvers.knapsack_2ro.schema import Instance
+from solvers.runtime import Deadline
 
 #: Cutting-plane iterations between two polls of the cancel flag and the clock.
 EVALUATION_CHUNK = 8
@@ -99,14 +99,13 @@ class Neur2roSolver:
 
     def solve(self, instance: Instance, options: Neur2roOptions, progress: Progress, cancel: Cancel) -> Result:
         """Run the loop within ``options.time_limit_s``; the objective is the exact worst case."""
-        started = time.perf_counter()
-        deadline = started + options.time_limit_s
+        deadline = Deadline(options.time_limit_s, cancel)
         data = Data.of(instance)
         pool = ReactionPool()
         stats: dict[str, float | int] = {"main_problems": 0, "evaluations": 0, "main_time_s": 0.0}
 
         def finish(termination: Termination, best: tuple[BoolArray, WorstCase] | None) -> Result:
-            stats["wall_time_s"] = time.perf_counter() - started
+            stats["wall_time_s"] = deadline.elapsed()
             stats["reactions"] = len(pool.reactions)
             if best is None:
                 return Result(SolutionStatus.no_solution, termination, stats=stats)
@@ -121,9 +120,9 @@ class Neur2roSolver:
             )
 
         first = nominal_selection(data)
-        evaluation_started = time.perf_counter()
-        worst = exact_worst_case(data, first, pool, cancel.is_set)  # the first certificate ignores the clock
-        last_evaluation_s = time.perf_counter() - evaluation_started
+        evaluation_started = deadline.elapsed()
+        worst = exact_worst_case(data, first, pool, deadline.cancelled)  # the first certificate ignores the clock
+        last_evaluation_s = deadline.elapsed() - evaluation_started
         stats["evaluations"] = 1
         if worst is None:
             return finish(Termination.cancelled, None)
@@ -132,37 +131,33 @@ class Neur2roSolver:
         main = MainProblem(data, self.network)
         main.add_scenario(worst.xi)
         main.exclude(first)
-        stop = deadline_stop(deadline, cancel.is_set)
         termination = Termination.other
         while True:
-            if cancel.is_set():
-                termination = Termination.cancelled
+            reason = deadline.stop_reason()
+            if reason is not None:
+                termination = reason
                 break
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                termination = Termination.time_limit
-                break
+            remaining = deadline.remaining()
             if stats["main_problems"] >= options.max_iterations:
                 termination = Termination.iteration_limit
                 break
             # keep time to certify the proposal: 1.5 × the last certification, 30–60 % of what is left
             reserve = min(max(1.5 * last_evaluation_s, 0.3 * remaining), 0.6 * remaining)
             main_limit = min(remaining - reserve, options.main_time_limit_s)
-            main_started = time.perf_counter()
-            main_stop = deadline_stop(main_started + main_limit, cancel.is_set)
-            proposal = main.solve(main_limit, main_stop, rel_gap=options.main_rel_gap)
+            main_deadline = deadline.within(main_limit)
+            proposal = main.solve(main_limit, main_deadline.should_stop, rel_gap=options.main_rel_gap)
             stats["main_problems"] += 1
-            stats["main_time_s"] += time.perf_counter() - main_started
+            stats["main_time_s"] += main_deadline.elapsed()
             if proposal is None:
-                termination = Termination.cancelled if cancel.is_set() else Termination.time_limit
+                termination = deadline.termination()
                 break
             if proposal.predicted <= self.predicted_worst_case(data, best[0], main):
                 break  # the network ranks no unevaluated selection above the best certified one
-            evaluation_started = time.perf_counter()
-            worst = exact_worst_case(data, proposal.selected, pool, stop)
-            last_evaluation_s = time.perf_counter() - evaluation_started
+            evaluation_started = deadline.elapsed()
+            worst = exact_worst_case(data, proposal.selected, pool, deadline.should_stop)
+            last_evaluation_s = deadline.elapsed() - evaluation_started
             if worst is None:
-                termination = Termination.cancelled if cancel.is_set() else Termination.time_limit
+                termination = deadline.termination()
                 break
             stats["evaluations"] += 1
             progress.log(

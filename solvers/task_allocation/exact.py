@@ -21,8 +21,6 @@ solution it returns, the model is solved again without the start.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
+from solvers.runtime import Deadline, stop_on_cancel
 from solvers.task_allocation.allocation import (
     UNASSIGNED,
     CoalitionBuilder,
@@ -39,7 +38,6 @@ from solvers.task_allocation.allocation import (
     release_uncovered,
     to_solution,
 )
-from solvers.task_allocation.common import StopWatch
 from solvers.task_allocation.options import ExactOptions
 from solvers.task_allocation.reduction import ReducedModel, reduce_instance
 from solvers.task_allocation.schema import FloatArray, Instance, cover_slack
@@ -117,7 +115,7 @@ class ExactSolver:
 
     def solve(self, instance: Instance, options: ExactOptions, progress: Progress, cancel: Cancel) -> Result:
         """Prove the optimum within the time limit, or return the best allocation and bound found."""
-        watch = StopWatch(options.time_limit_s, cancel)
+        deadline = Deadline(options.time_limit_s, cancel)
         model = reduce_instance(instance, options.reductions)
         backend = self._backend(model, options)
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
@@ -133,7 +131,7 @@ class ExactSolver:
                         builder,
                         empty,
                         rule,
-                        should_stop=lambda: watch.should_stop() or watch.elapsed() > warm_deadline,
+                        should_stop=lambda: deadline.should_stop() or deadline.elapsed() > warm_deadline,
                     )
                 )
         stats: dict[str, Any] = {
@@ -144,14 +142,12 @@ class ExactSolver:
         }
         if model.pair_class.size == 0:  # nothing left to decide: the reductions' bound is the optimum
             outcome = BackendOutcome(Termination.optimal, True, model.profit_bound)
-        elif watch.should_stop():
-            outcome = BackendOutcome(
-                Termination.cancelled if watch.cancelled() else Termination.time_limit, False, None
-            )
+        elif deadline.should_stop():
+            outcome = BackendOutcome(deadline.termination(), False, None)
         elif backend == "cpsat":
-            outcome = solve_cpsat(model, instance, options, watch, incumbents)
+            outcome = solve_cpsat(model, instance, options, deadline, incumbents)
         else:
-            outcome = solve_highs(model, instance, options, watch, incumbents)
+            outcome = solve_highs(model, instance, options, deadline, incumbents)
         stats.update(outcome.stats)
         bound = incumbents.bound
         if outcome.bound is not None:
@@ -165,7 +161,7 @@ class ExactSolver:
         termination = outcome.termination
         if outcome.proved_optimal and not optimal:
             termination = Termination.gap_limit
-        stats["wall_time_s"] = watch.elapsed()
+        stats["wall_time_s"] = deadline.elapsed()
         return Result(
             status=SolutionStatus.optimal if optimal else SolutionStatus.feasible,
             termination=Termination.optimal if optimal else termination,
@@ -202,22 +198,8 @@ def cpsat_scales(model: ReducedModel) -> tuple[list[int], int] | None:
     return (capability_scales, objective_scale) if total <= 2**62 else None
 
 
-def _watch_cancel(watch: StopWatch, stop: Callable[[], None]) -> threading.Event:
-    """Start a daemon thread that calls ``stop`` once the job is cancelled; set the event to end it."""
-    finished = threading.Event()
-
-    def poll() -> None:
-        while not finished.wait(0.1):
-            if watch.cancelled():
-                stop()
-                return
-
-    threading.Thread(target=poll, daemon=True).start()
-    return finished
-
-
 def solve_cpsat(
-    model: ReducedModel, instance: Instance, options: ExactOptions, watch: StopWatch, incumbents: Incumbents
+    model: ReducedModel, instance: Instance, options: ExactOptions, deadline: Deadline, incumbents: Incumbents
 ) -> BackendOutcome:
     """Solve the coalition model with OR-Tools CP-SAT."""
     from ortools.sat.python import cp_model
@@ -260,7 +242,7 @@ def solve_cpsat(
         cp.add_hint(done[p], bool(completed[p]))
 
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(watch.remaining(), 0.01)
+    solver.parameters.max_time_in_seconds = max(deadline.remaining(), 0.01)
     solver.parameters.num_workers = options.threads
     solver.parameters.random_seed = options.seed
     solver.parameters.relative_gap_limit = options.rel_gap
@@ -274,20 +256,17 @@ def solve_cpsat(
         def on_solution_callback(self) -> None:
             values = self.response_proto.solution
             incumbents.offer(model.allocation(instance.n_agents, np.array([values[i] for i in count_index])))
-            if watch.cancelled():
+            if deadline.cancelled():
                 self.stop_search()
 
     solver.best_bound_callback = lambda bound: incumbents.offer_bound(scaled_back(bound))
-    finished = _watch_cancel(watch, solver.stop_search)
-    try:
+    with stop_on_cancel(deadline.cancel, solver.stop_search):
         status = solver.solve(cp, OnSolution())
-    finally:
-        finished.set()
     proved = status == cp_model.OPTIMAL
     bound = scaled_back(solver.best_objective_bound) if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
     if proved:
         termination = Termination.optimal
-    elif watch.cancelled():
+    elif deadline.cancelled():
         termination = Termination.cancelled
     else:
         termination = Termination.time_limit
@@ -295,7 +274,7 @@ def solve_cpsat(
 
 
 def solve_highs(
-    model: ReducedModel, instance: Instance, options: ExactOptions, watch: StopWatch, incumbents: Incumbents
+    model: ReducedModel, instance: Instance, options: ExactOptions, deadline: Deadline, incumbents: Incumbents
 ) -> BackendOutcome:
     """Solve the coalition model with HiGHS branch-and-cut."""
     import highspy
@@ -360,18 +339,18 @@ def solve_highs(
         bound = float(event.data_out.mip_dual_bound)
         if math.isfinite(bound):
             incumbents.offer_bound(bound)
-        if watch.cancelled():
+        if deadline.cancelled():
             event.interrupt()
 
     def on_simplex_interrupt(event: Any) -> None:
-        if watch.cancelled():
+        if deadline.cancelled():
             event.interrupt()
 
     def attempt(start: list[float] | None) -> tuple[BackendOutcome, bool]:
         """One HiGHS run; also whether the objective it reports is that of the solution it returns."""
         highs = highspy.Highs()  # type: ignore[no-untyped-call]
         highs.setOptionValue("output_flag", False)
-        highs.setOptionValue("time_limit", max(watch.remaining(), 0.01))
+        highs.setOptionValue("time_limit", max(deadline.remaining(), 0.01))
         highs.setOptionValue("mip_rel_gap", options.rel_gap)
         highs.setOptionValue("threads", options.threads)
         highs.setOptionValue("random_seed", options.seed)
@@ -396,14 +375,14 @@ def solve_highs(
         bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
         if status == highspy.HighsModelStatus.kOptimal and consistent:
             return BackendOutcome(Termination.optimal, True, bound), consistent
-        if watch.cancelled():
+        if deadline.cancelled():
             return BackendOutcome(Termination.cancelled, False, bound), consistent
         if status == highspy.HighsModelStatus.kOptimal:  # optimal, but not for the solution returned
             return BackendOutcome(Termination.other, False, bound), consistent
         return BackendOutcome(Termination.time_limit, False, bound), consistent
 
     outcome, consistent = attempt(start)
-    if not consistent and start is not None and not watch.should_stop():
+    if not consistent and start is not None and not deadline.should_stop():
         outcome, consistent = attempt(None)
         outcome.stats["highs_resolved_without_start"] = True
     return outcome

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.runtime import Deadline
 from solvers.task_allocation.allocation import (
     UNASSIGNED,
     CoalitionBuilder,
@@ -24,7 +25,6 @@ from solvers.task_allocation.allocation import (
     release_uncovered,
     to_solution,
 )
-from solvers.task_allocation.common import StopWatch
 from solvers.task_allocation.options import GeneticOptions
 from solvers.task_allocation.schema import Instance, cover_slack
 
@@ -84,7 +84,7 @@ class GeneticSolver:
 
     def solve(self, instance: Instance, options: GeneticOptions, progress: Progress, cancel: Cancel) -> Result:
         """Evolve allocations until the time, generation or stall limit, or cancellation."""
-        watch = StopWatch(options.time_limit_s, cancel)
+        deadline = Deadline(options.time_limit_s, cancel)
         rng = np.random.default_rng(options.seed)
         builder = CoalitionBuilder(instance)
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
@@ -92,7 +92,7 @@ class GeneticSolver:
         def repair(genes: IntArray, noise: float) -> IntArray:
             completed = complete_partial(builder, genes, rng, noise)
             return greedy_fill(
-                builder, prune_and_drop(instance, completed), rng=rng, noise=noise, should_stop=watch.should_stop
+                builder, prune_and_drop(instance, completed), rng=rng, noise=noise, should_stop=deadline.should_stop
             )
 
         population: list[IntArray] = []
@@ -110,16 +110,16 @@ class GeneticSolver:
                 progress.incumbent(best_value, to_solution(instance, best))
 
         for rule in ("profit", "ratio"):
-            if not watch.should_stop():
-                admit(greedy_fill(builder, empty, rule, should_stop=watch.should_stop))
+            if not deadline.should_stop():
+                admit(greedy_fill(builder, empty, rule, should_stop=deadline.should_stop))
         initial_deadline = INITIAL_SHARE * options.time_limit_s
-        while len(population) < options.population_size and watch.elapsed() < initial_deadline:
-            if watch.should_stop():
+        while len(population) < options.population_size and deadline.elapsed() < initial_deadline:
+            if deadline.should_stop():
                 break
-            admit(greedy_fill(builder, empty, rng=rng, noise=INITIAL_NOISE, should_stop=watch.should_stop))
+            admit(greedy_fill(builder, empty, rng=rng, noise=INITIAL_NOISE, should_stop=deadline.should_stop))
 
         generations = stalled = 0
-        while population and not watch.should_stop() and stalled < options.stall_generations:
+        while population and not deadline.should_stop() and stalled < options.stall_generations:
             if options.max_generations is not None and generations >= options.max_generations:
                 break
             before = best_value
@@ -129,7 +129,7 @@ class GeneticSolver:
             for index in range(min(options.elite, len(parents))):
                 population.append(parents[index])
                 fitness.append(parent_fitness[index])
-            while len(population) < options.population_size and not watch.should_stop():
+            while len(population) < options.population_size and not deadline.should_stop():
                 first = self._tournament(parent_fitness, options.tournament_size, rng)
                 child = parents[first]
                 if rng.random() < options.crossover_rate:
@@ -141,9 +141,9 @@ class GeneticSolver:
             generations += 1
             stalled = stalled + 1 if best_value <= before + 1e-9 else 0
 
-        if watch.cancelled():
+        if deadline.cancelled():
             termination = Termination.cancelled
-        elif watch.remaining() <= 0:
+        elif deadline.remaining() <= 0:
             termination = Termination.time_limit
         elif options.max_generations is not None and generations >= options.max_generations:
             termination = Termination.iteration_limit
@@ -155,7 +155,7 @@ class GeneticSolver:
             objective=best_value,
             bound=None,
             solution=to_solution(instance, best),
-            stats={"wall_time_s": watch.elapsed(), "generations": generations, "seed": options.seed},
+            stats={"wall_time_s": deadline.elapsed(), "generations": generations, "seed": options.seed},
         )
 
     @staticmethod

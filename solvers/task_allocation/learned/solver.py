@@ -22,8 +22,8 @@ from functools import cache
 import numpy as np
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
+from solvers.runtime import Deadline
 from solvers.task_allocation.allocation import UNASSIGNED, CoalitionBuilder, IntArray, greedy_fill, profit, to_solution
-from solvers.task_allocation.common import StopWatch
 from solvers.task_allocation.learned.neighbourhood import neighbourhood, solve_neighbourhood
 from solvers.task_allocation.learned.network import OutOfTime, Policy, features
 from solvers.task_allocation.learned.options import LearnedOptions
@@ -55,7 +55,7 @@ class LearnedSolver:
 
     def solve(self, instance: Instance, options: LearnedOptions, progress: Progress, cancel: Cancel) -> Result:
         """Decode and improve until converged, out of time or cancelled; the best allocation is returned."""
-        watch = StopWatch(options.time_limit_s, cancel)
+        deadline = Deadline(options.time_limit_s, cancel)
         rng = np.random.default_rng(options.seed)
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
         best, best_value = empty, profit(instance, empty)
@@ -72,7 +72,7 @@ class LearnedSolver:
             return False
 
         def policy_too_slow() -> bool:
-            return watch.cancelled() or watch.elapsed() > POLICY_SHARE * options.time_limit_s
+            return deadline.cancelled() or deadline.elapsed() > POLICY_SHARE * options.time_limit_s
 
         builder = CoalitionBuilder(instance)
         try:
@@ -80,8 +80,8 @@ class LearnedSolver:
             pair_logit, none_logit = self.policy.logits(inputs, should_stop=policy_too_slow)
         except OutOfTime:
             stats["policy"] = 0
-            offer(greedy_fill(builder, empty, "profit", should_stop=watch.should_stop))
-            return self._result(instance, watch, best, best_value, stats)
+            offer(greedy_fill(builder, empty, "profit", should_stop=deadline.should_stop))
+            return self._result(instance, deadline, best, best_value, stats)
         logits = np.concatenate([pair_logit, none_logit[:, None]], axis=1)
         weights = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -89,7 +89,7 @@ class LearnedSolver:
 
         def finished() -> bool:
             # the bound carries the cover tolerance (about 1e-8 relative), hence the 1e-6 slack
-            return watch.should_stop() or best_value >= bound - 1e-6 * max(1.0, abs(bound))
+            return deadline.should_stop() or best_value >= bound - 1e-6 * max(1.0, abs(bound))
 
         argmax = sample_choice(probabilities, None)
         choices = np.vstack([argmax[None, :], sample_choices(probabilities, rng, options.samples, options.temperature)])
@@ -102,39 +102,39 @@ class LearnedSolver:
             if finished():
                 break
             noise = REPAIR_NOISE if position > 0 else 0.0
-            offer(decode(builder, choices[row], rng, noise, should_stop=watch.should_stop))
+            offer(decode(builder, choices[row], rng, noise, should_stop=deadline.should_stop))
             stats["rollouts"] += 1
             if position == 0:  # the two greedy allocations are candidates too
                 for rule in ("profit", "ratio"):
                     if not finished():
-                        offer(greedy_fill(builder, empty, rule, should_stop=watch.should_stop))
+                        offer(greedy_fill(builder, empty, rule, should_stop=deadline.should_stop))
         stalled = 0
         while (
             stats["improvement_steps"] < options.improvement_steps and stalled < options.stall_steps and not finished()
         ):
             neighbour = improve_once(
-                builder, best, probabilities, rng, options.temperature, REPAIR_NOISE, should_stop=watch.should_stop
+                builder, best, probabilities, rng, options.temperature, REPAIR_NOISE, should_stop=deadline.should_stop
             )
             stats["improvement_steps"] += 1
             stalled = 0 if offer(neighbour) else stalled + 1
         if options.neighbourhood_top_k > 0 and not finished():
             keep = neighbourhood(pair_logit, inputs.allowed, best, options.neighbourhood_top_k)
-            limit = min(options.neighbourhood_time_limit_s, watch.remaining())
-            offer(solve_neighbourhood(instance, keep, best, limit, options.seed, watch.cancelled))
+            limit = min(options.neighbourhood_time_limit_s, deadline.remaining())
+            offer(solve_neighbourhood(instance, keep, best, limit, options.seed, deadline.cancelled))
             stats["neighbourhood_pairs"] = int(keep.sum())
-        return self._result(instance, watch, best, best_value, stats)
+        return self._result(instance, deadline, best, best_value, stats)
 
     @staticmethod
     def _result(
-        instance: Instance, watch: StopWatch, best: IntArray, best_value: float, stats: dict[str, float | int]
+        instance: Instance, deadline: Deadline, best: IntArray, best_value: float, stats: dict[str, float | int]
     ) -> Result:
-        if watch.cancelled():
+        if deadline.cancelled():
             termination = Termination.cancelled
-        elif watch.remaining() <= 0:
+        elif deadline.remaining() <= 0:
             termination = Termination.time_limit
         else:
             termination = Termination.other
-        stats["wall_time_s"] = watch.elapsed()
+        stats["wall_time_s"] = deadline.elapsed()
         return Result(
             status=SolutionStatus.feasible,
             termination=termination,

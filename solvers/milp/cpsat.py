@@ -114,8 +114,16 @@ class CpsatSolver:
     name = "cpsat"
     Options = CpsatOptions
 
-    def solve(self, instance: MilpModel, options: CpsatOptions, progress: Progress, cancel: Cancel) -> Result:
-        """Solve with CP-SAT within ``options.time_limit_s``; SolverRefused for models it cannot take."""
+    def solve(
+        self,
+        instance: MilpModel,
+        options: CpsatOptions,
+        progress: Progress,
+        cancel: Cancel,
+        initial: np.ndarray | None = None,
+    ) -> Result:
+        """Solve with CP-SAT within ``options.time_limit_s``; SolverRefused for models it cannot take. ``initial``
+        (values of every variable, rounded to integers) is given to CP-SAT as a hint."""
         deadline = Deadline(options.time_limit_s, cancel)
         infeasible = infeasible_by_bounds(instance)
         if infeasible is not None:
@@ -124,6 +132,9 @@ class CpsatSolver:
         if build.empty_row is not None:
             reason = f"row {build.empty_row!r}: no integer activity lies within its bounds"
             return Result(SolutionStatus.infeasible, Termination.infeasible, stats={"reason": reason})
+        if initial is not None:
+            for variable, value in zip(build.variables, np.round(initial), strict=True):
+                build.cp.add_hint(variable, int(value))
         invalid = build.cp.validate()
         if invalid:
             raise SolverRefused(f"CP-SAT rejected the model: {invalid}")

@@ -1,4 +1,5 @@
-"""The ``exact`` solver: the coalition MILP on the reduced model, by CP-SAT or HiGHS.
+"""The ``exact`` solver: the coalition MILP on the reduced model, built as a milp model and solved by milp's
+HiGHS or CP-SAT back-end.
 
 Model (on classes c of identical agents and kept tasks j; see ``reduction``):
 maximise Σ_j R_j z_j − Σ_cj cost_cj y_cj subject to Σ_j y_cj ≤ |c|,
@@ -9,13 +10,19 @@ does not (the rows barely tighten its LP, and measured slower with them). Costs 
 on a task left uncovered only cost; such agents are released when a solution is read back.
 Every requirement row uses the kind's one coverage rule (``model.cover_slack``): q_jk stands for
 q_jk − slack(q_jk), as in ``check``, so the model's optimum is the optimum ``check`` measures.
+For CP-SAT the data are given as the decimals of ``cpsat_scales`` (per capability column and for the
+objective), and since the scaled supplies are then integers, q_jk − slack(q_jk) is given as
+⌈(q_jk − slack(q_jk))·10^d⌉ / 10^d, so every row is exactly integral after milp's scaling.
+
+The greedy allocation is offered to the back-end as a start solution; the back-end's incumbents are
+mapped back to allocations (``AllocationProgress``) and streamed as they improve.
 
 Trust: the result's objective is always the profit recomputed from the returned allocation, and
 ``optimal`` is claimed only when that profit reaches the back-end's proven bound; the bound is never
 lowered to meet it. HiGHS 1.16, given a start solution with presolve on, can report the objective of
 the start's image in the presolved space while returning the start itself unchanged (2 of 180
 generated 10 × 4 instances); when HiGHS's reported objective disagrees with the objective of the
-solution it returns, the model is solved again without the start.
+solution it returns (milp's ``objective_disagreement``), the model is solved again without the start.
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.base import Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
-from solvers.runtime import Deadline, stop_on_cancel
+from solvers.base import JSON, Cancel, Progress, Result, SolutionStatus, SolverRefused, Termination
+from solvers.milp.options import CpsatOptions, HighsOptions
+from solvers.milp.schema import MilpModel, VarType
+from solvers.runtime import Deadline
 from solvers.task_allocation.allocation import (
     UNASSIGNED,
     CoalitionBuilder,
@@ -144,10 +153,8 @@ class ExactSolver:
             outcome = BackendOutcome(Termination.optimal, True, model.profit_bound)
         elif deadline.should_stop():
             outcome = BackendOutcome(deadline.termination(), False, None)
-        elif backend == "cpsat":
-            outcome = solve_cpsat(model, instance, options, deadline, incumbents)
         else:
-            outcome = solve_highs(model, instance, options, deadline, incumbents)
+            outcome = solve_coalition_model(model, instance, options, deadline, incumbents)
         stats.update(outcome.stats)
         bound = incumbents.bound
         if outcome.bound is not None:
@@ -198,191 +205,156 @@ def cpsat_scales(model: ReducedModel) -> tuple[list[int], int] | None:
     return (capability_scales, objective_scale) if total <= 2**62 else None
 
 
-def solve_cpsat(
-    model: ReducedModel, instance: Instance, options: ExactOptions, deadline: Deadline, incumbents: Incumbents
-) -> BackendOutcome:
-    """Solve the coalition model with OR-Tools CP-SAT."""
-    from ortools.sat.python import cp_model
+def coalition_model(model: ReducedModel, scales: tuple[list[int], int] | None) -> MilpModel:
+    """The coalition MILP of ``model``: columns y (one per pair) then z (one per kept task).
 
-    scales = cpsat_scales(model)
-    assert scales is not None
-    capability_scales, objective_scale = scales
-    cp = cp_model.CpModel()
-    n_pairs = model.pair_class.size
-    count = [cp.new_int_var(0, int(model.pair_upper[q]), f"y{q}") for q in range(n_pairs)]
-    done = [cp.new_bool_var(f"z{p}") for p in range(model.tasks.size)]
-    pairs_of_class: list[list[int]] = [[] for _ in model.classes]
-    pairs_of_task: list[list[int]] = [[] for _ in range(model.tasks.size)]
-    for q in range(n_pairs):
-        pairs_of_class[int(model.pair_class[q])].append(q)
-        pairs_of_task[int(model.pair_task[q])].append(q)
-    for c, pairs in enumerate(pairs_of_class):
-        if int(model.pair_upper[pairs].sum()) > model.classes[c].size:
-            cp.add(sum(count[q] for q in pairs) <= model.classes[c].size)
-    for p, pairs in enumerate(pairs_of_task):
-        for q in pairs:
-            cp.add(count[q] <= int(model.pair_upper[q]) * done[p])
-        for k in np.flatnonzero(model.requirement[p] > 0):
-            need = float(model.requirement[p, k])
-            scale = capability_scales[k]
-            terms = [
-                (round(min(float(model.class_capability[model.pair_class[q], k]), need) * scale), q) for q in pairs
-            ]
-            # scaled supplies are integers, so "≥ need − slack" is "≥ ⌈(need − slack)·scale⌉"
-            threshold = math.ceil((need - float(cover_slack(need))) * scale)
-            cp.add(sum(coef * count[q] for coef, q in terms if coef > 0) >= threshold * done[p])
-    cp.maximize(
-        sum(round(float(model.reward[p]) * objective_scale) * done[p] for p in range(model.tasks.size))
-        - sum(round(float(model.pair_cost[q]) * objective_scale) * count[q] for q in range(n_pairs))
-    )
-    counts, completed = model.class_counts(incumbents.best)
-    for q in range(n_pairs):
-        cp.add_hint(count[q], int(counts[q]))
-    for p in range(model.tasks.size):
-        cp.add_hint(done[p], bool(completed[p]))
-
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(deadline.remaining(), 0.01)
-    solver.parameters.num_workers = options.threads
-    solver.parameters.random_seed = options.seed
-    solver.parameters.relative_gap_limit = options.rel_gap
-    solver.parameters.linearization_level = 2  # the full LP relaxation: level 1 leaves the bound loose here
-    count_index = [var.index for var in count]
-
-    def scaled_back(value: float) -> float:
-        return value / objective_scale + model.constant_reward
-
-    class OnSolution(cp_model.CpSolverSolutionCallback):
-        def on_solution_callback(self) -> None:
-            values = self.response_proto.solution
-            incumbents.offer(model.allocation(instance.n_agents, np.array([values[i] for i in count_index])))
-            if deadline.cancelled():
-                self.stop_search()
-
-    solver.best_bound_callback = lambda bound: incumbents.offer_bound(scaled_back(bound))
-    with stop_on_cancel(deadline.cancel, solver.stop_search):
-        status = solver.solve(cp, OnSolution())
-    proved = status == cp_model.OPTIMAL
-    bound = scaled_back(solver.best_objective_bound) if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
-    if proved:
-        termination = Termination.optimal
-    elif deadline.cancelled():
-        termination = Termination.cancelled
-    else:
-        termination = Termination.time_limit
-    return BackendOutcome(termination, proved, bound)
-
-
-def solve_highs(
-    model: ReducedModel, instance: Instance, options: ExactOptions, deadline: Deadline, incumbents: Incumbents
-) -> BackendOutcome:
-    """Solve the coalition model with HiGHS branch-and-cut."""
-    import highspy
-
+    ``scales`` (from :func:`cpsat_scales`) builds CP-SAT's variant: data rounded to those decimals, the rows
+    y ≤ u·z added, and class rows that cannot bind left out; None builds HiGHS's.
+    """
     n_pairs, n_tasks = model.pair_class.size, model.tasks.size
-    n_classes = len(model.classes)
+    n_columns = n_pairs + n_tasks
     pairs = np.arange(n_pairs)
-    rows: list[sp.coo_matrix] = []
+    class_size = np.array([members.size for members in model.classes], dtype=np.int64)
+    capability, requirement = model.class_capability, model.requirement
+    reward, pair_cost = model.reward, model.pair_cost
+    if scales is not None:
+        capability_scales, objective_scale = scales
+        column_scale = np.array(capability_scales, dtype=np.float64)
+        capability = np.round(capability * column_scale) / column_scale
+        requirement = np.round(requirement * column_scale) / column_scale
+        reward = np.round(reward * objective_scale) / objective_scale
+        pair_cost = np.round(pair_cost * objective_scale) / objective_scale
+    blocks: list[sp.coo_matrix] = []
     lower: list[FloatArray] = []
     upper: list[FloatArray] = []
-    # Σ_j y_cj ≤ |c|
-    rows.append(sp.coo_matrix((np.ones(n_pairs), (model.pair_class, pairs)), shape=(n_classes, n_pairs + n_tasks)))
-    lower.append(np.full(n_classes, -np.inf))
-    upper.append(np.array([members.size for members in model.classes], dtype=np.float64))
+    names: list[str] = []
+    # Σ_j y_cj ≤ |c| (CP-SAT: only where the pairs' upper bounds could exceed |c|)
+    classes = np.arange(len(model.classes))
+    if scales is not None:
+        classes = classes[np.bincount(model.pair_class, model.pair_upper, len(model.classes)) > class_size]
+    row_of_class = np.full(len(model.classes), -1, dtype=np.int64)
+    row_of_class[classes] = np.arange(classes.size)
+    in_row = row_of_class[model.pair_class] >= 0
+    blocks.append(
+        sp.coo_matrix(
+            (np.ones(int(in_row.sum())), (row_of_class[model.pair_class[in_row]], pairs[in_row])),
+            shape=(classes.size, n_columns),
+        )
+    )
+    lower.append(np.full(classes.size, -np.inf))
+    upper.append(class_size[classes].astype(np.float64))
+    names.extend(f"class{c}" for c in classes)
+    if scales is not None:  # y_cj − u_cj z_j ≤ 0
+        blocks.append(
+            sp.coo_matrix(
+                (
+                    np.concatenate([np.ones(n_pairs), -model.pair_upper.astype(np.float64)]),
+                    (np.concatenate([pairs, pairs]), np.concatenate([pairs, n_pairs + model.pair_task])),
+                ),
+                shape=(n_pairs, n_columns),
+            )
+        )
+        lower.append(np.full(n_pairs, -np.inf))
+        upper.append(np.zeros(n_pairs))
+        names.extend(f"link{q}" for q in range(n_pairs))
     # Σ_c min(a_ck, q_jk) y_cj − (q_jk − slack(q_jk)) z_j ≥ 0
     positions, capabilities = np.nonzero(model.requirement > 0)
-    row_of = {(int(p), int(k)): r for r, (p, k) in enumerate(zip(positions, capabilities, strict=True))}
-    cover_rows, cover_cols, cover_vals = [], [], []
-    for q in range(n_pairs):
-        c, p = int(model.pair_class[q]), int(model.pair_task[q])
-        for k in np.flatnonzero(model.requirement[p] > 0):
-            coefficient = min(float(model.class_capability[c, k]), float(model.requirement[p, k]))
-            if coefficient > 0:
-                cover_rows.append(row_of[(p, int(k))])
-                cover_cols.append(q)
-                cover_vals.append(coefficient)
-    cover_rows.extend(range(positions.size))
-    cover_cols.extend(n_pairs + positions)
+    row_of = np.full(model.requirement.shape, -1, dtype=np.int64)
+    row_of[positions, capabilities] = np.arange(positions.size)
+    pair_row = row_of[model.pair_task]  # (pairs, capabilities)
+    supply = np.minimum(capability[model.pair_class], requirement[model.pair_task])
+    used = (pair_row >= 0) & (supply > 0)
     needs = model.requirement[positions, capabilities]
-    cover_vals.extend(-(needs - cover_slack(needs)))
-    rows.append(sp.coo_matrix((cover_vals, (cover_rows, cover_cols)), shape=(positions.size, n_pairs + n_tasks)))
+    thresholds = needs - cover_slack(needs)
+    if scales is not None:  # scaled supplies are integers, so "≥ need − slack" is "≥ ⌈(need − slack)·scale⌉"
+        column_scale = np.array(scales[0], dtype=np.float64)[capabilities]
+        thresholds = np.ceil(thresholds * column_scale) / column_scale
+    cover_rows = np.concatenate([pair_row[used], np.arange(positions.size)])
+    cover_cols = np.concatenate([np.nonzero(used)[0], n_pairs + positions])
+    cover_vals = np.concatenate([supply[used], -thresholds])
+    blocks.append(sp.coo_matrix((cover_vals, (cover_rows, cover_cols)), shape=(positions.size, n_columns)))
     lower.append(np.zeros(positions.size))
     upper.append(np.full(positions.size, np.inf))
-    matrix = sp.vstack(rows).tocsc()
+    names.extend(f"cover{p}_{k}" for p, k in zip(positions, capabilities, strict=True))
+    return MilpModel(
+        name="task_allocation",
+        sense="maximize",
+        objective_offset=model.constant_reward,
+        var_names=[f"y{q}" for q in range(n_pairs)] + [f"z{p}" for p in range(n_tasks)],
+        var_types=np.full(n_columns, VarType.integer, dtype=np.int8),
+        lb=np.zeros(n_columns),
+        ub=np.concatenate([model.pair_upper.astype(np.float64), np.ones(n_tasks)]),
+        obj=np.concatenate([-pair_cost, reward]),
+        row_names=names,
+        matrix=sp.vstack(blocks).tocsr(),
+        row_lb=np.concatenate(lower),
+        row_ub=np.concatenate(upper),
+    )
 
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_pairs + n_tasks
-    lp.num_row_ = matrix.shape[0]
-    lp.col_cost_ = np.concatenate([-model.pair_cost, model.reward])
-    lp.col_lower_ = np.zeros(n_pairs + n_tasks)
-    lp.col_upper_ = np.concatenate([model.pair_upper.astype(np.float64), np.ones(n_tasks)])
-    lp.row_lower_ = np.concatenate(lower)
-    lp.row_upper_ = np.concatenate(upper)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.offset_ = model.constant_reward
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * (n_pairs + n_tasks)
 
-    start: list[float] | None = None
+class AllocationProgress:
+    """The Progress a milp back-end reports to: its incumbents become allocations offered to ``incumbents``,
+    its bounds are passed on, and its log is dropped (the job reports allocations, not columns)."""
+
+    def __init__(self, model: ReducedModel, instance: Instance, incumbents: Incumbents) -> None:
+        self.model = model
+        self.instance = instance
+        self.incumbents = incumbents
+
+    def allocation(self, solution: JSON) -> IntArray:
+        """The agent-level allocation of a milp solution ``{"values": {name: value}}`` (y columns first)."""
+        values = np.fromiter(solution["values"].values(), dtype=np.float64)[: self.model.pair_class.size]
+        return self.model.allocation(self.instance.n_agents, np.round(values).astype(np.int64))
+
+    def incumbent(self, objective: float, solution: JSON | None = None) -> None:
+        """Offer the back-end's solution as an allocation (its objective is recomputed from it)."""
+        if solution is not None:
+            self.incumbents.offer(self.allocation(solution))
+
+    def bound(self, bound: float) -> None:
+        """Pass a proven bound on."""
+        self.incumbents.offer_bound(bound)
+
+    def log(self, message: str) -> None:
+        """Drop the back-end's log lines."""
+
+
+def solve_coalition_model(
+    model: ReducedModel, instance: Instance, options: ExactOptions, deadline: Deadline, incumbents: Incumbents
+) -> BackendOutcome:
+    """Solve the coalition model with milp's HiGHS or CP-SAT back-end, from the greedy start if asked."""
+    scales = cpsat_scales(model) if options.backend == "cpsat" else None
+    milp_model = coalition_model(model, scales)
+    progress = AllocationProgress(model, instance, incumbents)
+    start: FloatArray | None = None
     if options.warm_start:
         counts, completed = model.class_counts(incumbents.best)
-        start = np.concatenate([counts, completed]).astype(np.float64).tolist()
+        start = np.concatenate([counts, completed]).astype(np.float64)
 
-    def on_improving(event: Any) -> None:
-        values = np.asarray(event.data_out.mip_solution)[:n_pairs]
-        incumbents.offer(model.allocation(instance.n_agents, np.round(values).astype(np.int64)))
+    def run(initial: FloatArray | None) -> Result:
+        common = {
+            "time_limit_s": max(deadline.remaining(), 0.01),
+            "rel_gap": options.rel_gap,
+            "seed": options.seed,
+            "threads": options.threads,
+        }
+        if options.backend == "cpsat":
+            from solvers.milp.cpsat import CpsatSolver
 
-    def on_mip_interrupt(event: Any) -> None:
-        bound = float(event.data_out.mip_dual_bound)
-        if math.isfinite(bound):
-            incumbents.offer_bound(bound)
-        if deadline.cancelled():
-            event.interrupt()
+            return CpsatSolver().solve(milp_model, CpsatOptions(**common), progress, deadline.cancel, initial)
+        from solvers.milp.highs import HighsSolver
 
-    def on_simplex_interrupt(event: Any) -> None:
-        if deadline.cancelled():
-            event.interrupt()
+        return HighsSolver().solve(milp_model, HighsOptions(**common), progress, deadline.cancel, initial)
 
-    def attempt(start: list[float] | None) -> tuple[BackendOutcome, bool]:
-        """One HiGHS run; also whether the objective it reports is that of the solution it returns."""
-        highs = highspy.Highs()  # type: ignore[no-untyped-call]
-        highs.setOptionValue("output_flag", False)
-        highs.setOptionValue("time_limit", max(deadline.remaining(), 0.01))
-        highs.setOptionValue("mip_rel_gap", options.rel_gap)
-        highs.setOptionValue("threads", options.threads)
-        highs.setOptionValue("random_seed", options.seed)
-        highs.passModel(lp)
-        if start is not None:
-            solution = highspy.HighsSolution()
-            solution.col_value = start
-            solution.value_valid = True
-            highs.setSolution(solution)
-        highs.cbMipImprovingSolution.subscribe(on_improving)
-        highs.cbMipInterrupt.subscribe(on_mip_interrupt)
-        highs.cbSimplexInterrupt.subscribe(on_simplex_interrupt)
-        highs.run()
-        status = highs.getModelStatus()
-        info = highs.getInfo()
-        consistent = True
-        if info.primal_solution_status == 2:
-            values = np.asarray(highs.getSolution().col_value)
-            incumbents.offer(model.allocation(instance.n_agents, np.round(values[:n_pairs]).astype(np.int64)))
-            returned = float(lp.col_cost_ @ values) + lp.offset_
-            consistent = agree(float(info.objective_function_value), returned)
-        bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
-        if status == highspy.HighsModelStatus.kOptimal and consistent:
-            return BackendOutcome(Termination.optimal, True, bound), consistent
-        if deadline.cancelled():
-            return BackendOutcome(Termination.cancelled, False, bound), consistent
-        if status == highspy.HighsModelStatus.kOptimal:  # optimal, but not for the solution returned
-            return BackendOutcome(Termination.other, False, bound), consistent
-        return BackendOutcome(Termination.time_limit, False, bound), consistent
-
-    outcome, consistent = attempt(start)
-    if not consistent and start is not None and not deadline.should_stop():
-        outcome, consistent = attempt(None)
-        outcome.stats["highs_resolved_without_start"] = True
-    return outcome
+    result = run(start)
+    stats: dict[str, Any] = {}
+    if "objective_disagreement" in result.stats and start is not None and not deadline.should_stop():
+        result = run(None)
+        stats["highs_resolved_without_start"] = True
+    if result.solution is not None:
+        incumbents.offer(progress.allocation(result.solution))
+    proved = result.termination in (Termination.optimal, Termination.gap_limit)
+    termination = Termination.optimal if proved else result.termination
+    if not proved and deadline.cancelled():
+        termination = Termination.cancelled
+    return BackendOutcome(termination, proved, result.bound, stats)

@@ -118,8 +118,6 @@ class ExactSolver:
     """Reductions, a greedy warm start, then CP-SAT or HiGHS on the coalition model."""
 
     name = "exact"
-    exact = True
-    learned = False
     Options = ExactOptions
 
     def solve(self, instance: Instance, options: ExactOptions, progress: Progress, cancel: Cancel) -> Result:

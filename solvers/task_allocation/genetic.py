@@ -78,8 +78,6 @@ class GeneticSolver:
     """Genetic algorithm baseline: repair to feasibility, coalition crossover, three mutations, elitism."""
 
     name = "genetic"
-    exact = False
-    learned = False
     Options = GeneticOptions
 
     def solve(self, instance: Instance, options: GeneticOptions, progress: Progress, cancel: Cancel) -> Result:

@@ -15,8 +15,6 @@ class GreedySolver:
     """One greedy pass per selection rule; keeps the most profitable allocation."""
 
     name = "greedy"
-    exact = False
-    learned = False
     Options = GreedyOptions
 
     def solve(self, instance: Instance, options: GreedyOptions, progress: Progress, cancel: Cancel) -> Result:

@@ -1,8 +1,8 @@
 """The policy's neighbourhood solved exactly: the coalition MILP restricted to the pairs the policy ranks high.
 
 Pairs kept: each agent's ``top_k`` tasks by policy logit (allowed pairs only) and every pair of the
-incumbent, which warm-starts HiGHS, so the result is never worse than the incumbent. With binaries
-x_p on kept pairs p = (i, j) and z_j on tasks:
+incumbent, which is the start solution of milp's HiGHS back-end, so the result is never worse than the
+incumbent. With binaries x_p on kept pairs p = (i, j) and z_j on tasks:
 
     maximise Σ_j R_j z_j − Σ_p cost_p x_p
     subject to Σ_{p ∋ i} x_p ≤ 1 (each agent),  Σ_{p ∋ j} min(a_ik, q_jk) x_p ≥ q_jk z_j (each needed k)
@@ -12,12 +12,12 @@ It proves nothing about the whole instance (pairs outside the neighbourhood are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
 
+from solvers.base import Cancel, NullProgress
+from solvers.milp.options import HighsOptions
+from solvers.milp.schema import MilpModel, VarType
 from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, release_uncovered
 from solvers.task_allocation.learned.network import Array
 from solvers.task_allocation.schema import Instance
@@ -42,10 +42,11 @@ def solve_neighbourhood(
     incumbent: IntArray,
     time_limit_s: float,
     seed: int,
-    cancelled: Callable[[], bool],
+    cancel: Cancel,
 ) -> IntArray:
-    """The best allocation HiGHS finds on the kept pairs within the time limit (at least the incumbent)."""
-    import highspy
+    """The best allocation milp's HiGHS back-end finds on the kept pairs within the time limit (at least the
+    incumbent)."""
+    from solvers.milp.highs import HighsSolver
 
     agents, tasks = np.nonzero(keep)
     n_pairs = agents.size
@@ -78,47 +79,32 @@ def solve_neighbourhood(
         (np.concatenate(vals_list), (np.concatenate(rows_list), np.concatenate(cols_list))),
         shape=(cover_task.size, n_columns),
     )
-    matrix = sp.vstack([agent_rows, cover_rows]).tocsc()
-
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_columns
-    lp.num_row_ = matrix.shape[0]
-    lp.col_cost_ = np.concatenate([-instance.assign_cost[agents, tasks], instance.task_reward[modelled]])
-    lp.col_lower_ = np.zeros(n_columns)
-    lp.col_upper_ = np.ones(n_columns)
-    lp.row_lower_ = np.concatenate([np.full(instance.n_agents, -np.inf), np.zeros(cover_task.size)])
-    lp.row_upper_ = np.concatenate([np.ones(instance.n_agents), np.full(cover_task.size, np.inf)])
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_columns
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", max(time_limit_s, 0.001))
-    highs.setOptionValue("threads", 1)
-    highs.setOptionValue("random_seed", seed)
-    highs.passModel(lp)
+    n_rows = instance.n_agents + cover_task.size
+    model = MilpModel(
+        name="task_allocation_neighbourhood",
+        sense="maximize",
+        objective_offset=0.0,
+        var_names=[f"x{p}" for p in range(n_pairs)] + [f"z{j}" for j in modelled],
+        var_types=np.full(n_columns, VarType.integer, dtype=np.int8),
+        lb=np.zeros(n_columns),
+        ub=np.ones(n_columns),
+        obj=np.concatenate([-instance.assign_cost[agents, tasks], instance.task_reward[modelled]]),
+        row_names=[f"r{r}" for r in range(n_rows)],
+        matrix=sp.vstack([agent_rows, cover_rows]).tocsr(),
+        row_lb=np.concatenate([np.full(instance.n_agents, -np.inf), np.zeros(cover_task.size)]),
+        row_ub=np.concatenate([np.ones(instance.n_agents), np.full(cover_task.size, np.inf)]),
+    )
     start = np.zeros(n_columns)
     start[:n_pairs] = incumbent[agents] == tasks
     covered = np.zeros(instance.n_tasks, dtype=bool)
     covered[np.unique(incumbent[incumbent >= 0])] = True
     start[n_pairs:] = covered[modelled]
-    solution = highspy.HighsSolution()
-    solution.col_value = start.tolist()
-    solution.value_valid = True
-    highs.setSolution(solution)
-
-    def interrupt(event: Any) -> None:
-        if cancelled():
-            event.interrupt()
-
-    highs.cbMipInterrupt.subscribe(interrupt)
-    highs.run()
-    if highs.getInfo().primal_solution_status != 2:
+    options = HighsOptions(time_limit_s=max(time_limit_s, 0.001), seed=seed, threads=1)
+    result = HighsSolver().solve(model, options, NullProgress(), cancel, start)
+    if result.solution is None:
         return incumbent
-    values = np.round(np.asarray(highs.getSolution().col_value)[:n_pairs]) > 0.5
-    result = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
-    result[agents[values]] = tasks[values]
-    return release_uncovered(instance, result)
+    column_values = np.fromiter(result.solution["values"].values(), dtype=np.float64, count=n_columns)
+    values = np.round(column_values[:n_pairs]) > 0.5
+    allocation = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
+    allocation[agents[values]] = tasks[values]
+    return release_uncovered(instance, allocation)

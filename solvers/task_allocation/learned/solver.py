@@ -46,8 +46,6 @@ class LearnedSolver:
     """Trained two-stage policy: screened samples decoded into feasible allocations, then improved."""
 
     name = "learned"
-    exact = False
-    learned = True
     Options = LearnedOptions
 
     def __init__(self, policy: Policy | None = None) -> None:
@@ -120,7 +118,7 @@ class LearnedSolver:
         if options.neighbourhood_top_k > 0 and not finished():
             keep = neighbourhood(pair_logit, inputs.allowed, best, options.neighbourhood_top_k)
             limit = min(options.neighbourhood_time_limit_s, deadline.remaining())
-            offer(solve_neighbourhood(instance, keep, best, limit, options.seed, deadline.cancelled))
+            offer(solve_neighbourhood(instance, keep, best, limit, options.seed, deadline.cancel))
             stats["neighbourhood_pairs"] = int(keep.sum())
         return self._result(instance, deadline, best, best_value, stats)
 

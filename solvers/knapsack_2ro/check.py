@@ -7,7 +7,7 @@ It shares no code with the solvers (issue 18): the worst case of the selection x
 is recomputed with its own pieces: g(ξ) by a plain dynamic program over the capacity (each selected item
 left out, produced, or produced and repaired; with real weights over the frontier of undominated
 (weight, value) pairs, pruned by a fractional-knapsack bound), and the adversary's min over Ξ by stabilised cutting
-planes, an LP solved by scipy's ``linprog``. Every reaction the dynamic program returns gives a valid cut
+planes, one HiGHS LP kept across the iterations. Every reaction the dynamic program returns gives a valid cut
 g(ξ) ≥ Σfy − Σp̂(y − r)ξ, so the LP value is a lower bound on min g; every g evaluated is an upper bound.
 The query point is pulled towards the best ξ seen so far (in-out stabilisation); when that query cuts
 nothing off at the LP's own point the next query is the LP point itself, as in plain Kelley, which
@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linprog
 
 from solvers.base import Verification
 from solvers.knapsack_2ro.schema import Instance
@@ -31,7 +30,7 @@ from solvers.knapsack_2ro.schema import Instance
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-CHECKED_BY = "knapsack_2ro.check (own dynamic program + stabilised cutting planes, scipy linprog)"
+CHECKED_BY = "knapsack_2ro.check (own dynamic program + stabilised cutting planes, HiGHS LP)"
 #: Largest violation of the reported worst-case block that still counts as feasible.
 FEASIBILITY_TOLERANCE = 1e-6
 #: Real weights: a reaction fits when its weights add up (in double precision) to at most C + this.
@@ -115,44 +114,53 @@ class _SecondStage:
         self.penalty = np.array([instance.outsource_penalty[i] for i in items], dtype=np.float64)
         self.produce_weight = [instance.weight[i] for i in items]
         self.repair_weight = [instance.weight[i] + instance.repair_weight[i] for i in items]
+        self.table: FloatArray | None = None  # integral weights: the dynamic program's rows, reused
+        self.scratch = np.empty(0)
 
     def best(self, loss: FloatArray) -> tuple[float, BoolArray, BoolArray]:
         """max Σ (f − loss)·[produced only] + f·[repaired] within the capacity; value, produced, repaired.
 
-        ``loss`` is p̂ξ per item of ``items``; the table holds, per used capacity ≤ w, the best value.
+        ``loss`` is p̂ξ per item of ``items``; row k + 1 of the table holds, per used capacity ≤ w, the best
+        value of the first k + 1 usable items (each row a max of shifted copies of the row before). Among
+        equally good choices the backtrack prefers repairing, then producing: a reaction that repairs more
+        gives a cut at least as high everywhere in Ξ.
         """
         if not self.integral:
             return self.best_real(loss)
         capacity = self.capacity
-        value = np.zeros(capacity + 1)
-        steps: list[tuple[int, npt.NDArray[np.int8]]] = []
+        if self.table is None:
+            self.table = np.zeros((len(self.items) + 1, capacity + 1))
+            self.scratch = np.empty(capacity + 1)
+        table, scratch = self.table, self.scratch
+        rows: list[tuple[int, list[tuple[int, float, int]]]] = []
         for position in range(len(self.items)):
             options = (
-                (1, float(self.penalty[position] - loss[position]), self.produce_weight[position]),
                 (2, float(self.penalty[position]), self.repair_weight[position]),
+                (1, float(self.penalty[position] - loss[position]), self.produce_weight[position]),
             )
-            usable = [(code, gain, w) for code, gain, w in options if gain > 0 and w <= capacity]
+            usable = [(code, gain, int(w)) for code, gain, w in options if gain > 0 and w <= capacity]
             if not usable:
                 continue
-            # both candidates come from the table before this item, so it is used at most once
-            candidates = [(code, int(w), value[: capacity + 1 - int(w)] + gain) for code, gain, w in usable]
-            step = np.zeros(capacity + 1, dtype=np.int8)
-            for code, w, candidate in candidates:
-                improves = candidate > value[w:]
-                np.copyto(value[w:], candidate, where=improves)
-                np.copyto(step[w:], np.int8(code), where=improves)
-            steps.append((position, step))
+            before, after = table[len(rows)], table[len(rows) + 1]
+            np.copyto(after, before)
+            for _, gain, w in usable:
+                shifted = scratch[: capacity + 1 - w]
+                np.add(before[: capacity + 1 - w], gain, out=shifted)
+                np.maximum(after[w:], shifted, out=after[w:])
+            rows.append((position, usable))
         produced = np.zeros(len(self.items), dtype=np.bool_)
         repaired = np.zeros(len(self.items), dtype=np.bool_)
         room = capacity
-        for position, step in reversed(steps):
-            code = int(step[room])
-            if code == 0:
-                continue
-            produced[position] = True
-            repaired[position] = code == 2
-            room -= int(self.repair_weight[position] if code == 2 else self.produce_weight[position])
-        return float(value[capacity]), produced, repaired
+        for row in range(len(rows) - 1, -1, -1):
+            position, usable = rows[row]
+            reached = table[row + 1, room]
+            for code, gain, w in usable:  # repairing first
+                if w <= room and table[row, room - w] + gain == reached:
+                    produced[position] = True
+                    repaired[position] = code == 2
+                    room -= w
+                    break
+        return float(table[len(rows), capacity]), produced, repaired
 
     def best_real(self, loss: FloatArray) -> tuple[float, BoolArray, BoolArray]:
         """The same maximum for real weights: a frontier of (used weight, value) pairs, grown item by item.
@@ -222,6 +230,48 @@ class _SecondStage:
         return float(frontier_v.max()), produced, repaired
 
 
+class _CutLp:
+    """min z over (ξ, z), 0 ≤ ξ ≤ 1, Σξ ≤ Γ, and one row z + slope·ξ ≥ constant per active cut: one HiGHS
+    model kept across the iterations (cuts added and deleted), each solve starting from the last basis."""
+
+    def __init__(self, m: int, budget: float) -> None:
+        import highspy  # loaded when a solution is checked, not when the kind is imported
+
+        self.m = m
+        self.lp: Any = highspy.Highs()  # type: ignore[no-untyped-call]
+        self.optimal = highspy.HighsModelStatus.kOptimal
+        self.inf = highspy.kHighsInf
+        self.lp.setOptionValue("output_flag", False)
+        self.lp.setOptionValue("threads", 1)
+        self.lp.setOptionValue("presolve", "off")
+        self.lp.addVars(m, np.zeros(m), np.ones(m))
+        self.lp.addVar(-self.inf, self.inf)
+        self.lp.changeColCost(m, 1.0)
+        self.lp.addRow(-self.inf, budget, m, np.arange(m, dtype=np.int32), np.ones(m))
+        self.columns = np.arange(m + 1, dtype=np.int32)
+
+    def add(self, constant: float, slope: FloatArray) -> None:
+        """A cut as the last row."""
+        self.lp.addRow(constant, self.inf, self.m + 1, self.columns, np.append(slope, 1.0))
+
+    def delete(self, cuts: list[int]) -> None:
+        """Delete cuts by their position among the cut rows (the others keep their order)."""
+        self.lp.deleteRows(len(cuts), np.array(cuts, dtype=np.int32) + 1)
+
+    def solve(self) -> tuple[FloatArray, float, FloatArray]:
+        """ξ, z and the activity z + slope·ξ of every cut row, in order."""
+        self.lp.run()
+        if self.lp.getModelStatus() != self.optimal:  # numerical trouble from the warm start: from scratch
+            self.lp.clearSolver()
+            self.lp.run()
+        status = self.lp.getModelStatus()
+        if status != self.optimal:
+            raise RuntimeError(f"the adversary's LP ended with status {self.lp.modelStatusToString(status)}")
+        solution = self.lp.getSolution()
+        values = np.asarray(solution.col_value)
+        return values[: self.m], float(values[self.m]), np.asarray(solution.row_value)[1:]
+
+
 def worst_case_value(instance: Instance, selected: list[int], first_query: FloatArray | None = None) -> float:
     """The exact worst-case profit W(x) of a selection (first_query: a ξ in Ξ to try first)."""
     items = [i for i in range(instance.n) if selected[i]]
@@ -235,7 +285,8 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
     constants: list[float] = []  # the pool: one cut per reaction found
     slopes: list[FloatArray] = []
     pool: dict[bytes, int] = {}
-    active: list[int] = []  # the cuts in the LP
+    active: list[int] = []  # the cuts in the LP, in the order of its rows
+    lp = _CutLp(m, budget)
     idle: dict[int, int] = {}  # LPs in a row where an active cut was slack
 
     def inside(xi: FloatArray) -> FloatArray:
@@ -256,6 +307,7 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
         if index not in idle:
             active.append(index)
             idle[index] = 0
+            lp.add(constants[index], slopes[index])
         return value, index
 
     center = np.zeros(m)
@@ -264,28 +316,24 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
         value, _ = query(inside(first_query[items]))
         if value < upper:
             upper, center = value, inside(first_query[items])
-    # LP over (ξ, z): min z  s.t.  −slope_k·ξ − z ≤ −constant_k (active k),  Σξ ≤ budget,  0 ≤ ξ ≤ 1.
-    objective = np.append(np.zeros(m), 1.0)
-    budget_row = np.append(np.ones(m), 0.0)
-    bounds = [(0.0, 1.0)] * m + [(None, None)]
     weight = STABILISATION
     for iteration in itertools.count():
-        rows = np.vstack([np.hstack([-np.array([slopes[k] for k in active]), -np.ones((len(active), 1))]), budget_row])
-        limits = np.append(-np.array([constants[k] for k in active]), budget)
-        lp = linprog(objective, A_ub=rows, b_ub=limits, bounds=bounds, method="highs")
-        if lp.status != 0:
-            raise RuntimeError(f"the adversary's LP ended with status {lp.status}: {lp.message}")
-        lp_xi, lower = inside(lp.x[:m]), float(lp.x[m])  # any set of cuts bounds min g from below
+        lp_point, lower, activity = lp.solve()
+        lp_xi = inside(lp_point)  # any set of cuts bounds min g from below
         tolerance = CONVERGENCE_TOLERANCE * max(1.0, abs(upper))
         if upper - lower <= tolerance:
             break
         if iteration < CUT_DROPPING_ITERATIONS * (m + 1) and len(active) > m + 1:
-            slack = np.asarray(lp.ineqlin.residual)[:-1]
-            for k, is_slack in zip(list(active), slack > tolerance, strict=True):
+            slack = activity - np.array([constants[k] for k in active])
+            dropped: list[int] = []
+            for position, (k, is_slack) in enumerate(zip(active, slack > tolerance, strict=True)):
                 idle[k] = idle[k] + 1 if is_slack else 0
                 if idle[k] > IDLE_LPS:
-                    active.remove(k)
+                    dropped.append(position)
                     del idle[k]
+            if dropped:
+                lp.delete(dropped)
+                active[:] = [k for position, k in enumerate(active) if position not in dropped]
         xi = weight * center + (1 - weight) * lp_xi
         value, index = query(xi)
         if value < upper:

@@ -273,6 +273,30 @@ def first_stage_profit(data: Data, selected: BoolArray) -> float:
     return float((data.profit - data.penalty) @ selected.astype(np.float64))
 
 
+def repaired_selection(data: Data) -> tuple[BoolArray, WorstCase]:
+    """A selection whose exact worst case needs no cutting planes: items that fit produced and repaired.
+
+    An item earns at most f in the second stage ((f − p̂ξ)y + p̂ξr ≤ fy), and exactly f when it is
+    produced and repaired, whatever ξ. So if the selection S can all be produced and repaired within the
+    capacity, its worst case is Σ_S p̄, for every scenario. The best such S is one knapsack of values p̄
+    at weights c + t (one dynamic program): the fallback of a solver out of time before it certified
+    anything better.
+    """
+    never = np.zeros(data.n)
+    _, reaction = best_reaction(data, never, data.profit, data.penalty > 0)
+    selected = reaction.produce.copy()
+    objective = first_stage_profit(data, selected) + float(data.penalty @ selected.astype(np.float64))
+    worst = WorstCase(
+        objective=objective,
+        lower=objective,
+        xi=np.zeros(data.n),
+        reaction=reaction,
+        reactions=[reaction],
+        iterations=0,
+    )
+    return selected, worst
+
+
 def new_lp() -> highspy.Highs:
     """A silent single-threaded HiGHS instance."""
     lp = highspy.Highs()  # type: ignore[no-untyped-call]

@@ -1,6 +1,7 @@
 """The ``neur2ro`` solver: column-and-constraint generation with a learned second stage (Neur2RO).
 
-1. Start from the nominal selection x⁰; evaluate its worst case exactly (scenario ξ⁰).
+1. Start from the nominal selection x⁰; evaluate its worst case exactly (scenario ξ⁰). Out of time
+   before that: return the repaired selection, whose worst case is known without cutting planes.
 2. Main problem: max_x Σ(p̄ − f)x + min_s Q̂(x, ξˢ) with the value network Q̂ embedded in a MILP
    (:mod:`.embedding`), every selection already evaluated excluded by a no-good cut.
 3. Adversarial step: the exact worst case of the proposed x (Kelley cutting planes with the dynamic
@@ -27,6 +28,7 @@ from solvers.knapsack_2ro.evaluation import (
     WorstCase,
     evaluate,
     first_stage_profit,
+    repaired_selection,
     solution_dict,
 )
 from solvers.knapsack_2ro.learned.embedding import MainProblem
@@ -104,11 +106,9 @@ class Neur2roSolver:
         pool = ReactionPool()
         stats: dict[str, float | int] = {"main_problems": 0, "evaluations": 0, "main_time_s": 0.0}
 
-        def finish(termination: Termination, best: tuple[BoolArray, WorstCase] | None) -> Result:
+        def finish(termination: Termination, best: tuple[BoolArray, WorstCase]) -> Result:
             stats["wall_time_s"] = deadline.elapsed()
             stats["reactions"] = len(pool.reactions)
-            if best is None:
-                return Result(SolutionStatus.no_solution, termination, stats=stats)
             selected, worst = best
             return Result(
                 status=SolutionStatus.feasible,
@@ -121,11 +121,13 @@ class Neur2roSolver:
 
         first = nominal_selection(data)
         evaluation_started = deadline.elapsed()
-        worst = exact_worst_case(data, first, pool, deadline.cancelled)  # the first certificate ignores the clock
+        worst = exact_worst_case(data, first, pool, deadline.should_stop)
         last_evaluation_s = deadline.elapsed() - evaluation_started
         stats["evaluations"] = 1
-        if worst is None:
-            return finish(Termination.cancelled, None)
+        if worst is None:  # out of time before the first certificate: a selection whose worst case is known
+            fallback = repaired_selection(data)
+            progress.incumbent(fallback[1].objective, solution_dict(data, *fallback))
+            return finish(deadline.termination(), fallback)
         best = (first, worst)
         progress.incumbent(worst.objective, solution_dict(data, first, worst))
         main = MainProblem(data, self.network)

@@ -12,7 +12,7 @@ import pytest
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.knapsack_2ro import KIND
 from solvers.knapsack_2ro.check import check, worst_case_value
-from solvers.knapsack_2ro.evaluation import Data, evaluate, first_stage_profit, second_stage
+from solvers.knapsack_2ro.evaluation import Data, evaluate, first_stage_profit, repaired_selection, second_stage
 from solvers.knapsack_2ro.exact import BranchAndPriceSolver
 from solvers.knapsack_2ro.generate import generate
 from solvers.knapsack_2ro.nominal import NominalSolver, nominal_selection
@@ -174,11 +174,15 @@ def test_cancel_before_the_first_evaluation_still_returns_a_certified_selection(
     assert verdict.feasible and verdict.objective == pytest.approx(result.objective, abs=1e-9)
 
 
-def test_nominal_without_time_to_certify_returns_no_solution() -> None:
+def test_nominal_without_time_to_certify_returns_the_repaired_selection() -> None:
     instance = published("RKP_ASC_n20_R1000_H100_h80_dev0.15_d0.1")
     result = NominalSolver().solve(instance, NominalOptions(), NullProgress(), SetAfter(polls=0))
-    assert result.status is SolutionStatus.no_solution and result.termination is Termination.cancelled
-    assert result.objective is None and result.solution is None
+    assert result.status is SolutionStatus.feasible and result.termination is Termination.cancelled
+    assert result.solution is not None and result.objective is not None
+    selected, worst = repaired_selection(Data.of(instance))
+    assert result.solution["selected"] == [int(v) for v in selected] and result.objective == worst.objective
+    verdict = check(instance, result.solution)
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, abs=1e-9)
 
 
 def test_a_master_lp_in_numerical_trouble_is_solved_again_from_scratch() -> None:

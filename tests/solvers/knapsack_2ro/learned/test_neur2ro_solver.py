@@ -49,7 +49,7 @@ def test_published_size_instance_within_time_limit(solver: Neur2roSolver) -> Non
     result = solver.solve(instance, Neur2roOptions(time_limit_s=2.0), NullProgress(), NeverCancel())
     elapsed = time.perf_counter() - started
     assert result.termination in (Termination.time_limit, Termination.other, Termination.iteration_limit)
-    assert elapsed < 2.0 + 3.0  # the first (nominal) certificate may finish after the limit
+    assert elapsed < 2.0 + 3.0  # generous: the machine is shared
     assert KIND.check(instance, result.solution or {}).feasible
 
 
@@ -65,9 +65,8 @@ def test_cancel_before_anything_is_certified(solver: Neur2roSolver) -> None:
     instance = parse(generate(FRESH_EVALUATION_SEEDS[2], n=60, correlation="UN", h=80, delta=1.0))
     result = solver.solve(instance, Neur2roOptions(time_limit_s=60), NullProgress(), SetAfter(0))
     assert result.termination is Termination.cancelled
-    assert result.status in (SolutionStatus.no_solution, SolutionStatus.feasible)
-    if result.solution is not None:
-        assert KIND.check(instance, result.solution).feasible
+    assert result.status is SolutionStatus.feasible and result.solution is not None
+    assert KIND.check(instance, result.solution).feasible
 
 
 def test_iteration_limit(solver: Neur2roSolver) -> None:

@@ -3,7 +3,8 @@
 Runs each solver on the published instances of one size (one at a time, in this process, so the times
 are not shared with other runs), then the kind's check on the answer, and prints per solver the worst
 and mean wall time of solve + check, the worst check time and how many answers were no_solution or
-failed the check (issue 19: every solver returns a verified solution at a 1 s limit, within limit + 1 s).
+failed the check, and the terminations (issue 19: every solver returns a verified solution at a 1 s
+limit, within limit + 1 s).
 
 Example:
     .venv/bin/python bench/knapsack_2ro_one_second.py --n 80 --time-limit 1
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from pathlib import Path
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus
@@ -38,12 +40,14 @@ def main() -> None:
         spec = KIND.solvers[name]
         solver = spec.load()
         worst, total, worst_check, no_solution, rejected, worst_name = 0.0, 0.0, 0.0, 0, 0, ""
+        terminations: Counter[str] = Counter()
         for path in paths:
             instance = parse({"format": "ad", "text": path.read_text()})
             options = spec.options(time_limit_s=args.time_limit)
             started = time.perf_counter()
             result = solver.solve(instance, options, NullProgress(), NeverCancel())
             check_started = time.perf_counter()
+            terminations[result.termination.value] += 1
             if result.solution is None:
                 no_solution += 1
             else:
@@ -60,7 +64,8 @@ def main() -> None:
                 print(f"  {name}: no_solution on {path.name} ({result.termination.value})")
         print(
             f"{name}: worst solve+check {worst:.2f} s ({worst_name}), mean {total / max(len(paths), 1):.2f} s, "
-            f"worst check {worst_check:.2f} s, no_solution {no_solution}, rejected {rejected}"
+            f"worst check {worst_check:.2f} s, no_solution {no_solution}, rejected {rejected}, "
+            f"terminations {dict(terminations)}"
         )
 
 

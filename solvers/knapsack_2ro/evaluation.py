@@ -136,27 +136,38 @@ ItemOptions = tuple[tuple[float, float], tuple[float, float]]
 
 
 def _capacity_program(capacity: int, items: list[ItemOptions]) -> tuple[float, list[int]]:
-    """Multiple-choice knapsack over an integral capacity (integral weights): value and option per item."""
-    best = np.zeros(capacity + 1)
-    choices = np.zeros((len(items), capacity + 1), dtype=np.int8)
+    """Multiple-choice knapsack over an integral capacity (integral weights): value and option per item.
+
+    Row k + 1 of the table is the best value per used capacity of the first k + 1 items: the max of the
+    row before and its copies shifted by each option (no masked writes, issue 19). The backtrack takes,
+    as the option-by-option strict improvement would, the last option that strictly improves.
+    """
+    table = np.empty((len(items) + 1, capacity + 1))
+    table[0] = 0.0
+    scratch = np.empty(capacity + 1)
+    usable: list[list[tuple[float, int]]] = []
     for row, item_options in enumerate(items):
-        previous = best.copy()
-        for option, (value, raw_weight) in enumerate(item_options, start=1):
-            item_weight = int(raw_weight)
+        before, after = table[row], table[row + 1]
+        np.copyto(after, before)
+        options = [(float(value), int(weight)) for value, weight in item_options]
+        usable.append(options)
+        for value, item_weight in options:
             if value <= 0 or item_weight > capacity:
                 continue
-            shifted = previous[: capacity + 1 - item_weight] + value
-            better = shifted > best[item_weight:]
-            best[item_weight:][better] = shifted[better]
-            choices[row, item_weight:][better] = option
+            shifted = scratch[: capacity + 1 - item_weight]
+            np.add(before[: capacity + 1 - item_weight], value, out=shifted)
+            np.maximum(after[item_weight:], shifted, out=after[item_weight:])
     chosen = [0] * len(items)
     remaining = capacity
     for row in range(len(items) - 1, -1, -1):
-        option = int(choices[row, remaining])
+        best, option = float(table[row, remaining]), 0
+        for code, (value, item_weight) in enumerate(usable[row], start=1):
+            if value > 0 and item_weight <= remaining and table[row, remaining - item_weight] + value > best:
+                best, option = float(table[row, remaining - item_weight] + value), code
         chosen[row] = option
         if option:
-            remaining -= int(items[row][option - 1][1])
-    return float(best[capacity]), chosen
+            remaining -= usable[row][option - 1][1]
+    return float(table[len(items), capacity]), chosen
 
 
 def _hull_segments(capacity: float, item_options: ItemOptions) -> list[tuple[float, float]]:

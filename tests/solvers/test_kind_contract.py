@@ -107,6 +107,27 @@ def test_importing_a_kind_loads_none_of_its_solvers(name: str) -> None:
     assert not brought, f"importing {name} loads solver packages (package: a solver that needs it): {brought}"
 
 
+@pytest.mark.parametrize("name", KINDS)
+def test_the_check_loads_none_of_the_solvers(name: str) -> None:
+    # the check shares no code with the solvers: importing it loads no solver module of its kind and no solver
+    # package of any kind (a check may load an LP library lazily, when it checks a solution)
+    kind = get_kind(name)
+    checks = {kind.check.__module__} | ({kind.check_with_options.__module__} if kind.check_with_options else set())
+    code = (
+        "import importlib, json, sys; "
+        f"kind = importlib.import_module({KIND_MODULES[name]!r}).KIND; "
+        f"[importlib.import_module(module) for module in {sorted(checks)!r}]; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(run.stdout))
+    targets = {_module_of(spec.target) for spec in kind.solvers.values()}
+    assert not targets & loaded, f"{name}'s check loads solver modules {sorted(targets & loaded)}"
+    packages = set(_packages_of_every_solver())
+    brought = packages & {module.split(".")[0] for module in loaded}
+    assert not brought, f"{name}'s check loads solver packages {sorted(brought)}"
+
+
 def test_the_scan_finds_the_solver_packages() -> None:
     # imports inside functions and through the kind's own modules count; trainers count too
     assert {"highspy"} <= _solver_packages("solvers.milp.highs")

@@ -197,8 +197,6 @@ class BranchAndPriceSolver:
     """Exact solver: branch-and-price with the Lagrangian bound, proven upper bound at any time."""
 
     name = "exact"
-    exact = True
-    learned = False
     Options = ExactOptions
 
     def solve(self, instance: Instance, options: ExactOptions, progress: Progress, cancel: Cancel) -> Result:

@@ -30,8 +30,6 @@ class NominalSolver:
     """Ignore the uncertainty when deciding, then certify the worst case of that decision exactly."""
 
     name = "nominal"
-    exact = False
-    learned = False
     Options = NominalOptions
 
     def solve(self, instance: Instance, options: NominalOptions, progress: Progress, cancel: Cancel) -> Result:

@@ -87,8 +87,6 @@ class Neur2roSolver:
     """Learned heuristic: a trained value network proposes selections, each one certified exactly."""
 
     name = "neur2ro"
-    exact = False
-    learned = True
     Options = Neur2roOptions
 
     def __init__(self, network: ValueNetwork | None = None) -> None:

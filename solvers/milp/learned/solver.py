@@ -14,7 +14,6 @@ model's bound is no bound on the full one).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -33,7 +32,7 @@ from solvers.milp.learned.options import PredictAndSearchOptions
 from solvers.milp.options import HighsOptions
 from solvers.milp.outcome import consistent_bound, finish_status, infeasible_by_bounds
 from solvers.milp.schema import MilpModel
-from solvers.runtime import improves_incumbent
+from solvers.runtime import Deadline, improves_incumbent
 
 #: Name of the trust-region row added to the restricted model.
 TRUST_REGION_ROW = "predict_and_search_trust_region"
@@ -168,8 +167,7 @@ class PredictAndSearchSolver:
         self, instance: MilpModel, options: PredictAndSearchOptions, progress: Progress, cancel: Cancel
     ) -> Result:
         """Predict, solve the trust-region model, then the full model warm-started, all within the time limit."""
-        started = time.monotonic()
-        deadline = started + options.time_limit_s
+        deadline = Deadline(options.time_limit_s, cancel)
         infeasible = infeasible_by_bounds(instance)
         if infeasible is not None:
             return infeasible
@@ -180,7 +178,7 @@ class PredictAndSearchSolver:
             progress.log(f"predict_and_search: no model used, HiGHS solves the full model: {why}")
             relay.phase = "full"
             result = highs.solve(instance, _highs_options(options, options.time_limit_s), relay, cancel)
-            result.stats.update({"model": None, "fallback": why, "solve_time_s": time.monotonic() - started})
+            result.stats.update({"model": None, "fallback": why, "solve_time_s": deadline.elapsed()})
             return result
 
         network = load_model(family)
@@ -194,7 +192,7 @@ class PredictAndSearchSolver:
             defaults["fixed_ones"] if options.fixed_ones is None else options.fixed_ones,
             defaults["delta"] if options.delta is None else options.delta,
         )
-        predicted = time.monotonic()
+        predict_time_s = deadline.elapsed()
         stats: JSON = {
             "model": family,
             "model_chosen_by": why,
@@ -202,35 +200,33 @@ class PredictAndSearchSolver:
             "fixed_zeros": len(region.zeros),
             "fixed_ones": len(region.ones),
             "delta": region.delta,
-            "predict_time_s": predicted - started,
+            "predict_time_s": predict_time_s,
         }
         progress.log(
             f"predict_and_search: model {family} ({why}); trust region over {len(region.zeros)} zeros and "
             f"{len(region.ones)} ones, Δ = {region.delta}"
         )
-        restricted_limit = min(options.restricted_time_share * options.time_limit_s, deadline - predicted)
+        restricted = deadline.within(options.restricted_time_share * options.time_limit_s)
         first = highs.solve(
-            restricted_model(instance, region), _highs_options(options, restricted_limit), relay, cancel
+            restricted_model(instance, region), _highs_options(options, restricted.remaining()), relay, cancel
         )
         first.bound = None  # a bound of the restricted model only
-        restricted_done = time.monotonic()
-        stats["restricted"] = _phase_stats(first, restricted_done - predicted)
+        stats["restricted"] = _phase_stats(first, restricted.elapsed())
         start = _values(instance, first)
-        if cancel.is_set() or first.termination is Termination.cancelled or deadline - restricted_done < MIN_PHASE_S:
-            termination = Termination.cancelled if cancel.is_set() else Termination.time_limit
+        if deadline.cancelled() or first.termination is Termination.cancelled or deadline.remaining() < MIN_PHASE_S:
+            termination = deadline.termination()
             status = SolutionStatus.feasible if start is not None else SolutionStatus.no_solution
-            stats["solve_time_s"] = time.monotonic() - started
+            stats["solve_time_s"] = deadline.elapsed()
             return Result(
                 status, termination, first.objective, None, first.solution if start is not None else None, stats
             )
 
         relay.phase = "full"
-        second = highs.solve(
-            instance, _highs_options(options, deadline - restricted_done), relay, cancel, initial=start
-        )
-        stats["full"] = _phase_stats(second, time.monotonic() - restricted_done)
+        full = deadline.within(deadline.remaining())
+        second = highs.solve(instance, _highs_options(options, full.remaining()), relay, cancel, initial=start)
+        stats["full"] = _phase_stats(second, full.elapsed())
         final = self._better(instance, first, second)
-        final.stats = {**second.stats, **stats, "solve_time_s": time.monotonic() - started}
+        final.stats = {**second.stats, **stats, "solve_time_s": deadline.elapsed()}
         return final
 
     @staticmethod

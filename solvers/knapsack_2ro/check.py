@@ -114,6 +114,7 @@ class _SecondStage:
         self.penalty = np.array([instance.outsource_penalty[i] for i in items], dtype=np.float64)
         self.produce_weight = [instance.weight[i] for i in items]
         self.repair_weight = [instance.weight[i] + instance.repair_weight[i] for i in items]
+        self.lightest_first = [int(k) for k in np.argsort(self.repair_weight, kind="stable")]
         self.table: FloatArray | None = None  # integral weights: the dynamic program's rows, reused
         self.scratch = np.empty(0)
 
@@ -121,9 +122,11 @@ class _SecondStage:
         """max Σ (f − loss)·[produced only] + f·[repaired] within the capacity; value, produced, repaired.
 
         ``loss`` is p̂ξ per item of ``items``; row k + 1 of the table holds, per used capacity ≤ w, the best
-        value of the first k + 1 usable items (each row a max of shifted copies of the row before). Among
-        equally good choices the backtrack prefers repairing, then producing: a reaction that repairs more
-        gives a cut at least as high everywhere in Ξ.
+        value of the first k + 1 usable items (each row a max of shifted copies of the row before). Items
+        come lightest first, and a row is filled only up to its reach, the heaviest weight its items can
+        use together: beyond it everything fits, so the value stays the one at the reach. Among equally
+        good choices the backtrack prefers repairing, then producing: a reaction that repairs more gives a
+        cut at least as high everywhere in Ξ.
         """
         if not self.integral:
             return self.best_real(loss)
@@ -133,7 +136,8 @@ class _SecondStage:
             self.scratch = np.empty(capacity + 1)
         table, scratch = self.table, self.scratch
         rows: list[tuple[int, list[tuple[int, float, int]]]] = []
-        for position in range(len(self.items)):
+        reaches = [0]  # reaches[k]: the reach of table row k
+        for position in self.lightest_first:
             options = (
                 (2, float(self.penalty[position]), self.repair_weight[position]),
                 (1, float(self.penalty[position] - loss[position]), self.produce_weight[position]),
@@ -141,26 +145,35 @@ class _SecondStage:
             usable = [(code, gain, int(w)) for code, gain, w in options if gain > 0 and w <= capacity]
             if not usable:
                 continue
+            reach = reaches[-1]
+            width = min(capacity, reach + max(w for _, _, w in usable))
             before, after = table[len(rows)], table[len(rows) + 1]
-            np.copyto(after, before)
+            np.copyto(after[: reach + 1], before[: reach + 1])
+            after[reach + 1 : width + 1] = before[reach]
             for _, gain, w in usable:
-                shifted = scratch[: capacity + 1 - w]
-                np.add(before[: capacity + 1 - w], gain, out=shifted)
-                np.maximum(after[w:], shifted, out=after[w:])
+                direct = min(width - w, reach)  # sources 0..direct are in the row before's reach
+                shifted = scratch[: direct + 1]
+                np.add(before[: direct + 1], gain, out=shifted)
+                np.maximum(after[w : w + direct + 1], shifted, out=after[w : w + direct + 1])
+                if width - w > reach:  # sources beyond it hold the value at the reach
+                    np.maximum(
+                        after[w + reach + 1 : width + 1], before[reach] + gain, out=after[w + reach + 1 : width + 1]
+                    )
             rows.append((position, usable))
+            reaches.append(width)
         produced = np.zeros(len(self.items), dtype=np.bool_)
         repaired = np.zeros(len(self.items), dtype=np.bool_)
         room = capacity
         for row in range(len(rows) - 1, -1, -1):
             position, usable = rows[row]
-            reached = table[row + 1, room]
+            reached = table[row + 1, min(room, reaches[row + 1])]
             for code, gain, w in usable:  # repairing first
-                if w <= room and table[row, room - w] + gain == reached:
+                if w <= room and table[row, min(room - w, reaches[row])] + gain == reached:
                     produced[position] = True
                     repaired[position] = code == 2
                     room -= w
                     break
-        return float(table[len(rows), capacity]), produced, repaired
+        return float(table[len(rows), min(capacity, reaches[-1])]), produced, repaired
 
     def best_real(self, loss: FloatArray) -> tuple[float, BoolArray, BoolArray]:
         """The same maximum for real weights: a frontier of (used weight, value) pairs, grown item by item.

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 #: Spots per underlying and date at which layer 1 is evaluated on the paths (linear interpolation between).
 VALUE_NODES = 257
+#: Layer 2's spreads are at least this share of their median over the training states (a book with no delta
+#: somewhere, e.g. only matured trades left on an underlying, still has a scale to learn the IM in).
+SPREAD_FLOOR = 0.05
 #: Largest (underlyings + groups) × training paths × dates of layer 1's training arrays.
 TRAINING_ELEMENTS = 2**24
 #: Adam's moment decays and denominator guard.
@@ -325,7 +328,9 @@ def _run_round(
 
 
 class InitialMargin:
-    """Layer 2: one network of (t, log spots) giving the a- and (1 − a)-quantiles of ΔV over δ."""
+    """Layer 2: one network of (t, log spots) giving the a- and (1 − a)-quantiles of ΔV over δ, in units of
+    the state's delta-normal spread (:meth:`spread`, from layer 1's slopes), so the network learns a ratio near
+    ±z_a that varies slowly, while the spread carries what changes fast: trades maturing, deltas moving."""
 
     def __init__(self, values: CleanValues, level: float, hidden: int, generator: torch.Generator) -> None:
         self.values = values
@@ -334,6 +339,7 @@ class InitialMargin:
         self.traded = setup.im_underlyings
         self.horizon = setup.inst.horizon
         self.scale = 1.0
+        self.floor = 0.0
         self.network = GroupNetworks(1, 1 + len(self.traded), hidden, 2, generator)
 
     def features(self, times: np.ndarray, log_spot: np.ndarray) -> np.ndarray:
@@ -345,10 +351,32 @@ class InitialMargin:
         )
         return np.concatenate([(times / self.horizon)[:, None], moved], axis=1)
 
-    def samples(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def spread(self, times: np.ndarray, log_spot: np.ndarray, one_date: bool = False) -> np.ndarray:
+        """The delta-normal scale of ΔV per row, ‖hᵀL‖ with h_u = Σ of ∂f_g/∂log S · σ_u·√min(δ, T_g − t) over
+        the groups g on underlying u alive at t (layer 1's slopes; ``one_date``: every row at times[0], slopes
+        read off layer 1's grid), at least ``floor``."""
+        setup, groups = self.values.setup, self.values.groups
+        period = setup.inst.margin_period
+        exposure = np.zeros((len(times), len(setup.vol)))
+        for g in range(len(groups.maturity)):
+            u, maturity = groups.underlying[g], groups.maturity[g]
+            alive = np.flatnonzero(maturity - times > TAU_EPS)
+            if not alive.size:
+                continue
+            one, x = np.array([g]), log_spot[alive, u][None, :]
+            if one_date:
+                slope = self.values.on_paths(one, float(times[0]), x, slope=True)[0]
+            else:
+                slope = self.values.evaluate(one, times[alive][None, :], x, slope=True)[1][0]
+            exposure[alive, u] += slope * setup.vol[u] * np.sqrt(np.minimum(period, maturity - times[alive]))
+        spread: np.ndarray = np.maximum(np.linalg.norm(exposure @ setup.factor, axis=1), self.floor)
+        return spread
+
+    def samples(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``count`` states (t, log spots) drawn exactly from the model at the simulation dates before T, with
         one ΔV each: layer 1's value after the margin period (a group maturing inside it with its payoff,
-        driven by the same standardised shock) minus its value now."""
+        driven by the same standardised shock) minus its value now; and each state's spread (the floor set to
+        SPREAD_FLOOR of the median spread)."""
         setup, groups = self.values.setup, self.values.groups
         dates = setup.sim_times[setup.sim_times < self.horizon - TAU_EPS]
         times = dates[rng.integers(len(dates), size=count)]
@@ -374,7 +402,9 @@ class InitialMargin:
                 spots[:, u] = np.exp(later[expiring])
                 after[expiring] = groups.payoff(spots, one)[:, 0]
             change[alive] += after - now
-        return self.features(times, log_spot), change
+        spread = self.spread(times, log_spot)
+        self.floor = SPREAD_FLOOR * float(np.median(spread))
+        return self.features(times, log_spot), change, np.maximum(spread, self.floor)
 
     def quantiles(self, time: float, log_spot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(received, posted) IM on paths at ``time``: max(Q_a, 0) and max(−Q_{1−a}, 0); 0 from T on."""
@@ -383,9 +413,11 @@ class InitialMargin:
         if time >= self.horizon - TAU_EPS:
             zero = np.zeros(log_spot.shape[0])
             return zero, zero
-        features = _tensor(self.features(np.full(log_spot.shape[0], time), log_spot))[None]
+        times = np.full(log_spot.shape[0], time)
+        features = _tensor(self.features(times, log_spot))[None]
         with torch.no_grad():
             out = self.network(features)[0].numpy().astype(np.float64) * self.scale
+        out *= self.spread(times, log_spot, one_date=True)[:, None]
         return np.maximum(out[:, 0], 0.0), np.maximum(-out[:, 1], 0.0)
 
 
@@ -401,10 +433,11 @@ def _train_initial_margin(
     """Fit layer 2 with the pinball loss at a (first output) and 1 − a (second output); False when stopped."""
     import torch
 
-    inputs, change = margin.samples(options.quantile_samples, rng)
-    margin.scale = max(float(change.std()), 1e-12)
+    inputs, change, spread = margin.samples(options.quantile_samples, rng)
+    ratio = change / np.maximum(spread, 1e-300)
+    margin.scale = max(float(ratio.std()), 1e-12)
     features = _tensor(inputs)[None]
-    target = _tensor(change / margin.scale)[None, :, None]
+    target = _tensor(ratio / margin.scale)[None, :, None]
     levels = _tensor(np.array([margin.level, 1.0 - margin.level]))
 
     def loss_of(rows: torch.Tensor) -> torch.Tensor:

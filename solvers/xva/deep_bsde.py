@@ -453,6 +453,65 @@ def _train_initial_margin(
     return train(margin.network, loss_of, len(change), batch, steps, options, generator, keep_going, report) == steps
 
 
+@dataclass
+class Training:
+    """Layers 1 and 2 of every replica, as far as training got."""
+
+    models: list[tuple[CleanValues, InitialMargin | None]]
+    curves: dict[str, list[tuple[int, float]]]
+    #: every replica trained all its steps
+    complete: bool
+    cancelled: bool
+    trade_groups: int
+
+
+def train_replicas(
+    setup: Setup, options: DeepBsdeOptions, seed: np.random.SeedSequence, deadline: Deadline, progress: Progress
+) -> Training:
+    """Train ``options.replicas`` copies of layers 1 and 2, each within its equal share of
+    ``training_share × time_limit_s`` (layer 1 in the first half of it when there is IM); replica 0's loss
+    curves are kept."""
+    import torch
+
+    has_im = setup.im_z is not None
+    budget = options.training_share * options.time_limit_s
+    training_window = [deadline]
+    stopped: list[Termination] = []
+
+    def keep_going() -> bool:
+        reason = training_window[0].stop_reason()
+        if reason is Termination.cancelled:
+            stopped.append(reason)
+        return reason is None
+
+    curves: dict[str, list[tuple[int, float]]] = {"clean_values": [], "initial_margin": []}
+    models: list[tuple[CleanValues, InitialMargin | None]] = []
+    complete = True
+    groups = TradeGroups.of(setup.trades)
+    window = budget / options.replicas
+    for replica, replica_seed in enumerate(seed.spawn(options.replicas)):
+        window_start = deadline.started + replica * window
+        rng = np.random.default_rng(replica_seed)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        own_curves = curves if replica == 0 else {"clean_values": [], "initial_margin": []}
+        training_window[0] = Deadline((0.5 if has_im else 1.0) * window, deadline.cancel, started=window_start)
+        values = CleanValues(setup, groups, options.hidden, generator)
+        complete &= _train_clean_values(
+            values, options, rng, generator, keep_going, own_curves["clean_values"], progress
+        )
+        margin = None
+        if has_im and not stopped:
+            training_window[0] = Deadline(window, deadline.cancel, started=window_start)
+            margin = InitialMargin(values, float(ndtr(setup.im_z)), options.hidden * 2, generator)
+            complete &= _train_initial_margin(
+                margin, options, rng, generator, keep_going, own_curves["initial_margin"], progress
+            )
+        if stopped:
+            break
+        models.append((values, margin))
+    return Training(models, curves, complete, bool(stopped), len(groups.maturity))
+
+
 class DeepBsdeSolver:
     """The multi-layer deep BSDE xVA solver (learned; trained per job on the CPU)."""
 
@@ -471,61 +530,21 @@ class DeepBsdeSolver:
             torch.set_num_threads(threads)
 
     def _solve(self, instance: Instance, options: DeepBsdeOptions, progress: Progress, cancel: Cancel) -> Result:
-        import torch
-
         deadline = Deadline(options.time_limit_s, cancel)
         setup = Setup.from_instance(instance)
         seeds = np.random.SeedSequence([instance.simulation.seed, options.seed, 0xB5DE])
         training_seed, evaluation_seed = seeds.spawn(2)
-        replicas = options.replicas
-        has_im = setup.im_z is not None
-        budget = options.training_share * options.time_limit_s
-        training_window = [deadline]
-        stopped: list[Termination] = []
-
-        def keep_going() -> bool:
-            reason = training_window[0].stop_reason()
-            if reason is Termination.cancelled:
-                stopped.append(reason)
-            return reason is None
-
-        curves: dict[str, list[tuple[int, float]]] = {"clean_values": [], "initial_margin": []}
-        models: list[tuple[CleanValues, InitialMargin | None]] = []
-        trained = True
-        groups = TradeGroups.of(setup.trades)
-        for replica, replica_seed in enumerate(training_seed.spawn(replicas)):
-            # each replica trains within its share of the budget, layer 1 in the first half of it with IM
-            window = budget / replicas
-            window_start = deadline.started + replica * window
-            rng = np.random.default_rng(replica_seed)
-            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-            own_curves = curves if replica == 0 else {"clean_values": [], "initial_margin": []}
-            training_window[0] = Deadline((0.5 if has_im else 1.0) * window, cancel, started=window_start)
-            values = CleanValues(setup, groups, options.hidden, generator)
-            trained &= _train_clean_values(
-                values, options, rng, generator, keep_going, own_curves["clean_values"], progress
-            )
-            margin = None
-            if has_im and not stopped:
-                training_window[0] = Deadline(window, cancel, started=window_start)
-                margin = InitialMargin(values, float(ndtr(setup.im_z)), options.hidden * 2, generator)
-                trained &= _train_initial_margin(
-                    margin, options, rng, generator, keep_going, own_curves["initial_margin"], progress
-                )
-            if stopped:
-                break
-            models.append((values, margin))
-        training_s = deadline.elapsed()
+        training = train_replicas(setup, options, training_seed, deadline, progress)
         stats: dict[str, Any] = {
-            "training_s": training_s,
-            "training_complete": trained and not stopped,
-            "replicas": len(models),
-            "trade_groups": len(groups.maturity),
-            "loss_curve": {name: [list(point) for point in curve] for name, curve in curves.items()},
+            "training_s": deadline.elapsed(),
+            "training_complete": training.complete and not training.cancelled,
+            "replicas": len(training.models),
+            "trade_groups": training.trade_groups,
+            "loss_curve": {name: [list(point) for point in curve] for name, curve in training.curves.items()},
         }
-        if stopped:
+        if training.cancelled:
             return self._finish(None, Termination.cancelled, stats, deadline, options)
-        result = self._evaluate(setup, models, options, evaluation_seed, progress, deadline)
+        result = self._evaluate(setup, training.models, options, evaluation_seed, progress, deadline)
         accumulator, termination, replica_means = result
         if not stats["training_complete"] and termination is Termination.optimal:
             termination = Termination.time_limit

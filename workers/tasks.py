@@ -24,6 +24,9 @@ from workers.runner import CheckSpec, Outcome, SolveSpec, Supervisor, check_in_c
 log = logging.getLogger("solvent.worker")
 T = TypeVar("T")
 OBJECTIVE_TOLERANCE = 1e-6
+# A solver's first message is written at once and later ones at most this often between heartbeats, so a
+# watcher sees progress within about half a second while a chatty solver costs at most two writes a second.
+PROGRESS_WRITE_EVERY_S = 0.5
 
 
 def with_db_retry(action: Callable[[Session], T], attempts: int = 8) -> T:
@@ -50,7 +53,8 @@ def worker_name() -> str:
 
 
 class DatabaseSupervisor(Supervisor):
-    """Writes the child's messages as events and renews the lease of one attempt."""
+    """Writes the child's messages as events (batched, see PROGRESS_WRITE_EVERY_S) and renews the lease of one
+    attempt."""
 
     def __init__(self, job_id: uuid.UUID, attempt: int) -> None:
         self.job_id = job_id
@@ -58,6 +62,7 @@ class DatabaseSupervisor(Supervisor):
         self.pending: list[dict[str, Any]] = []
         self.progress: dict[str, Any] = {"elapsed_s": 0.0, "objective": None, "bound": None, "gap": None}
         self.started = time.monotonic()
+        self.written_at = -math.inf
         self.lease_s = get_settings().lease_s
 
     def on_message(self, message: dict[str, Any]) -> None:
@@ -81,11 +86,12 @@ class DatabaseSupervisor(Supervisor):
         elif kind == "log":
             self.progress["message"] = message.get("message")
             self.pending.append({"type": "log", "data": {"message": message.get("message")}})
-        if len(self.pending) >= 200:
+        if len(self.pending) >= 200 or time.monotonic() - self.written_at >= PROGRESS_WRITE_EVERY_S:
             self.flush()
 
     def flush(self) -> bool:
         """Write pending events and the progress snapshot; False if the attempt is no longer ours."""
+        self.written_at = time.monotonic()
         self.progress["elapsed_s"] = round(time.monotonic() - self.started, 3)
         self.progress["gap"] = relative_gap(self.progress["objective"], self.progress["bound"])
         events, self.pending = self.pending, []

@@ -79,8 +79,8 @@ def test_wait_on_a_terminal_draws_a_live_progress_line(server: Server, tmp_path:
     screen = io.StringIO()
     monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=200))
     counting = tmp_path / "counting.json"
-    counting.write_text(json.dumps({"steps": 15, "seconds": 0.2}))
+    counting.write_text(json.dumps({"steps": 20, "seconds": 0.2}))
     code, out, _ = solvent(server, "submit", "fake", str(counting), "--wait")
     assert code == 0 and "status       optimal" in out
     drawn = screen.getvalue()
-    assert re.search(r"running +fake/count +elapsed [\d.]+ s +incumbent \d+ +bound 15", drawn), drawn[-500:]
+    assert re.search(r"running +fake/count +elapsed [\d.]+ s +incumbent \d+ +bound 20", drawn), drawn[-500:]

@@ -24,8 +24,9 @@ from workers.runner import CheckSpec, Outcome, SolveSpec, Supervisor, check_in_c
 log = logging.getLogger("solvent.worker")
 T = TypeVar("T")
 OBJECTIVE_TOLERANCE = 1e-6
-# A solver's first message is written at once and later ones at most this often between heartbeats, so a
-# watcher sees progress within about half a second while a chatty solver costs at most two writes a second.
+# Pending messages are written at most this often between heartbeats (and not before the attempt is this
+# old): a watcher sees progress within about half a second, a chatty solver costs at most two writes a
+# second, and a job that ends sooner writes its events once, with its result.
 PROGRESS_WRITE_EVERY_S = 0.5
 
 
@@ -62,7 +63,7 @@ class DatabaseSupervisor(Supervisor):
         self.pending: list[dict[str, Any]] = []
         self.progress: dict[str, Any] = {"elapsed_s": 0.0, "objective": None, "bound": None, "gap": None}
         self.started = time.monotonic()
-        self.written_at = -math.inf
+        self.written_at = self.started
         self.lease_s = get_settings().lease_s
 
     def on_message(self, message: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.base import Cancel, NullProgress
+from solvers.base import Cancel, NullProgress, SolutionStatus
 from solvers.milp.options import HighsOptions
 from solvers.milp.schema import MilpModel, VarType
 from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, release_uncovered
@@ -43,9 +43,9 @@ def solve_neighbourhood(
     time_limit_s: float,
     seed: int,
     cancel: Cancel,
-) -> IntArray:
+) -> tuple[IntArray, bool]:
     """The best allocation milp's HiGHS back-end finds on the kept pairs within the time limit (at least the
-    incumbent)."""
+    incumbent), and whether it is proven the best of the neighbourhood."""
     from solvers.milp.highs import HighsSolver
 
     agents, tasks = np.nonzero(keep)
@@ -53,7 +53,7 @@ def solve_neighbourhood(
     needed = instance.task_requirement > 0
     modelled = np.flatnonzero(needed.any(axis=1) & np.isin(np.arange(instance.n_tasks), tasks))
     if n_pairs == 0 or modelled.size == 0:
-        return incumbent
+        return incumbent, True
     position = np.full(instance.n_tasks, -1, dtype=np.int64)
     position[modelled] = np.arange(modelled.size)
     n_columns = n_pairs + modelled.size
@@ -102,9 +102,9 @@ def solve_neighbourhood(
     options = HighsOptions(time_limit_s=max(time_limit_s, 0.001), seed=seed, threads=1)
     result = HighsSolver().solve(model, options, NullProgress(), cancel, start)
     if result.solution is None:
-        return incumbent
+        return incumbent, False
     column_values = np.fromiter(result.solution["values"].values(), dtype=np.float64, count=n_columns)
     values = np.round(column_values[:n_pairs]) > 0.5
     allocation = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
     allocation[agents[values]] = tasks[values]
-    return release_uncovered(instance, allocation)
+    return release_uncovered(instance, allocation), result.status == SolutionStatus.optimal

@@ -38,11 +38,14 @@ class LearnedOptions(CommonOptions):
         3,
         ge=0,
         le=1000,
-        description="Tasks per agent (by policy score) in a neighbourhood MILP solved by HiGHS after the "
-        "local search (0: skip that step).",
+        description="Tasks per agent (by policy score) in the first neighbourhood MILP solved by HiGHS after "
+        "the local search, doubled each time HiGHS proves a neighbourhood's best (0: skip that step).",
     )
     neighbourhood_time_limit_s: float = Field(
-        1.0, gt=0, le=86_400, description="Most seconds for the neighbourhood solve (also bounded by time_limit_s)."
+        1.0,
+        gt=0,
+        le=86_400,
+        description="Most seconds for the neighbourhood solves together (also bounded by time_limit_s).",
     )
     temperature: float = Field(
         1.0, gt=0, le=100, description="Sampling temperature of the policy (below 1: closer to its argmax)."

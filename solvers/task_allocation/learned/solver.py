@@ -17,15 +17,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 
 from solvers.base import Cancel, Progress, Result, SolutionStatus, Termination
 from solvers.runtime import Deadline
-from solvers.task_allocation.allocation import UNASSIGNED, CoalitionBuilder, IntArray, greedy_fill, profit, to_solution
+from solvers.task_allocation.allocation import (
+    UNASSIGNED,
+    BoolArray,
+    CoalitionBuilder,
+    IntArray,
+    greedy_fill,
+    profit,
+    to_solution,
+)
 from solvers.task_allocation.learned.neighbourhood import neighbourhood, solve_neighbourhood
-from solvers.task_allocation.learned.network import OutOfTime, Policy, features
+from solvers.task_allocation.learned.network import Array, OutOfTime, Policy, features
 from solvers.task_allocation.learned.options import LearnedOptions
 from solvers.task_allocation.learned.search import decode, improve_once, sample_choice, sample_choices, screen
 from solvers.task_allocation.schema import Instance
@@ -115,12 +124,41 @@ class LearnedSolver:
             )
             stats["improvement_steps"] += 1
             stalled = 0 if offer(neighbour) else stalled + 1
-        if options.neighbourhood_top_k > 0 and not finished():
-            keep = neighbourhood(pair_logit, inputs.allowed, best, options.neighbourhood_top_k)
-            limit = min(options.neighbourhood_time_limit_s, deadline.remaining())
-            offer(solve_neighbourhood(instance, keep, best, limit, options.seed, deadline.cancel))
-            stats["neighbourhood_pairs"] = int(keep.sum())
+        if options.neighbourhood_top_k > 0:
+            self._neighbourhoods(
+                instance, options, deadline, pair_logit, inputs.allowed, lambda: best, offer, finished, stats
+            )
         return self._result(instance, deadline, best, best_value, stats)
+
+    @staticmethod
+    def _neighbourhoods(
+        instance: Instance,
+        options: LearnedOptions,
+        deadline: Deadline,
+        pair_logit: Array,
+        allowed: BoolArray,
+        incumbent: Callable[[], IntArray],
+        offer: Callable[[IntArray], bool],
+        finished: Callable[[], bool],
+        stats: dict[str, float | int],
+    ) -> None:
+        """Expanding neighbourhoods within ``neighbourhood_time_limit_s`` in all: each agent's top k tasks, k
+        doubled each time HiGHS proves the neighbourhood's best, until k covers every task."""
+        ends_at = deadline.elapsed() + options.neighbourhood_time_limit_s
+        top_k = options.neighbourhood_top_k
+        stats["neighbourhoods"] = 0
+        while not finished():
+            limit = min(ends_at - deadline.elapsed(), deadline.remaining())
+            if limit <= 0:
+                break
+            keep = neighbourhood(pair_logit, allowed, incumbent(), top_k)
+            allocation, proved = solve_neighbourhood(instance, keep, incumbent(), limit, options.seed, deadline.cancel)
+            offer(allocation)
+            stats["neighbourhoods"] += 1
+            stats["neighbourhood_pairs"] = int(keep.sum())
+            if not proved or top_k >= instance.n_tasks:
+                break
+            top_k *= 2
 
     @staticmethod
     def _result(

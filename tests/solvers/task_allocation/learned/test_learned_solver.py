@@ -74,3 +74,20 @@ def test_cancel_during_search_keeps_the_best_allocation(solver: LearnedSolver) -
     assert result.termination is Termination.cancelled
     assert result.objective is not None and result.objective > 0
     assert KIND.check(instance, result.solution or {}).feasible
+
+
+def test_neighbourhoods_expand_until_the_whole_instance_is_solved(solver: LearnedSolver) -> None:
+    # with one task per agent and no other search, only the doubling neighbourhoods can reach the optimum
+    from solvers.task_allocation.exact import ExactSolver
+    from solvers.task_allocation.options import ExactOptions
+
+    options = LearnedOptions(rollouts=1, improvement_steps=0, neighbourhood_top_k=1, neighbourhood_time_limit_s=60)
+    expanded = 0
+    for seed in range(30_099_990, 30_099_996):
+        instance = recipe(seed).instance()
+        optimum = ExactSolver().solve(instance, ExactOptions(), NullProgress(), NeverCancel())
+        assert optimum.status is SolutionStatus.optimal
+        result = solver.solve(instance, options, NullProgress(), NeverCancel())
+        assert result.objective == pytest.approx(optimum.objective, rel=1e-9, abs=1e-9), seed
+        expanded += result.stats["neighbourhoods"] > 1
+    assert expanded > 0

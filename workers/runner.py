@@ -114,6 +114,8 @@ def _keep_tail(stream: IO[str], tail: deque[str]) -> None:
 
 # The child needs no credentials: of the service's own settings it reads only where extra kinds live.
 CHILD_SETTINGS = ("SOLVENT_EXTRA_KINDS",)
+#: The child's last message: its answer (a solve's result, a check's verification) or an error.
+FINAL_MESSAGES = ("result", "verification", "error")
 SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "CREDENTIAL")
 
 
@@ -139,9 +141,12 @@ class ForkedChild:
     reports an end before it reaps the child: while :meth:`poll` says it runs, its pid is not reused.
     """
 
-    def __init__(self, pid: int, control: socket.socket, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> None:
+    def __init__(
+        self, pid: int, control: socket.socket, memory_limit_mb: int, stdin: IO[str], stdout: IO[str], stderr: IO[str]
+    ) -> None:
         self.pid = pid
         self.control = control
+        self.memory_limit_mb = memory_limit_mb
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
@@ -166,6 +171,13 @@ class ForkedChild:
             except (ProcessLookupError, PermissionError):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signal.SIGKILL)
+
+    def discard(self) -> None:
+        """End a child that was never given a job: closing its stdin ends it, the kill makes sure."""
+        for stream in (self.stdin, self.stdout, self.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self.kill()
 
     def _read_reports(self, timeout: float | None) -> None:
         while self.returncode is None:
@@ -192,6 +204,7 @@ class Template:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = ours
+        self.spare: ForkedChild | None = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "workers.template", str(theirs.fileno()), str(os.getpid())],
             stdin=subprocess.DEVNULL,
@@ -204,6 +217,22 @@ class Template:
     def alive(self) -> bool:
         """True while the template process runs."""
         return self.process.poll() is None
+
+    def take(self, memory_limit_mb: int) -> ForkedChild:
+        """The spare child forked earlier when it is still waiting with this limit, else a new child."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            if spare.memory_limit_mb == memory_limit_mb and spare.poll() is None:
+                return spare
+            spare.discard()
+        return self.fork(memory_limit_mb)
+
+    def refill(self, memory_limit_mb: int) -> None:
+        """Fork the next child now, while the one just taken works: the next solve or check starts
+        without waiting for a fork (a few milliseconds for a process with the solver libraries mapped)."""
+        if self.spare is None:
+            with contextlib.suppress(TemplateGone):
+                self.spare = self.fork(memory_limit_mb)
 
     def fork(self, memory_limit_mb: int) -> ForkedChild:
         """A new child within ``memory_limit_mb`` of address space, reading its spec from ``stdin``."""
@@ -227,7 +256,7 @@ class Template:
         finally:
             for fd in theirs:
                 os.close(fd)
-        return ForkedChild(pid, self.control, *ours)
+        return ForkedChild(pid, self.control, memory_limit_mb, *ours)
 
     def _answer(self) -> int:
         while True:
@@ -239,7 +268,10 @@ class Template:
                 return int(answer["pid"])
 
     def close(self) -> None:
-        """End the template (its children die with it)."""
+        """End the template (its children, the spare too, die with it)."""
+        if self.spare is not None:
+            self.spare.discard()
+            self.spare = None
         self.control.close()
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
@@ -273,11 +305,11 @@ def _close_template() -> None:
 def _take_child(memory_limit_mb: int) -> ForkedChild:
     """A child (for a solve or a check) forked from the template; one new template if it had died."""
     try:
-        return start_template().fork(memory_limit_mb)
+        return start_template().take(memory_limit_mb)
     except TemplateGone:
         assert _template is not None
         _template.close()
-        return start_template().fork(memory_limit_mb)
+        return start_template().take(memory_limit_mb)
 
 
 def run_in_child(spec: SolveSpec, supervisor: Supervisor, heartbeat_every_s: float = 2.0) -> Outcome:
@@ -318,16 +350,28 @@ def _supervise(
     started = time.monotonic()
     child = _take_child(memory_limit_mb)
     try:
-        return _watch(child, payload, started, deadline_s, kill_grace_s, supervisor, heartbeat_every_s, cancellable)
-    finally:
+        try:
+            child.stdin.write(payload + "\n")
+            child.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the child is gone: _watch finds out how
+        if _template is not None:
+            _template.refill(memory_limit_mb)
+        outcome = _watch(child, started, deadline_s, kill_grace_s, supervisor, heartbeat_every_s, cancellable)
+    except BaseException:
         child.kill()
         child.wait()
+        raise
+    finally:
         child.stdin.close()
+    # Its answer is in: the group is killed (a child that is exiting anyway, or anything it left behind) and
+    # not waited for; the template's late report of its end is ignored.
+    child.kill()
+    return outcome
 
 
 def _watch(
     child: ForkedChild,
-    payload: str,
     started: float,
     deadline_s: float,
     kill_grace_s: float,
@@ -338,19 +382,17 @@ def _watch(
     messages: queue.Queue[str | None] = queue.Queue()
     stderr_tail: deque[str] = deque(maxlen=40)
     threading.Thread(target=_pump_lines, args=(child.stdout, messages), daemon=True).start()
-    threading.Thread(target=_keep_tail, args=(child.stderr, stderr_tail), daemon=True).start()
+    tail_reader = threading.Thread(target=_keep_tail, args=(child.stderr, stderr_tail), daemon=True)
+    tail_reader.start()
     outcome = Outcome()
-    try:
-        child.stdin.write(payload + "\n")
-        child.stdin.flush()
-    except (BrokenPipeError, OSError):
-        pass
 
     soft_deadline = started + deadline_s
     stop_asked_at: float | None = None
     next_heartbeat = started + heartbeat_every_s
-    channel_open = True
-    while channel_open:
+    # The loop ends on the child's final message, not on the channel's end: a process with the solver
+    # libraries mapped takes milliseconds to tear down its address space before its pipes close.
+    channel_open, answered = True, False
+    while channel_open and not answered:
         try:
             line = messages.get(timeout=0.2)
         except queue.Empty:
@@ -358,7 +400,7 @@ def _watch(
         if line is None:
             channel_open = False
         elif line:
-            _absorb(line, outcome, supervisor)
+            answered = _absorb(line, outcome, supervisor)
         now = time.monotonic()
         if now >= next_heartbeat:
             next_heartbeat = now + heartbeat_every_s
@@ -377,33 +419,38 @@ def _watch(
             _ask_to_stop(child)
         if stop_asked_at is not None and now - stop_asked_at > kill_grace_s and child.poll() is None:
             child.kill()
-    returncode = child.wait()
-    # Drain anything left on the channel when the loop ended before the channel closed.
-    while channel_open:
-        try:
-            line = messages.get(timeout=0.5)
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        _absorb(line, outcome, supervisor)
+    if outcome.lost:  # the loop broke off and the child was killed: read what it wrote
+        child.wait()
+        while True:
+            try:
+                line = messages.get(timeout=0.5)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            _absorb(line, outcome, supervisor)
     outcome.wall_time_s = round(time.monotonic() - started, 4)
+    if outcome.result is None and not outcome.lost:  # no answer, or an error: its end and all of its stderr
+        returncode = child.wait()
+        tail_reader.join(timeout=1.0)
+        if outcome.error is None:
+            outcome.error = _classify_death(returncode, outcome)
     outcome.stderr_tail = "".join(stderr_tail)[-4000:]
-    if outcome.result is None and outcome.error is None and not outcome.lost:
-        outcome.error = _classify_death(returncode, outcome)
     return outcome
 
 
-def _absorb(line: str, outcome: Outcome, supervisor: Supervisor) -> None:
+def _absorb(line: str, outcome: Outcome, supervisor: Supervisor) -> bool:
+    """Record one line of the channel; True when it was the child's final message (its answer)."""
     try:
         message = json.loads(line)
     except json.JSONDecodeError:
-        return
+        return False
     if not isinstance(message, dict):
-        return
+        return False
     outcome.record(message)
     if message.get("t") in ("incumbent", "bound", "log"):
         supervisor.on_message(message)
+    return message.get("t") in FINAL_MESSAGES
 
 
 def _ask_to_stop(child: ForkedChild) -> None:

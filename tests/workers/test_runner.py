@@ -1,9 +1,11 @@
-"""The runner: the solve process never outlives it, and sees no service credentials."""
+"""The runner: the solve process never outlives it, sees no service credentials, and is forked ahead of its job."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,43 @@ def test_child_environment_keeps_only_what_a_solve_needs() -> None:
     env = child_environment(parent)
     assert env["PATH"] == "/usr/bin" and env["SOLVENT_EXTRA_KINDS"] == "fake=tests.fake_kind"
     assert not {"SOLVENT_BROKER_URL", "POSTGRES_PASSWORD", "AWS_SESSION_TOKEN"} & set(env)
+
+
+def test_the_next_solve_runs_in_the_child_forked_while_the_last_one_worked(tmp_path: Path) -> None:
+    from workers import runner
+
+    assert run_in_child(_fake_spec({"steps": 1, "seconds": 0}), Supervisor()).result is not None
+    template = runner.start_template()
+    assert template.spare is not None and _alive(template.spare.pid)
+    waiting = template.spare.pid
+    marked = _fake_spec({"steps": 1, "seconds": 0, "mode": "marker", "marker_dir": str(tmp_path)})
+    assert run_in_child(marked, Supervisor()).result is not None
+    assert [int(marker.name.split("-")[0]) for marker in tmp_path.iterdir()] == [waiting]
+
+
+def test_a_spare_child_killed_while_waiting_is_never_given_a_job() -> None:
+    from workers import runner
+
+    assert run_in_child(_fake_spec({"steps": 1, "seconds": 0}), Supervisor()).result is not None
+    template = runner.start_template()
+    assert template.spare is not None
+    os.killpg(template.spare.pid, signal.SIGKILL)
+    time.sleep(0.2)  # the template reports its end
+    outcome = run_in_child(_fake_spec({"steps": 1, "seconds": 0}), Supervisor())
+    assert outcome.result is not None and outcome.error is None, outcome.error
+
+
+def test_the_spare_child_ends_with_its_template() -> None:
+    from workers import runner
+
+    assert run_in_child(_fake_spec({"steps": 1, "seconds": 0}), Supervisor()).result is not None
+    template = runner.start_template()
+    assert template.spare is not None
+    waiting = template.spare.pid
+    template.close()
+    runner._template = None
+    for _ in range(50):
+        if not _alive(waiting):
+            break
+        time.sleep(0.05)
+    assert not _alive(waiting)

@@ -90,21 +90,28 @@ class DatabaseSupervisor(Supervisor):
         if len(self.pending) >= 200 or time.monotonic() - self.written_at >= PROGRESS_WRITE_EVERY_S:
             self.flush()
 
-    def flush(self) -> bool:
-        """Write pending events and the progress snapshot; False if the attempt is no longer ours."""
+    def take_pending(self) -> Callable[[Session], bool]:
+        """A writer of the events pending now and the progress snapshot, for a transaction (its own or the
+        job's last); it returns False if the attempt is no longer ours. The events are taken once, so a
+        retried transaction writes them again, not lost."""
         self.written_at = time.monotonic()
         self.progress["elapsed_s"] = round(time.monotonic() - self.started, 3)
         self.progress["gap"] = relative_gap(self.progress["objective"], self.progress["bound"])
         events, self.pending = self.pending, []
+        snapshot = dict(self.progress)
 
         def write(session: Session) -> bool:
-            if not store.set_progress(session, self.job_id, self.attempt, dict(self.progress)):
+            if not store.set_progress(session, self.job_id, self.attempt, snapshot):
                 return False
             for event in events:
                 store.add_event(session, self.job_id, event["type"], event["data"])
             return True
 
-        return with_db_retry(write)
+        return write
+
+    def flush(self) -> bool:
+        """Write pending events and the progress snapshot; False if the attempt is no longer ours."""
+        return with_db_retry(self.take_pending())
 
     def heartbeat(self) -> tuple[bool, bool]:
         if not self.flush():
@@ -227,13 +234,15 @@ def run_job(job_id: str) -> None:
     if outcome.lost:
         log.warning("job %s attempt %d is no longer ours; dropping its outcome", claim.job_id, claim.attempt)
         return
-    supervisor.flush()
     if outcome.error is not None and outcome.error["code"] == "killed":
         # Killed from outside (OOM killer, an operator): run it again, up to max_attempts.
         reason = outcome.error["message"]
+        write_pending = supervisor.take_pending()
         new_status = with_db_retry(
-            lambda s: store.release_job(
-                s, claim.job_id, claim.attempt, max_attempts=settings.max_attempts, reason=reason
+            lambda s: (
+                store.release_job(s, claim.job_id, claim.attempt, max_attempts=settings.max_attempts, reason=reason)
+                if write_pending(s)
+                else None
             )
         )
         if new_status == JobStatus.QUEUED:
@@ -267,7 +276,10 @@ def run_job(job_id: str) -> None:
         )
     if error is not None and outcome.stderr_tail and error["code"] == "solver_error":
         log.warning("job %s solver stderr:\n%s", claim.job_id, outcome.stderr_tail)
+    write_pending = supervisor.take_pending()  # the solve's last events go in with the result: one transaction
     finished = with_db_retry(
-        lambda s: store.finish_job(s, claim.job_id, claim.attempt, status, result=result, error=error)
+        lambda s: (
+            write_pending(s) and store.finish_job(s, claim.job_id, claim.attempt, status, result=result, error=error)
+        )
     )
     log.info("job %s attempt %d finished %s (stored=%s)", claim.job_id, claim.attempt, status, finished)

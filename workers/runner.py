@@ -172,6 +172,15 @@ class ForkedChild:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signal.SIGKILL)
 
+    def running(self) -> bool:
+        """Whether the process exists and is not a zombie, read from /proc: the template's report of a spare's
+        end may have been read (and dropped) by another child's poll while the spare waited."""
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, IndexError):
+            return False
+
     def discard(self) -> None:
         """End a child that was never given a job: closing its stdin ends it, the kill makes sure."""
         for stream in (self.stdin, self.stdout, self.stderr):
@@ -222,7 +231,7 @@ class Template:
         """The spare child forked earlier when it is still waiting with this limit, else a new child."""
         spare, self.spare = self.spare, None
         if spare is not None:
-            if spare.memory_limit_mb == memory_limit_mb and spare.poll() is None:
+            if spare.memory_limit_mb == memory_limit_mb and spare.poll() is None and spare.running():
                 return spare
             spare.discard()
         return self.fork(memory_limit_mb)

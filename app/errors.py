@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
+import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -77,7 +79,8 @@ def _request_loc(loc: tuple[Any, ...]) -> list[Any]:
     return parts[1:] if parts[:1] == ["body"] and len(parts) > 1 else parts
 
 
-DATABASE_OUTAGES = (OperationalError, PoolTimeout, InterfaceError)
+#: Errors of an unreachable database, from the ORM and from the submission path's own pool (app/submission.py).
+DATABASE_OUTAGES = (OperationalError, PoolTimeout, InterfaceError, psycopg.OperationalError, psycopg_pool.PoolTimeout)
 
 
 def database_unavailable(exc: Exception) -> JSONResponse:
@@ -123,11 +126,11 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(400, "The request body is not valid JSON.", errors=errors)
         return problem_response(422, "The request is invalid; see errors.", errors=errors)
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeout)
-    @app.exception_handler(InterfaceError)
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
         return database_unavailable(exc)
+
+    for outage in DATABASE_OUTAGES:
+        app.add_exception_handler(outage, _database_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 
-from app import broker, quotas, store, webhooks
+from app import broker, quotas, store, submission, webhooks
 from app.db import ACTIVE, FINISHED, Job, JobStatus, get_sessionmaker
 from app.deps import HeavyRequest, SessionDep, TenantDep
 from app.errors import ProblemError
@@ -227,78 +226,88 @@ def _get_job_or_404(session: SessionDep, tenant_id: int, job_id: uuid.UUID) -> J
         raise ProblemError(404, f"No job {job_id}.") from exc
 
 
+#: A submission whose body is at most this large is validated on the event loop (a tiny model takes well
+#: under a millisecond; a thread hand-off costs more); a larger one in a thread, so parsing a big model
+#: never stalls other requests.
+INLINE_VALIDATION_BYTES = 64 * 1024
+
+
 @router.post("", status_code=202, summary="Submit a job", dependencies=[HeavyRequest])
-def submit_job(
+async def submit_job(
     body: JobRequest,
     tenant_id: TenantDep,
+    request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
-    """Validate the instance and options, store the job, then ring the doorbell.
+    """Validate the instance and options, store the job (one database round trip), then ring the doorbell.
 
     The request body is decoded once (by FastAPI), the instance parsed once (by the kind) and
-    serialized once (stored as is); the job is written in one transaction, which holds the tenant's
-    quota lock only for the count and the commit.
+    serialized once (stored as is). The doorbell is rung by the process's ringer thread after the
+    answer; a job whose ring is lost is rung again by the reaper.
     """
+    length = request.headers.get("content-length")
+    inline = length is not None and length.isdigit() and int(length) <= INLINE_VALIDATION_BYTES
+    request_hash = request_fingerprint(body) if inline else await run_in_threadpool(request_fingerprint, body)
+    try:
+        new = (
+            new_job(body, request_hash, idempotency_key)
+            if inline
+            else await run_in_threadpool(new_job, body, request_hash, idempotency_key)
+        )
+    except ProblemError:
+        if idempotency_key is None:
+            raise
+        previous = await run_in_threadpool(submission.find_previous, tenant_id, idempotency_key)
+        if previous is None:
+            raise
+        return _idempotent_repeat(previous, request_hash, response)  # a repeat is answered as it was first
+    submitted = await run_in_threadpool(submission.submit, tenant_id, new)
+    if submitted.outcome is submission.Outcome.OVER_QUOTA:
+        quota = get_settings().tenant_max_active_jobs
+        raise ProblemError(
+            429,
+            f"This tenant already has {quota} queued or running jobs, its quota.",
+            headers={"Retry-After": str(get_settings().retry_after_s)},
+        )
+    job = submitted.job
+    assert job is not None, "a created or repeated submission names its job"
+    if submitted.outcome is submission.Outcome.EXISTING:
+        return _idempotent_repeat(job, request_hash, response)
+    broker.ring_soon(job.id)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job_to_dict(job)
+
+
+def request_fingerprint(body: JobRequest) -> str:
+    """The request's hash, which tells an Idempotency-Key's repeat from its misuse; 422 on NaN or Infinity."""
     fields = body.model_dump()
     bad_number = non_finite_at(fields)
     if bad_number is not None:
         raise ProblemError(
             422, "NaN and Infinity are not JSON numbers.", errors=[{"loc": list(bad_number), "msg": "not finite"}]
         )
-    request_hash = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-    with get_sessionmaker()() as session:
-        if idempotency_key is not None:
-            previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key)
-            if previous is not None:
-                return _idempotent_repeat(previous, request_hash, response)
-        checked = check_request(body.kind, body.instance, body.solver, body.options)
-        if body.webhook_url is not None:
-            check_webhook_url(body.webhook_url, ("webhook_url",))
-        new = store.NewJob(
-            kind=checked.kind.name,
-            solver=checked.solver.name,
-            instance_json=json.dumps(body.instance),
-            options=checked.options,
-            warnings=checked.warnings,
-            priority=body.priority,
-            metadata=body.metadata,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash if idempotency_key else None,
-            webhook_url=body.webhook_url,
-            instance_summary=checked.kind.summary(checked.instance),
-        )
-        try:
-            job = store.create_job(session, tenant_id, new)
-            _within_active_quota(session, tenant_id)
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            previous = store.find_by_idempotency_key(session, tenant_id, idempotency_key or "")
-            if previous is None:
-                raise
-            return _idempotent_repeat(previous, request_hash, response)
-        if not broker.ring([job.id]):  # after the commit: a worker must find the job it is rung for
-            store.mark_unrung(session, job.id)  # so the reaper rings it once the broker is back
-            session.commit()
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return job_to_dict(job)
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def _within_active_quota(session: Session, tenant_id: int) -> None:
-    """429 (rolling back) when the tenant's active jobs, the new one included, are over its quota.
-
-    The tenant lock is held from here to the commit, so no parallel submission slips past the count.
-    """
-    quota = get_settings().tenant_max_active_jobs
-    store.lock_tenant(session, tenant_id)
-    if store.count_active_jobs(session, tenant_id, at_most=quota + 1) > quota:
-        session.rollback()
-        raise ProblemError(
-            429,
-            f"This tenant already has {quota} queued or running jobs, its quota.",
-            headers={"Retry-After": str(get_settings().retry_after_s)},
-        )
+def new_job(body: JobRequest, request_hash: str, idempotency_key: str | None) -> store.NewJob:
+    """The job to store, once kind, instance, solver, options and webhook passed their checks (404 or 422)."""
+    checked = check_request(body.kind, body.instance, body.solver, body.options)
+    if body.webhook_url is not None:
+        check_webhook_url(body.webhook_url, ("webhook_url",))
+    return store.NewJob(
+        kind=checked.kind.name,
+        solver=checked.solver.name,
+        instance_json=json.dumps(body.instance),
+        options=checked.options,
+        warnings=checked.warnings,
+        priority=body.priority,
+        metadata=body.metadata,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash if idempotency_key else None,
+        webhook_url=body.webhook_url,
+        instance_summary=checked.kind.summary(checked.instance),
+    )
 
 
 def _idempotent_repeat(previous: Job, request_hash: str, response: Response) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""Storing a validated submission: one database round trip on PostgreSQL, one ORM transaction on SQLite.
+
+On PostgreSQL the tenant's lock, the Idempotency-Key lookup, the active-job count and both inserts run
+inside the server-side function ``solvent_submit_job`` (migration 0006), called in autocommit on a
+connection from a small psycopg pool of this process: no ORM, no pre-ping, no separate BEGIN and COMMIT.
+The embedded SQLite store does the same steps through the ORM (``store.create_job`` and the tenant lock).
+
+Why a psycopg pool beside SQLAlchemy's engine: the submission is the hottest path of the service, and
+SQLAlchemy's pooled checkout pings the server (a round trip) and its ORM flush costs more CPU than the
+whole statement; every other path keeps the engine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cache
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+from sqlalchemy import make_url
+
+from app import store
+from app.db import Job, JobStatus, get_sessionmaker
+from app.settings import get_settings
+
+#: A pooled connection idle longer than this is pinged before use, so one left dead by a database restart
+#: is replaced instead of failing a request; busy connections are not pinged.
+PING_IDLE_AFTER_S = 1.0
+
+SUBMIT_SQL = (
+    "SELECT outcome, job_id, created_at FROM solvent_submit_job("
+    "%s, %s, %s, %s, %s, %s::json, %s::json, %s, %s, %s, %s, %s::json, %s::json)"
+)
+
+
+class Outcome(StrEnum):
+    """What became of a submission."""
+
+    CREATED = "created"
+    EXISTING = "existing"  # the tenant already used its Idempotency-Key
+    OVER_QUOTA = "over_quota"  # the tenant's active jobs are at its quota
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submission's outcome and the job it names (None when over quota)."""
+
+    outcome: Outcome
+    job: Job | None
+
+
+@cache
+def uses_postgresql() -> bool:
+    """True when the configured store is PostgreSQL (the one-statement path applies)."""
+    return make_url(get_settings().database_url).get_backend_name() == "postgresql"
+
+
+_returned_at: weakref.WeakKeyDictionary[psycopg.Connection[TupleRow], float] = weakref.WeakKeyDictionary()
+_returned_lock = threading.Lock()
+
+
+def _note_returned(connection: psycopg.Connection[TupleRow]) -> None:
+    with _returned_lock:
+        _returned_at[connection] = time.monotonic()
+
+
+def _ping_if_idle(connection: psycopg.Connection[TupleRow]) -> None:
+    with _returned_lock:
+        returned = _returned_at.get(connection)
+    if returned is None or time.monotonic() - returned > PING_IDLE_AFTER_S:
+        connection.execute("")  # raises on a dead connection; the pool then replaces it
+
+
+@cache
+def submission_pool() -> ConnectionPool[psycopg.Connection[TupleRow]]:
+    """This process's pool of autocommit connections for submissions (closed at exit)."""
+    url = make_url(get_settings().database_url).set(drivername="postgresql")
+    pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
+        url.render_as_string(hide_password=False),
+        min_size=1,
+        max_size=8,
+        timeout=5,
+        kwargs={"autocommit": True, "connect_timeout": 3, "prepare_threshold": 0},
+        check=_ping_if_idle,
+        reset=_note_returned,
+        name="solvent-submissions",
+        open=True,
+    )
+    atexit.register(pool.close)
+    return pool
+
+
+os.register_at_fork(after_in_child=submission_pool.cache_clear)  # a child opens its own connections
+
+
+def submit(tenant_id: int, new: store.NewJob) -> Submitted:
+    """Store a validated job unless its Idempotency-Key was used or the tenant is at its active-job quota.
+
+    Blocking (run it in a thread from async code). The caller rings the doorbell for a created job.
+    """
+    quota = get_settings().tenant_max_active_jobs
+    if not uses_postgresql():
+        return _submit_with_orm(tenant_id, new, quota)
+    params = (
+        tenant_id, quota, new.kind, new.solver, new.priority, json.dumps(new.options), json.dumps(new.metadata),
+        new.instance_json, new.idempotency_key, new.request_hash, new.webhook_url,
+        None if new.instance_summary is None else json.dumps(new.instance_summary),
+        json.dumps(new.warnings) if new.warnings else None,
+    )  # fmt: skip
+    with submission_pool().connection() as connection:
+        row = connection.execute(SUBMIT_SQL, params).fetchone()
+    assert row is not None, "solvent_submit_job returns one row"
+    outcome, job_id, created_at = Outcome(row[0]), row[1], row[2]
+    if outcome is Outcome.CREATED:
+        return Submitted(outcome, _created_job(tenant_id, new, job_id, created_at))
+    if outcome is Outcome.EXISTING:
+        return Submitted(outcome, find_previous(tenant_id, new.idempotency_key or ""))
+    return Submitted(outcome, None)
+
+
+def find_previous(tenant_id: int, idempotency_key: str) -> Job | None:
+    """The tenant's job created with this Idempotency-Key, if any (blocking)."""
+    with get_sessionmaker()() as session:
+        return store.find_by_idempotency_key(session, tenant_id, idempotency_key)
+
+
+def _created_job(tenant_id: int, new: store.NewJob, job_id: uuid.UUID, created_at: datetime) -> Job:
+    """The job just inserted, as the ORM would have loaded it (not attached to a session)."""
+    return Job(
+        id=job_id,
+        tenant_id=tenant_id,
+        kind=new.kind,
+        solver=new.solver,
+        status=JobStatus.QUEUED,
+        priority=new.priority,
+        options=new.options,
+        client_metadata=new.metadata,
+        created_at=created_at.astimezone(UTC),
+        started_at=None,
+        finished_at=None,
+        attempts=0,
+        progress=None,
+        error=None,
+        idempotency_key=new.idempotency_key,
+        request_hash=new.request_hash,
+        webhook_url=new.webhook_url,
+        instance_summary=new.instance_summary,
+        warnings=new.warnings or None,
+    )
+
+
+def _submit_with_orm(tenant_id: int, new: store.NewJob, quota: int) -> Submitted:
+    """The same steps through the ORM, for a store without the server-side function (SQLite)."""
+    with get_sessionmaker()() as session:
+        store.lock_tenant(session, tenant_id)  # first, so the lookup and the count see every earlier submission
+        if new.idempotency_key is not None:
+            previous = store.find_by_idempotency_key(session, tenant_id, new.idempotency_key)
+            if previous is not None:  # leaving the block rolls back without expiring it
+                return Submitted(Outcome.EXISTING, previous)
+        if store.count_active_jobs(session, tenant_id, at_most=quota) >= quota:
+            return Submitted(Outcome.OVER_QUOTA, None)
+        job = store.create_job(session, tenant_id, new)
+        session.commit()
+        return Submitted(Outcome.CREATED, job)

@@ -63,6 +63,9 @@ TINY_MILP: dict[str, Any] = {
 }
 
 
+CONNECT_SPACING_S = 0.02
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-quantile (0..1) of values, nearest rank."""
     ordered = sorted(values)
@@ -140,7 +143,11 @@ async def flood(port: int, keys: Sequence[str], seconds: float) -> tuple[int, li
     statuses: dict[int, int] = {}
     deadline = time.perf_counter() + seconds
 
-    async def client(key: str) -> None:
+    async def client(index: int, key: str) -> None:
+        # Connections opened one by one: a burst of connects is accepted by whichever API process wakes
+        # first (it accepts all that wait), so all clients could land on one process; spaced out, an idle
+        # process takes the next one, as with clients that come and go.
+        await asyncio.sleep(index * CONNECT_SPACING_S)
         connection = RawClient(port)
         while time.perf_counter() < deadline:
             headers, data = submission(key, body)
@@ -149,7 +156,7 @@ async def flood(port: int, keys: Sequence[str], seconds: float) -> tuple[int, li
             latencies.append(time.perf_counter() - start)
             statuses[status] = statuses.get(status, 0) + 1
 
-    await asyncio.gather(*(client(key) for key in keys))
+    await asyncio.gather(*(client(i, key) for i, key in enumerate(keys)))
     return statuses.get(202, 0), latencies, statuses
 
 

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import atexit
+import asyncio
 import base64
 import json
 import logging
 import os
-import queue
 import socket
-import threading
 import uuid
+import weakref
 from collections.abc import Iterable
 from functools import cache
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import redis
+import redis.asyncio as aioredis
 from celery import Celery
 from kombu.exceptions import ChannelError
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from sqlalchemy.exc import SQLAlchemyError
@@ -160,51 +162,67 @@ os.register_at_fork(after_in_child=doorbell_redis.cache_clear)
 
 
 class DoorbellRinger:
-    """Rings new jobs' doorbells from a thread of its own, as many per producer checkout as are waiting.
+    """Rings new jobs' doorbells from a task on its event loop, as many per LPUSH as are waiting.
 
-    A submission hands its job over (``ring_soon``) and answers at once; the broker's latency and the
-    message building stay off the request, and a burst of submissions shares producer checkouts. A job
-    whose doorbell could not be sent is marked unrung for the reaper; one handed over to a process that
-    dies before ringing it was stored as rung and is rung again after ``rering_after_s`` (the reaper).
+    A submission hands its job over (``ring_soon``) and answers at once: the broker's round trip stays
+    off the request, and the submissions that arrive meanwhile share the next push. A job whose doorbell
+    could not be sent is marked unrung for the reaper; one handed over to a process that dies before
+    ringing it was stored as rung and is rung again after ``rering_after_s`` (the reaper).
     """
 
     def __init__(self) -> None:
-        self._waiting: queue.SimpleQueue[uuid.UUID] = queue.SimpleQueue()
-        self._unfinished = 0
-        self._idle = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._waiting: list[uuid.UUID] = []
+        self._task: asyncio.Task[None] | None = None
+        self._clients: dict[str, aioredis.Redis] = {}
 
     def ring_soon(self, job_id: uuid.UUID) -> None:
-        """Queue a doorbell; the ringer thread starts on first use."""
-        with self._idle:
-            self._unfinished += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="doorbell-ringer", daemon=True)
-                self._thread.start()
-        self._waiting.put(job_id)
+        """Queue a doorbell; the ringing task starts when none is running."""
+        self._waiting.append(job_id)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until every queued doorbell was rung or marked unrung; False if ``timeout_s`` passed first."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._unfinished == 0, timeout=timeout_s)
+    async def close(self) -> None:
+        """Ring what is still waiting, then close the broker connections."""
+        if self._task is not None:
+            await self._task
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
-    def _run(self) -> None:
-        while True:
-            batch = [self._waiting.get()]
-            while True:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                sent = set(ring(batch))
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                sent = set(await self._ring(batch))
                 unsent = [job_id for job_id in batch if job_id not in sent]
                 if unsent:
-                    _mark_unrung(unsent)
-            finally:
-                with self._idle:
-                    self._unfinished -= len(batch)
-                    self._idle.notify_all()
+                    await anyio.to_thread.run_sync(_mark_unrung, unsent)
+        finally:
+            self._task = None
+
+    async def _ring(self, job_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        settings = get_settings()
+        if urlsplit(settings.broker_url).scheme not in REDIS_SCHEMES:
+            return await anyio.to_thread.run_sync(ring, job_ids)
+        try:
+            messages = [doorbell_message(job_id, settings.queue_name) for job_id in job_ids]
+            await self._client(settings.broker_url).lpush(settings.queue_name, *messages)
+        except Exception as exc:  # the broker being down must never lose an accepted job
+            log.warning("could not ring %d doorbells; the reaper will retry: %s", len(job_ids), exc)
+            return []
+        return job_ids
+
+    def _client(self, url: str) -> aioredis.Redis:
+        client = self._clients.get(url)
+        if client is None:
+            client = self._clients[url] = aioredis.Redis.from_url(
+                url,
+                socket_connect_timeout=3,
+                socket_timeout=3,
+                retry=AsyncRetry(ExponentialBackoff(cap=0.7, base=0.2), 2),
+                retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            )
+        return client
 
 
 def _mark_unrung(job_ids: list[uuid.UUID]) -> None:
@@ -218,26 +236,24 @@ def _mark_unrung(job_ids: list[uuid.UUID]) -> None:
         log.warning("could not mark %d jobs unrung; the reaper rings them later: %s", len(job_ids), exc)
 
 
-_ringer = DoorbellRinger()
+#: Each event loop's ringer (its task and connections belong to that loop): one per API process.
+_ringers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DoorbellRinger] = weakref.WeakKeyDictionary()
 
 
 def ring_soon(job_id: uuid.UUID) -> None:
-    """Ring a new job's doorbell from this process's ringer thread (see ``DoorbellRinger``)."""
-    _ringer.ring_soon(job_id)
+    """Ring a new job's doorbell from the running event loop's ringer (see ``DoorbellRinger``)."""
+    loop = asyncio.get_running_loop()
+    ringer = _ringers.get(loop)
+    if ringer is None:
+        ringer = _ringers[loop] = DoorbellRinger()
+    ringer.ring_soon(job_id)
 
 
-def flush_doorbells(timeout_s: float = 5.0) -> bool:
-    """Wait for this process's queued doorbells (at exit, and for callers that must see them sent)."""
-    return _ringer.flush(timeout_s)
-
-
-def _new_ringer_in_child() -> None:
-    global _ringer
-    _ringer = DoorbellRinger()  # the parent's thread does not exist in a forked child
-
-
-os.register_at_fork(after_in_child=_new_ringer_in_child)
-atexit.register(flush_doorbells, 2.0)
+async def close_ringer() -> None:
+    """Ring the running event loop's waiting doorbells and close its connections (at shutdown)."""
+    ringer = _ringers.pop(asyncio.get_running_loop(), None)
+    if ringer is not None:
+        await ringer.close()
 
 
 def ring_and_mark(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Response
@@ -10,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import broker, submission
 from app.api import console, health, jobs, kinds, webhooks
 from app.deps import AuthenticateFirst
 from app.errors import install_error_handlers, problem_response
@@ -104,6 +107,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, once the last request was answered: ring the doorbells still waiting, close the pools."""
+    yield
+    await broker.close_ringer()
+    await submission.close_submission_pool()
+
+
 def create_app() -> FastAPI:
     """Build the API application."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -113,6 +124,7 @@ def create_app() -> FastAPI:
         description="Optimization as a service: submit problem instances, get verified answers. "
         "Press Authorize and paste an API key to try the /v1 operations here.",
         redoc_url=None,
+        lifespan=lifespan,
     )
     require_key_secret()
     install_openapi(app)

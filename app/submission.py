@@ -2,20 +2,19 @@
 
 On PostgreSQL the tenant's lock, the Idempotency-Key lookup, the active-job count and both inserts run
 inside the server-side function ``solvent_submit_job`` (migration 0006), called in autocommit on a
-connection from a small psycopg pool of this process: no ORM, no pre-ping, no separate BEGIN and COMMIT.
-The embedded SQLite store does the same steps through the ORM (``store.create_job`` and the tenant lock).
+connection from a small asynchronous psycopg pool of the event loop: no thread hand-off, no ORM, no
+pre-ping, no separate BEGIN and COMMIT. The embedded SQLite store does the same steps through the ORM
+(``store.create_job`` and the tenant lock), in a thread.
 
 Why a psycopg pool beside SQLAlchemy's engine: the submission is the hottest path of the service, and
-SQLAlchemy's pooled checkout pings the server (a round trip) and its ORM flush costs more CPU than the
-whole statement; every other path keeps the engine.
+SQLAlchemy's pooled checkout pings the server (a round trip), its ORM flush costs more CPU than the
+whole statement, and a synchronous session needs a thread; every other path keeps the engine.
 """
 
 from __future__ import annotations
 
-import atexit
+import asyncio
 import json
-import os
-import threading
 import time
 import uuid
 import weakref
@@ -24,9 +23,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 
+import anyio.to_thread
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import make_url
 
 from app import store
@@ -41,6 +41,8 @@ SUBMIT_SQL = (
     "SELECT outcome, job_id, created_at FROM solvent_submit_job("
     "%s, %s, %s, %s, %s, %s::json, %s::json, %s, %s, %s, %s, %s::json, %s::json)"
 )
+
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
 
 
 class Outcome(StrEnum):
@@ -59,33 +61,37 @@ class Submitted:
     job: Job | None
 
 
-@cache
 def uses_postgresql() -> bool:
     """True when the configured store is PostgreSQL (the one-statement path applies)."""
-    return make_url(get_settings().database_url).get_backend_name() == "postgresql"
-
-
-_returned_at: weakref.WeakKeyDictionary[psycopg.Connection[TupleRow], float] = weakref.WeakKeyDictionary()
-_returned_lock = threading.Lock()
-
-
-def _note_returned(connection: psycopg.Connection[TupleRow]) -> None:
-    with _returned_lock:
-        _returned_at[connection] = time.monotonic()
-
-
-def _ping_if_idle(connection: psycopg.Connection[TupleRow]) -> None:
-    with _returned_lock:
-        returned = _returned_at.get(connection)
-    if returned is None or time.monotonic() - returned > PING_IDLE_AFTER_S:
-        connection.execute("")  # raises on a dead connection; the pool then replaces it
+    return _is_postgresql(get_settings().database_url)
 
 
 @cache
-def submission_pool() -> ConnectionPool[psycopg.Connection[TupleRow]]:
-    """This process's pool of autocommit connections for submissions (closed at exit)."""
+def _is_postgresql(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
+_returned_at: weakref.WeakKeyDictionary[psycopg.AsyncConnection[TupleRow], float] = weakref.WeakKeyDictionary()
+
+
+async def _note_returned(connection: psycopg.AsyncConnection[TupleRow]) -> None:
+    _returned_at[connection] = time.monotonic()
+
+
+async def _ping_if_idle(connection: psycopg.AsyncConnection[TupleRow]) -> None:
+    returned = _returned_at.get(connection)
+    if returned is None or time.monotonic() - returned > PING_IDLE_AFTER_S:
+        await connection.execute("")  # raises on a dead connection; the pool then replaces it
+
+
+#: Each event loop's pool (asyncio connections belong to the loop that opened them): one per API process
+#: in production; a test client runs a loop of its own.
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Pool]] = weakref.WeakKeyDictionary()
+
+
+async def _open_pool() -> Pool:
     url = make_url(get_settings().database_url).set(drivername="postgresql")
-    pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
+    pool: Pool = AsyncConnectionPool(
         url.render_as_string(hide_password=False),
         min_size=1,
         max_size=8,
@@ -94,37 +100,55 @@ def submission_pool() -> ConnectionPool[psycopg.Connection[TupleRow]]:
         check=_ping_if_idle,
         reset=_note_returned,
         name="solvent-submissions",
-        open=True,
+        open=False,
     )
-    atexit.register(pool.close)
+    await pool.open()
     return pool
 
 
-os.register_at_fork(after_in_child=submission_pool.cache_clear)  # a child opens its own connections
+async def submission_pool() -> Pool:
+    """The running event loop's pool of autocommit connections for submissions, opened on first use."""
+    loop = asyncio.get_running_loop()
+    opening = _pools.get(loop)
+    if opening is None:
+        opening = _pools[loop] = loop.create_task(_open_pool())
+    try:
+        return await asyncio.shield(opening)  # a cancelled request does not cancel the shared opening
+    except Exception:
+        if _pools.get(loop) is opening:
+            del _pools[loop]  # the next submission tries again
+        raise
 
 
-def submit(tenant_id: int, new: store.NewJob) -> Submitted:
+async def close_submission_pool() -> None:
+    """Close the running event loop's pool, if it has one (at the application's shutdown)."""
+    opening = _pools.pop(asyncio.get_running_loop(), None)
+    if opening is not None:
+        await (await opening).close()
+
+
+async def submit(tenant_id: int, new: store.NewJob) -> Submitted:
     """Store a validated job unless its Idempotency-Key was used or the tenant is at its active-job quota.
 
-    Blocking (run it in a thread from async code). The caller rings the doorbell for a created job.
+    The caller rings the doorbell for a created job.
     """
     quota = get_settings().tenant_max_active_jobs
     if not uses_postgresql():
-        return _submit_with_orm(tenant_id, new, quota)
+        return await anyio.to_thread.run_sync(_submit_with_orm, tenant_id, new, quota)
     params = (
         tenant_id, quota, new.kind, new.solver, new.priority, json.dumps(new.options), json.dumps(new.metadata),
         new.instance_json, new.idempotency_key, new.request_hash, new.webhook_url,
         None if new.instance_summary is None else json.dumps(new.instance_summary),
         json.dumps(new.warnings) if new.warnings else None,
     )  # fmt: skip
-    with submission_pool().connection() as connection:
-        row = connection.execute(SUBMIT_SQL, params).fetchone()
+    async with (await submission_pool()).connection() as connection:
+        row = await (await connection.execute(SUBMIT_SQL, params)).fetchone()
     assert row is not None, "solvent_submit_job returns one row"
     outcome, job_id, created_at = Outcome(row[0]), row[1], row[2]
     if outcome is Outcome.CREATED:
         return Submitted(outcome, _created_job(tenant_id, new, job_id, created_at))
     if outcome is Outcome.EXISTING:
-        return Submitted(outcome, find_previous(tenant_id, new.idempotency_key or ""))
+        return Submitted(outcome, await anyio.to_thread.run_sync(find_previous, tenant_id, new.idempotency_key or ""))
     return Submitted(outcome, None)
 
 

@@ -262,7 +262,7 @@ async def submit_job(
         if previous is None:
             raise
         return _idempotent_repeat(previous, request_hash, response)  # a repeat is answered as it was first
-    submitted = await run_in_threadpool(submission.submit, tenant_id, new)
+    submitted = await submission.submit(tenant_id, new)
     if submitted.outcome is submission.Outcome.OVER_QUOTA:
         quota = get_settings().tenant_max_active_jobs
         raise ProblemError(

@@ -202,6 +202,15 @@ class FinishedJobStats(Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class TenantActiveJobs(Base):
+    """A tenant's queued plus running jobs, kept exact by a trigger on ``jobs`` (PostgreSQL only, migration
+    0006) and read by the submission's quota check; empty on SQLite, where the check counts jobs."""
+
+    __tablename__ = "tenant_active_jobs"
+    tenant_id: Mapped[int] = mapped_column(AutoId, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    active: Mapped[int] = mapped_column(Integer)
+
+
 class WorkerHeartbeat(Base):
     """Liveness of worker processes, written every few seconds by each worker."""
 

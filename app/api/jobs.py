@@ -82,7 +82,7 @@ def job_links(job_id: uuid.UUID) -> dict[str, str]:
     return {"self": base, "result": f"{base}/result", "events": f"{base}/events"}
 
 
-def job_to_dict(job: Job) -> dict[str, Any]:
+def job_to_dict(job: Job | submission.CreatedJob) -> dict[str, Any]:
     """The job object of API.md."""
     return {
         "id": str(job.id),
@@ -270,10 +270,12 @@ async def submit_job(
             f"This tenant already has {quota} queued or running jobs, its quota.",
             headers={"Retry-After": str(get_settings().retry_after_s)},
         )
-    job = submitted.job
-    assert job is not None, "a created or repeated submission names its job"
     if submitted.outcome is submission.Outcome.EXISTING:
-        return _idempotent_repeat(job, request_hash, response)
+        if submitted.previous is None:  # deleted (its time-to-live ended) between the two lookups
+            raise ProblemError(409, "This Idempotency-Key belongs to a job that was just deleted; use a new key.")
+        return _idempotent_repeat(submitted.previous, request_hash, response)
+    job = submitted.created
+    assert job is not None, "a submission within quota either repeats an earlier one or creates a job"
     broker.ring_soon(job.id)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job_to_dict(job)

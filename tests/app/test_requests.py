@@ -172,6 +172,34 @@ def test_concurrent_job_quota_is_429_with_retry_after(api: Api) -> None:
             api.request("POST", f"/v1/jobs/{job['id']}/cancel")
 
 
+@pytest.mark.usefixtures("worker")
+def test_the_active_job_count_behind_the_quota_follows_every_status_change(api: Api) -> None:
+    import uuid
+
+    from sqlalchemy import func, select
+
+    from app.db import ACTIVE, Job, TenantActiveJobs, get_sessionmaker
+
+    def counted_and_kept(job_id: str) -> tuple[int, int]:
+        with get_sessionmaker()() as session:
+            job = session.get(Job, uuid.UUID(job_id))
+            assert job is not None
+            counted = session.scalar(select(func.count()).where(Job.tenant_id == job.tenant_id, Job.status.in_(ACTIVE)))
+            kept = session.get(TenantActiveJobs, job.tenant_id)
+            return int(counted or 0), kept.active if kept is not None else 0
+
+    quick = api.submit("fake", {"steps": 1})
+    slow = api.submit("fake", {"steps": 200, "seconds": 0.1})
+    counted, kept = counted_and_kept(slow["id"])
+    assert kept == counted and kept >= 1  # the slow one at least is still queued or running
+    assert api.wait(quick["id"])["status"] == "succeeded"
+    assert api.request("POST", f"/v1/jobs/{slow['id']}/cancel").status_code in (200, 202)
+    assert api.wait(slow["id"])["status"] == "cancelled"
+    assert counted_and_kept(slow["id"]) == (0, 0)
+    assert api.request("DELETE", f"/v1/jobs/{quick['id']}").status_code == 204  # a finished job leaves no trace
+    assert counted_and_kept(slow["id"]) == (0, 0)
+
+
 def test_request_rate_quota_is_429(api: Api) -> None:
     from app import quotas
     from app.settings import get_settings

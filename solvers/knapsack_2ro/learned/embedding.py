@@ -47,11 +47,15 @@ class MainProblem:
         self.model.setOptionValue("output_flag", False)
         self.model.setOptionValue("threads", 1)
         # HiGHS 1.16's presolve can stall in HPresolve::strengthenInequalities (ignoring the time
-        # limit) on these big-M models, at the top level and in the RENS/RINS sub-MIPs: all off.
-        # The models are small, and they solve as fast without.
+        # limit) on these big-M models, at the top level and in every sub-MIP: RENS, RINS and the root
+        # reduced-cost heuristic (seen stalled > 10 min on RKP_SC_n60_R1000_H100_h40_dev0.2_d0.1 at a
+        # 5 s limit). Presolve off everywhere, those heuristics off. The models are small, and they
+        # solve as fast without.
         self.model.setOptionValue("presolve", "off")
+        self.model.setOptionValue("mip_root_presolve_only", True)
         self.model.setOptionValue("mip_heuristic_run_rens", False)
         self.model.setOptionValue("mip_heuristic_run_rins", False)
+        self.model.setOptionValue("mip_heuristic_run_root_reduced_cost", False)
         self.model.changeObjectiveSense(highspy.ObjSense.kMaximize)
         inf = highspy.kHighsInf
         # Columns 0..n-1: x; column n: z (predicted value in units of n·s).

@@ -3,6 +3,8 @@ instance, and the repaired selection of a solver out of time before its first ce
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
@@ -11,7 +13,7 @@ from solvers.knapsack_2ro.check import check
 from solvers.knapsack_2ro.evaluation import Data, evaluate, repaired_selection, solution_dict
 from solvers.knapsack_2ro.generate import generate
 from solvers.knapsack_2ro.schema import Instance, parse
-from tests.solvers.knapsack_2ro.helpers import small_instance
+from tests.solvers.knapsack_2ro.helpers import published, small_instance
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +57,17 @@ def test_the_repaired_selection_is_worth_exactly_what_it_claims(seed: int, corre
     assert worst.objective == pytest.approx(evaluate(data, selected).objective, rel=1e-9, abs=1e-9)
     verdict = check(instance, solution_dict(data, selected, worst))
     assert verdict.feasible and verdict.objective == pytest.approx(worst.objective, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.timeout(60, method="thread")  # a stall is in native code, which the signal method cannot interrupt
+def test_neur2ro_keeps_its_limit_where_a_highs_sub_mip_once_stalled() -> None:
+    # HiGHS's root reduced-cost heuristic ran a sub-MIP whose presolve ignored the time limit on this
+    # instance's main problem: a 5 s solve ran for more than 10 minutes.
+    instance = published("RKP_SC_n60_R1000_H100_h40_dev0.2_d0.1")
+    spec = KIND.solvers["neur2ro"]
+    started = time.perf_counter()
+    result = spec.load().solve(instance, spec.options(time_limit_s=3.0), NullProgress(), NeverCancel())
+    assert time.perf_counter() - started < 3.0 + 1.0
+    assert result.status is SolutionStatus.feasible and result.solution is not None
+    verdict = check(instance, result.solution)
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, rel=1e-6, abs=1e-6)

@@ -21,7 +21,6 @@ from celery import Celery
 from kombu.exceptions import ChannelError
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import store
@@ -69,24 +68,13 @@ os.register_at_fork(after_in_child=get_sender.cache_clear)
 
 
 def ring(job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    """Send one doorbell per job; returns those that were sent (the reaper rings the rest later).
+    """Send one doorbell per job through Celery; returns those that were sent (the reaper rings the rest later).
 
-    On a Redis broker all of them go in one LPUSH (see ``doorbell_message``); on any other broker (the
-    embedded SQLite one) through Celery, with a producer from the process's pool. Either way the
-    connection outlives the call, so a submission sets none up.
+    For the reaper, requeued attempts and non-Redis brokers (the embedded SQLite one); new submissions on
+    Redis go through the event loop's ``DoorbellRinger``. The producer comes from the process's pool, so
+    its connection outlives the call.
     """
-    job_ids = list(job_ids)
     settings = get_settings()
-    if not job_ids:
-        return []
-    if urlsplit(settings.broker_url).scheme in REDIS_SCHEMES:
-        try:
-            messages = [doorbell_message(job_id, settings.queue_name) for job_id in job_ids]
-            doorbell_redis(settings.broker_url).lpush(settings.queue_name, *messages)
-        except Exception as exc:  # the broker being down must never lose an accepted job
-            log.warning("could not ring %d doorbells; the reaper will retry: %s", len(job_ids), exc)
-            return []
-        return job_ids
     sent: list[uuid.UUID] = []
     sender = get_sender()
     try:
@@ -144,21 +132,6 @@ def doorbell_message(job_id: uuid.UUID, queue_name: str) -> str:
             "properties": properties,
         }
     )
-
-
-@cache
-def doorbell_redis(url: str) -> redis.Redis:
-    """This process's Redis client for doorbells (a connection pool), retrying a failed command twice."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=3,
-        socket_timeout=3,
-        retry=Retry(ExponentialBackoff(cap=0.7, base=0.2), 2),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-    )
-
-
-os.register_at_fork(after_in_child=doorbell_redis.cache_clear)
 
 
 class DoorbellRinger:

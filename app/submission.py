@@ -1,9 +1,10 @@
 """Storing a validated submission: one database round trip on PostgreSQL, one ORM transaction on SQLite.
 
-On PostgreSQL the tenant's lock, the Idempotency-Key lookup, the active-job count and both inserts run
-inside the server-side function ``solvent_submit_job`` (migration 0006), called in autocommit on a
-connection from a small asynchronous psycopg pool of the event loop: no thread hand-off, no ORM, no
-pre-ping, no separate BEGIN and COMMIT. The embedded SQLite store does the same steps through the ORM
+On PostgreSQL the tenant's lock, the quota check (on the trigger-kept ``tenant_active_jobs``), the
+Idempotency-Key check (by the insert, on its unique index) and both inserts run inside the server-side
+function ``solvent_submit_job`` (migration 0006), called in autocommit on a connection from a small
+asynchronous psycopg pool of the event loop: no thread hand-off, no ORM, no ping of a busy connection,
+no separate BEGIN and COMMIT. The embedded SQLite store does the same steps through the ORM
 (``store.create_job`` and the tenant lock), in a thread.
 
 Why a psycopg pool beside SQLAlchemy's engine: the submission is the hottest path of the service, and

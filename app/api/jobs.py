@@ -243,8 +243,8 @@ async def submit_job(
     """Validate the instance and options, store the job (one database round trip), then ring the doorbell.
 
     The request body is decoded once (by FastAPI), the instance parsed once (by the kind) and
-    serialized once (stored as is). The doorbell is rung by the process's ringer thread after the
-    answer; a job whose ring is lost is rung again by the reaper.
+    serialized once (stored as is). The doorbell is rung after the answer by the event loop's ringer
+    (``broker.ring_soon``); a job whose ring is lost is rung again by the reaper.
     """
     length = request.headers.get("content-length")
     inline = length is not None and length.isdigit() and int(length) <= INLINE_VALIDATION_BYTES

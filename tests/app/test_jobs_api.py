@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -191,9 +190,6 @@ def test_a_down_broker_leaves_the_accepted_job_queued_for_the_reaper(api: Api, m
             assert stored is not None  # accepted
             return stored.rung_at is None
 
-    deadline = time.monotonic() + 30
-    while not left_for_the_reaper():
-        assert time.monotonic() < deadline, "the failed doorbell was never marked unrung"
-        time.sleep(0.05)
+    wait_for(left_for_the_reaper, 30, interval=0.05, what="the failed doorbell to be marked unrung")
     monkeypatch.undo()
     assert api.wait(job["id"])["status"] == "succeeded"

@@ -27,59 +27,95 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rkp"
-#: A gap below −this (percent) counts as strictly better than branch-and-price.
+#: A gap below −this (percent) counts as strictly better than the reference.
 BETTER_TOLERANCE_PERCENT = 1e-4
+#: Where the exact reference runs of the generated sets are kept (computed once, then read).
+REFERENCE_FILES = {
+    name: Path(__file__).resolve().parent / "data" / f"knapsack_2ro_{name}_reference.csv"
+    for name in ("fresh", "development")
+}
 
 
-def solve_one(task: tuple[str, str, float, bool]) -> dict[str, Any]:
-    """Run neur2ro (and optionally exact) on one instance: ("published", path) or ("fresh", seed)."""
-    from solvers.base import NeverCancel, NullProgress
-    from solvers.knapsack_2ro.exact import BranchAndPriceSolver
+@dataclass(frozen=True)
+class Task:
+    """One instance to run: a published file ("published", path) or a generated seed ("fresh"/"development")."""
+
+    source: str
+    key: str
+    time_limit: float
+    with_exact: bool = False
+    learned_share: float | None = None
+    reference_only: bool = False
+
+
+def load(task: Task) -> tuple[Any, str, int, str]:
+    """The parsed instance, its name, n and correlation type."""
     from solvers.knapsack_2ro.learned.data import recipe
+    from solvers.knapsack_2ro.schema import parse
+
+    if task.source == "published":
+        name = Path(task.key).name
+        instance = parse({"format": "ad", "text": Path(task.key).read_text()})
+        return instance, name, int(name.split("_")[2][1:]), name.split("_")[1]
+    spec = recipe(int(task.key))  # generated sets use the recipe's real-valued numbers
+    return parse(spec.raw(integral=False)), task.key, spec.n, spec.correlation
+
+
+def solve_one(task: Task) -> dict[str, Any]:
+    """Run neur2ro (and optionally exact) on one instance, or only exact for a reference value."""
+    from solvers.base import NeverCancel, NullProgress
+    from solvers.knapsack_2ro import KIND
+    from solvers.knapsack_2ro.exact import BranchAndPriceSolver
     from solvers.knapsack_2ro.learned.options import Neur2roOptions
     from solvers.knapsack_2ro.learned.solver import Neur2roSolver
     from solvers.knapsack_2ro.options import ExactOptions
-    from solvers.knapsack_2ro.schema import parse
 
-    source, key, time_limit, with_exact = task
-    if source == "published":
-        instance = parse({"format": "ad", "text": Path(key).read_text()})
-        name = Path(key).name
-        n, correlation = int(name.split("_")[2][1:]), name.split("_")[1]
-    else:
-        spec = recipe(int(key))
-        instance = parse(spec.raw())
-        name, n, correlation = f"seed{key}", spec.n, spec.correlation
-    progress = NullProgress()
-    started = time.perf_counter()
-    result = Neur2roSolver().solve(instance, Neur2roOptions(time_limit_s=time_limit), progress, NeverCancel())
-    row: dict[str, Any] = {
-        "instance": name,
-        "n": n,
-        "correlation": correlation,
-        "neur2ro": result.objective,
-        "neur2ro_s": time.perf_counter() - started,
-        "nominal": progress.incumbents[0],
-        "main_problems": result.stats.get("main_problems"),
-        "evaluations": result.stats.get("evaluations"),
-        "termination": result.termination.value,
-    }
-    if with_exact:
+    instance, name, n, correlation = load(task)
+    row: dict[str, Any] = {"instance": name, "n": n, "correlation": correlation}
+    if task.with_exact or task.reference_only:
         started = time.perf_counter()
         exact = BranchAndPriceSolver().solve(
-            instance, ExactOptions(time_limit_s=time_limit, rel_gap=0.0), NullProgress(), NeverCancel()
+            instance, ExactOptions(time_limit_s=task.time_limit, rel_gap=0.0), NullProgress(), NeverCancel()
         )
         row.update(exact=exact.objective, exact_bound=exact.bound, exact_s=time.perf_counter() - started)
+        if task.reference_only:
+            row["exact_proven"] = exact.status.value == "optimal"
+            return row
+    progress = NullProgress()
+    options = Neur2roOptions(time_limit_s=task.time_limit)
+    if task.learned_share is not None:
+        options = options.model_copy(update={"learned_share": task.learned_share})
+    started = time.perf_counter()
+    result = Neur2roSolver().solve(instance, options, progress, NeverCancel())
+    solved_s = time.perf_counter() - started
+    verdict = KIND.check(instance, result.solution or {})
+    if not verdict.feasible or abs((verdict.objective or 0.0) - (result.objective or 0.0)) > 1e-6 * max(
+        1.0, abs(result.objective or 0.0)
+    ):
+        raise RuntimeError(f"{name}: neur2ro's answer failed the check: {verdict.message}")
+    row.update(
+        neur2ro=result.objective,
+        neur2ro_s=solved_s,
+        neur2ro_overrun_s=time.perf_counter() - started - task.time_limit,
+        neur2ro_proven=result.status.value == "optimal",
+        nominal=progress.incumbents[0],
+        learned=result.stats.get("learned_objective"),
+        main_problems=result.stats.get("main_problems"),
+        evaluations=result.stats.get("evaluations"),
+        learned_s=result.stats.get("learned_time_s"),
+        termination=result.termination.value,
+    )
     return row
 
 
 def gap(reference: float, value: float) -> float:
     """How much worse than the reference value is, in percent (negative: better)."""
-    return 100.0 * (reference - value) / abs(reference)
+    return 100.0 * (reference - value) / max(abs(reference), 1.0)
 
 
 def mean(values: Iterable[float]) -> float:
@@ -111,44 +147,93 @@ def grouped_table(
     return "\n".join(lines) + "\n"
 
 
-def published_columns(with_exact: bool) -> list[tuple[str, Callable[[list[dict[str, Any]]], str]]]:
-    """Columns of the published-instance tables."""
+def columns_for(
+    reference_title: str, with_exact: bool, published: bool
+) -> list[tuple[str, Callable[[list[dict[str, Any]]], str]]]:
+    """Table columns; every gap is to ``row["reference"]`` (B&P's best, or exact's long run)."""
 
     def gaps(column: str) -> Callable[[list[dict[str, Any]]], list[float]]:
-        return lambda group: [gap(r["bp_best"], r[column]) for r in group]
+        return lambda group: [gap(r["reference"], r[column]) for r in group]
 
     def better(column: str) -> Callable[[list[dict[str, Any]]], str]:
-        return lambda group: f"{100 * mean(g < -BETTER_TOLERANCE_PERCENT for g in gaps(column)(group)):.1f}"
+        return lambda group: f"{sum(g < -BETTER_TOLERANCE_PERCENT for g in gaps(column)(group))}"
+
+    def mean_gap(column: str) -> Callable[[list[dict[str, Any]]], str]:
+        return lambda group: f"{mean(gaps(column)(group)):.3f}"
+
+    def median_gap(column: str) -> Callable[[list[dict[str, Any]]], str]:
+        return lambda group: f"{median(gaps(column)(group)):.3f}"
 
     columns: list[tuple[str, Callable[[list[dict[str, Any]]], str]]] = []
-    names = [("neur2ro", "neur2ro"), ("nominal", "nominal"), ("Neur2RO (published)", "neur2ro_published")]
+    names = [("neur2ro", "neur2ro"), ("its learned phase", "learned"), ("nominal", "nominal")]
     if with_exact:
-        names.insert(2, ("exact (same limit)", "exact"))
+        names.append(("exact (same limit)", "exact"))
+    if published:
+        names.append(("Neur2RO (published)", "neur2ro_published"))
     for title, column in names:
-        columns.append((f"{title} mean gap %", lambda g, c=column: f"{mean(gaps(c)(g)):.3f}"))
-        columns.append((f"{title} median gap %", lambda g, c=column: f"{median(gaps(c)(g)):.3f}"))
-        if column != "nominal":
-            columns.append((f"{title} % better than B&P", better(column)))
-    columns.append(("neur2ro mean s", lambda g: f"{mean(r['neur2ro_s'] for r in g):.1f}"))
-    columns.append(("Neur2RO (published) mean s", lambda g: f"{mean(r['neur2ro_published_s'] for r in g):.1f}"))
+        columns.append((f"{title} mean gap %", mean_gap(column)))
+        if column in ("neur2ro", "exact", "neur2ro_published"):
+            columns.append((f"{title} median gap %", median_gap(column)))
+            columns.append((f"{title} better than {reference_title}", better(column)))
+    columns.append(("neur2ro proven optimal", lambda g: str(sum(bool(r["neur2ro_proven"]) for r in g))))
+    columns.append(("neur2ro mean s", lambda g: f"{mean(r['neur2ro_s'] for r in g):.2f}"))
+    columns.append(
+        ("worst overrun s (solve + check − limit)", lambda g: f"{max(r['neur2ro_overrun_s'] for r in g):+.2f}")
+    )
+    if published:
+        columns.append(("Neur2RO (published) mean s", lambda g: f"{mean(r['neur2ro_published_s'] for r in g):.1f}"))
     return columns
 
 
-def fresh_columns() -> list[tuple[str, Callable[[list[dict[str, Any]]], str]]]:
-    """Columns of the fresh-instance table: gaps to exact's proven bound."""
+def run_pool(tasks: list[Task], workers: int) -> list[dict[str, Any]]:
+    """Run tasks in ``workers`` processes, reporting each as it ends."""
+    rows: list[dict[str, Any]] = []
+    if not tasks:
+        return rows
+    with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=20) as pool:
+        for done, row in enumerate(pool.imap_unordered(solve_one, tasks), start=1):
+            rows.append(row)
+            value, seconds = (
+                (row["exact"], row["exact_s"]) if "neur2ro" not in row else (row["neur2ro"], row["neur2ro_s"])
+            )
+            print(f"[{done}/{len(tasks)}] {row['instance']} {value:.4f} ({seconds:.1f} s)", file=sys.stderr, flush=True)
+    return rows
 
-    def to_bound(column: str) -> Callable[[list[dict[str, Any]]], list[float]]:
-        return lambda group: [gap(r["exact_bound"], r[column]) for r in group]
 
-    return [
-        ("neur2ro mean gap to bound %", lambda g: f"{mean(to_bound('neur2ro')(g)):.3f}"),
-        ("neur2ro median gap to bound %", lambda g: f"{median(to_bound('neur2ro')(g)):.3f}"),
-        ("nominal mean gap to bound %", lambda g: f"{mean(to_bound('nominal')(g)):.3f}"),
-        ("exact mean gap to bound %", lambda g: f"{mean(to_bound('exact')(g)):.3f}"),
-        ("neur2ro ≥ exact %", lambda g: f"{100 * mean(r['neur2ro'] >= r['exact'] - 1e-9 for r in g):.1f}"),
-        ("neur2ro mean s", lambda g: f"{mean(r['neur2ro_s'] for r in g):.1f}"),
-        ("exact mean s", lambda g: f"{mean(r['exact_s'] for r in g):.1f}"),
+def generated_references(
+    set_name: str, seeds: list[int], time_limit: float, workers: int, path: Path
+) -> dict[str, dict[str, Any]]:
+    """``exact``'s runs of ``time_limit`` on the seeds, read from ``path`` and completed there when missing."""
+    fields = [
+        "instance",
+        "n",
+        "correlation",
+        "reference_time_limit_s",
+        "exact",
+        "exact_bound",
+        "exact_s",
+        "exact_proven",
     ]
+    known: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        with path.open() as handle:
+            for row in csv.DictReader(handle):
+                if float(row["reference_time_limit_s"]) == time_limit:
+                    known[row["instance"]] = row
+    missing = [Task(set_name, str(seed), time_limit, reference_only=True) for seed in seeds if str(seed) not in known]
+    if missing:
+        print(f"exact reference runs of {time_limit:g} s on {len(missing)} instances", file=sys.stderr)
+        new_rows = run_pool(missing, workers)
+        write_header = not path.exists()
+        with path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            if write_header:
+                writer.writeheader()
+            for row in sorted(new_rows, key=lambda r: int(r["instance"])):
+                row["reference_time_limit_s"] = time_limit
+                writer.writerow({key: row[key] for key in fields})
+                known[row["instance"]] = row
+    return known
 
 
 def stratified_order(paths: list[Path]) -> list[Path]:
@@ -165,44 +250,51 @@ def stratified_order(paths: list[Path]) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run, print markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("set", choices=["published", "fresh"])
+    parser.add_argument("set", choices=["published", "fresh", "development"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with instances/ and the CSV")
     parser.add_argument("--time-limit", type=float, default=5.0, help="seconds per instance and solver")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes")
     parser.add_argument("--stride", type=int, default=1, help="published: every k-th instance (stratified)")
-    parser.add_argument("--instances", type=int, default=100, help="fresh: how many fresh seeds")
-    parser.add_argument("--with-exact", action="store_true", help="published: also run exact at the same limit")
+    parser.add_argument("--instances", type=int, default=100, help="fresh, development: how many seeds")
+    parser.add_argument("--with-exact", action="store_true", help="also run exact at the same limit")
+    parser.add_argument("--learned-share", type=float, default=None, help="neur2ro's option (default: its own)")
+    parser.add_argument(
+        "--reference-time-limit", type=float, default=60.0, help="fresh, development: exact's reference run, s"
+    )
     parser.add_argument("--csv", type=Path, default=None, help="write per-instance rows here")
     args = parser.parse_args(argv)
 
-    from solvers.knapsack_2ro.learned.data import FRESH_EVALUATION_SEEDS
+    from solvers.knapsack_2ro.learned.data import DEVELOPMENT_SEEDS, FRESH_EVALUATION_SEEDS
 
+    started = time.perf_counter()
     if args.set == "published":
         with (args.data / "reference_results.csv").open() as handle:
-            reference = {row["instance"]: row for row in csv.DictReader(handle)}
+            published = {row["instance"]: row for row in csv.DictReader(handle)}
         paths = stratified_order(list((args.data / "instances").glob("RKP_*")))[:: args.stride]
-        tasks = [("published", str(path), args.time_limit, args.with_exact) for path in paths]
+        keys = [str(path) for path in paths]
+        reference_title = "B&P"
     else:
-        count = min(args.instances, len(FRESH_EVALUATION_SEEDS))
-        tasks = [("fresh", str(seed), args.time_limit, True) for seed in FRESH_EVALUATION_SEEDS[:count]]
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    with multiprocessing.get_context("spawn").Pool(args.workers, maxtasksperchild=20) as pool:
-        for done, row in enumerate(pool.imap_unordered(solve_one, tasks), start=1):
-            rows.append(row)
-            print(
-                f"[{done}/{len(tasks)}] {row['instance']} {row['neur2ro']:.4f} ({row['neur2ro_s']:.1f} s)",
-                file=sys.stderr,
-                flush=True,
-            )
+        seeds = list((FRESH_EVALUATION_SEEDS if args.set == "fresh" else DEVELOPMENT_SEEDS)[: args.instances])
+        references = generated_references(
+            args.set, seeds, args.reference_time_limit, args.workers, REFERENCE_FILES[args.set]
+        )
+        keys = [str(seed) for seed in seeds]
+        reference_title = f"exact {args.reference_time_limit:g} s"
+    tasks = [Task(args.set, key, args.time_limit, args.with_exact, args.learned_share) for key in keys]
+    rows = run_pool(tasks, args.workers)
     wall = time.perf_counter() - started
-    if args.set == "published":
-        for row in rows:
-            ref = reference[row["instance"]]
+    for row in rows:
+        if args.set == "published":
+            ref = published[row["instance"]]
             row.update(
-                bp_best=float(ref["bp_best_profit"]),
+                reference=float(ref["bp_best_profit"]),
                 neur2ro_published=float(ref["neur2ro_profit"]),
                 neur2ro_published_s=float(ref["neur2ro_time_s"]),
+            )
+        else:
+            reference = references[row["instance"]]
+            row.update(
+                reference=float(reference["exact"]), reference_proven=reference["exact_proven"] in (True, "True")
             )
     rows.sort(key=lambda r: r["instance"])
     if args.csv:
@@ -210,11 +302,14 @@ def main(argv: list[str] | None = None) -> int:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+    share = "default" if args.learned_share is None else f"{args.learned_share:g}"
     print(
         f"{args.set}: {len(rows)} instances, time limit {args.time_limit:g} s per instance and solver, "
-        f"{args.workers} workers, wall time {wall:.0f} s.\n"
+        f"learned share {share}, {args.workers} workers, wall time {wall:.0f} s; gaps to {reference_title}"
+        + ("" if args.set == "published" else f" ({sum(r['reference_proven'] for r in rows)} of them proven)")
+        + ".\n"
     )
-    columns = published_columns(args.with_exact) if args.set == "published" else fresh_columns()
+    columns = columns_for(reference_title, args.with_exact, args.set == "published")
     print("By size n:\n")
     print(grouped_table(rows, "n", columns))
     print("By correlation type:\n")

@@ -13,6 +13,7 @@ These functions are shared by every solver; ``check`` has its own implementation
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,10 @@ EVALUATION_TOLERANCE = 1e-9
 CAPACITY_TOLERANCE = 1e-7
 #: A Pareto state is dropped when its bound is below the best known value by more than this (relative).
 PARETO_BOUND_TOLERANCE = 1e-9
+#: Cells of the scaled capacity of the rounded programs that bound the Pareto program (real weights).
+ROUNDED_CELLS = 32768
+#: Margin (in cells) by which scaled weights are rounded, so that rounding errors keep each bound valid.
+ROUNDING_MARGIN = 1e-7
 
 
 @dataclass(frozen=True)
@@ -186,14 +191,50 @@ def _hull_segments(capacity: float, item_options: ItemOptions) -> list[tuple[flo
     return segments
 
 
+def _rounded_programs(capacity: float, ordered: list[ItemOptions]) -> tuple[FloatArray, float, float]:
+    """Two capacity programs on weights scaled to :data:`ROUNDED_CELLS` cells, for the Pareto program.
+
+    * Weights rounded **down**: every set that fits still fits, so ``completion[k, c]``, the best value of
+      items k.. within c cells, bounds what those items can add in the room of c cells (or more).
+    * Weights rounded **up**: a set that fits in the rounded capacity fits for real, so the best value is
+      a feasible value (a lower bound to prune with).
+
+    Returns the completion table (rows 0..len(ordered), non-decreasing in c), the scale (cells per unit
+    of weight) and the feasible value.
+    """
+    scale = ROUNDED_CELLS / capacity if capacity > 0 else 0.0
+    cells = math.floor(capacity * scale + ROUNDING_MARGIN)
+    completion = np.zeros((len(ordered) + 1, cells + 1))
+    feasible = np.zeros(cells + 1)
+    scratch = np.empty(cells + 1)
+    for row in range(len(ordered) - 1, -1, -1):
+        after, before = completion[row + 1], completion[row]
+        np.copyto(before, after)
+        previous_feasible = feasible.copy()
+        for value, weight in ordered[row]:
+            if value <= 0:
+                continue
+            down = max(0, math.floor(weight * scale - ROUNDING_MARGIN))
+            if down <= cells:
+                shifted = scratch[: cells + 1 - down]
+                np.add(after[: cells + 1 - down], value, out=shifted)
+                np.maximum(before[down:], shifted, out=before[down:])
+            up = math.ceil(weight * scale + ROUNDING_MARGIN)
+            if up <= cells:
+                np.maximum(feasible[up:], previous_feasible[: cells + 1 - up] + value, out=feasible[up:])
+    return completion, scale, float(feasible[cells])
+
+
 def _pareto_program(capacity: float, items: list[ItemOptions]) -> tuple[float, list[int]]:
     """Multiple-choice knapsack with real weights: the Pareto front of (weight, value) states, item by item.
 
     A state is kept only if no state of at most its weight has at least its value, so the front is
     sorted by weight with strictly increasing values and its last state is the best. A state is also
-    dropped when its value plus the LP bound of the items still to come (the concave hulls of their
-    options, filled greedily into the room left) is below a known solution's value. Exact: only
-    dominated, overweight or hopeless states are dropped.
+    dropped when its value plus a bound on what the items still to come can add in the room left is
+    below a known solution's value. The bound is the smaller of two: the LP bound (the concave hulls of
+    their options, filled greedily) and the program with weights rounded down (:func:`_rounded_programs`,
+    which also gives the program with weights rounded up as a known solution). Exact: only dominated,
+    overweight or hopeless states are dropped.
     """
     # items by their best ratio, so that good states come early and the bound bites
     hulls = [_hull_segments(capacity, options) for options in items]
@@ -205,7 +246,8 @@ def _pareto_program(capacity: float, items: list[ItemOptions]) -> tuple[float, l
     step_weight = np.array([w for w, _, _ in steps])
     step_value = np.array([v for _, v, _ in steps])
     step_row = np.array([row for _, _, row in steps], dtype=np.int64)
-    lower = _greedy_value(capacity, step_weight, step_value, step_row)
+    completion, scale, rounded_up_value = _rounded_programs(capacity, [items[item] for item in order])
+    lower = max(_greedy_value(capacity, step_weight, step_value, step_row), rounded_up_value)
     weights = np.zeros(1)
     values = np.zeros(1)
     history: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]] = []
@@ -238,7 +280,9 @@ def _pareto_program(capacity: float, items: list[ItemOptions]) -> tuple[float, l
             base = all_values[kept] + float(step_value[zero].sum())
             # completing a state with the later steps in ratio order while they fit is a solution
             lower = max(lower, float((base + gain[np.searchsorted(room, left, side="right") - 1]).max()))
-            bound = base + np.interp(left, room, gain)
+            left_cells = np.floor(np.maximum(left, 0.0) * scale + ROUNDING_MARGIN).astype(np.int64)
+            rounded_bound = all_values[kept] + completion[row + 1][np.minimum(left_cells, completion.shape[1] - 1)]
+            bound = np.minimum(base + np.interp(left, room, gain), rounded_bound)
             kept = kept[bound >= lower - PARETO_BOUND_TOLERANCE * max(1.0, abs(lower))]
         weights, values = all_weights[kept], all_values[kept]
         history.append((np.concatenate(parents)[kept], np.concatenate(codes)[kept]))

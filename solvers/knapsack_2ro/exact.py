@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import highspy
@@ -201,17 +201,32 @@ class BranchAndPriceSolver:
 
     def solve(self, instance: Instance, options: ExactOptions, progress: Progress, cancel: Cancel) -> Result:
         """Maximise the worst-case profit; returns the best selection and the proven bound."""
-        return _BranchAndPrice(Data.of(instance), options, progress, cancel).run()
+        return branch_and_price(Data.of(instance), options, progress, Deadline(options.time_limit_s, cancel))
+
+
+def branch_and_price(
+    data: Data,
+    options: ExactOptions,
+    progress: Progress,
+    deadline: Deadline,
+    known: Iterable[tuple[BoolArray, WorstCase]] = (),
+) -> Result:
+    """Branch-and-price until ``deadline``, starting from selections whose exact worst case is ``known``.
+
+    The known selections are not evaluated again: the best is the first incumbent (not reported to
+    ``progress``, whoever evaluated it did) and their worst-case reactions are the first columns.
+    """
+    return _BranchAndPrice(data, options, progress, deadline).run(known)
 
 
 class _BranchAndPrice:
     """One run of branch-and-price (state kept on the object to keep the loop readable)."""
 
-    def __init__(self, data: Data, options: ExactOptions, progress: Progress, cancel: Cancel) -> None:
+    def __init__(self, data: Data, options: ExactOptions, progress: Progress, deadline: Deadline) -> None:
         self.data = data
         self.options = options
         self.progress = progress
-        self.deadline = Deadline(options.time_limit_s, cancel)
+        self.deadline = deadline
         self.master = DantzigWolfeMaster(data)
         self.best: tuple[BoolArray, WorstCase] | None = None
         self.evaluated: set[bytes] = set()
@@ -357,9 +372,15 @@ class _BranchAndPrice:
         """Queue a node, best bound first (deeper first among equals)."""
         heapq.heappush(self.open, node)
 
-    def run(self) -> Result:
+    def run(self, known: Iterable[tuple[BoolArray, WorstCase]] = ()) -> Result:
         """The search loop: best bound first, diving into one child after each branching."""
         n = self.data.n
+        for selected, worst in known:
+            self.evaluated.add(selected.tobytes())
+            for reaction in worst.reactions:
+                self.master.add_column(reaction)
+            if worst.converged and worst.objective > self.incumbent:
+                self.best = (selected.copy(), worst)
         self.try_selection(np.zeros(n, dtype=np.bool_), stoppable=False)  # worth exactly 0, one iteration
         self.try_selection(nominal_selection(self.data))
         self.push(Node.of(np.zeros(n), np.ones(n), self.trivial_bound(), 0, self.counter))

@@ -1,7 +1,8 @@
 """Seeded training data: generated instances, sampled (x, ξ) pairs and their exact second-stage values.
 
 Training instances come from :func:`solvers.knapsack_2ro.generate.generate` with seeds in
-:data:`TRAINING_SEEDS`; the fresh evaluation set uses :data:`FRESH_EVALUATION_SEEDS`, a disjoint range.
+:data:`TRAINING_SEEDS`; the fresh evaluation set uses :data:`FRESH_EVALUATION_SEEDS` and options are
+chosen on :data:`DEVELOPMENT_SEEDS`, ranges disjoint from it and from each other.
 The 504 published instances are files and are never generated. Labels are the exact second-stage
 values Q(x, ξ) from the dynamic program of :func:`solvers.knapsack_2ro.evaluation.second_stage`.
 """
@@ -24,6 +25,8 @@ from solvers.knapsack_2ro.schema import parse
 TRAINING_SEEDS = range(10_000_000, 10_100_000)
 #: Seeds of the "100 fresh instances" evaluation set, disjoint from training.
 FRESH_EVALUATION_SEEDS = range(20_000_000, 20_000_100)
+#: Seeds of the development set, on which the solver's options are chosen; disjoint from both above.
+DEVELOPMENT_SEEDS = range(30_000_000, 30_000_100)
 #: Item counts, capacity ratios h, budget factors and δ of the published grid (R = 1000, H = 100).
 ITEM_COUNTS = (20, 30, 40, 50, 60, 70, 80)
 CAPACITY_RATIOS = (40, 80)
@@ -42,8 +45,8 @@ class Recipe:
     budget_factor: float
     delta: float
 
-    def raw(self) -> dict[str, object]:
-        """The raw instance dict."""
+    def raw(self, integral: bool = True) -> dict[str, object]:
+        """The raw instance dict; ``integral=False`` keeps the recipe's real-valued numbers."""
         return generate(
             self.seed,
             n=self.n,
@@ -51,6 +54,7 @@ class Recipe:
             delta=self.delta,
             h=self.h,
             budget_factor=self.budget_factor,
+            integral=integral,
         )
 
 

@@ -22,3 +22,12 @@ class Neur2roOptions(CommonOptions):
         le=1,
         description="Relative gap at which a main problem stops (the network is only accurate to about 1 %).",
     )
+    learned_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description=(
+            "Share of the time limit for the learned loop; the rest goes to branch-and-price started from "
+            "every selection the loop certified (1: no search phase)."
+        ),
+    )

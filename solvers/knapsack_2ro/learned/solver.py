@@ -8,9 +8,12 @@
    program, warm-started with every reaction seen so far) gives its certified profit and the next
    scenario. Neur2RO maximises the network over ξ here; the exact step is as cheap on this problem
    and the certified profit of x is needed anyway.
-4. Stop when the network ranks no unevaluated selection above the best certified one (both valued
-   by the network under the same scenarios, so its bias cancels), at the time or iteration limit,
-   or on cancel. The best certified selection is returned.
+4. The loop stops when the network ranks no unevaluated selection above the best certified one
+   (both valued by the network under the same scenarios, so its bias cancels), at its share of the
+   time limit (``learned_share``) or iteration limit, or on cancel.
+5. Search phase: the time left goes to the exact branch-and-price, started from every selection the
+   loop certified (the best is its first incumbent, their reactions its first columns). Its answer is
+   never worse than the loop's, it gives a proven bound, and it can prove optimality.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from solvers.knapsack_2ro.evaluation import (
     repaired_selection,
     solution_dict,
 )
+from solvers.knapsack_2ro.exact import branch_and_price
 from solvers.knapsack_2ro.learned.embedding import MainProblem
 from solvers.knapsack_2ro.learned.network import ValueNetwork
 from solvers.knapsack_2ro.learned.options import Neur2roOptions
 from solvers.knapsack_2ro.nominal import nominal_selection
+from solvers.knapsack_2ro.options import ExactOptions
 from solvers.knapsack_2ro.schema import Instance
 from solvers.runtime import Deadline
 
@@ -98,25 +103,51 @@ class Neur2roSolver:
         return first_stage_profit(data, selected) + second_stage
 
     def solve(self, instance: Instance, options: Neur2roOptions, progress: Progress, cancel: Cancel) -> Result:
-        """Run the loop within ``options.time_limit_s``; the objective is the exact worst case."""
+        """The learned loop, then branch-and-price from its selections; the objective is the exact worst case."""
         deadline = Deadline(options.time_limit_s, cancel)
         data = Data.of(instance)
-        pool = ReactionPool()
         stats: dict[str, float | int] = {"main_problems": 0, "evaluations": 0, "main_time_s": 0.0}
-
-        def finish(termination: Termination, best: tuple[BoolArray, WorstCase]) -> Result:
+        certified, loop_termination = self.learned_loop(
+            data, options, progress, deadline.within(options.learned_share * options.time_limit_s), stats
+        )
+        stats["learned_time_s"] = deadline.elapsed()
+        selected, worst = max(certified, key=lambda pair: pair[1].objective)
+        stats["learned_objective"] = worst.objective
+        reason = deadline.stop_reason()
+        if options.learned_share >= 1.0 or reason is not None:
             stats["wall_time_s"] = deadline.elapsed()
-            stats["reactions"] = len(pool.reactions)
-            selected, worst = best
             return Result(
                 status=SolutionStatus.feasible,
-                termination=termination,
+                termination=reason or loop_termination,
                 objective=worst.objective,
                 bound=None,
                 solution=solution_dict(data, selected, worst),
                 stats=stats,
             )
+        search_options = ExactOptions(time_limit_s=options.time_limit_s, rel_gap=options.rel_gap)
+        search = branch_and_price(data, search_options, progress, deadline, certified)
+        stats.update({f"search_{key}": value for key, value in search.stats.items() if key != "wall_time_s"})
+        stats["search_time_s"] = deadline.elapsed() - stats["learned_time_s"]
+        stats["wall_time_s"] = deadline.elapsed()
+        return Result(
+            status=search.status,
+            termination=search.termination,
+            objective=search.objective,
+            bound=search.bound,
+            solution=search.solution,
+            stats=stats,
+        )
 
+    def learned_loop(
+        self,
+        data: Data,
+        options: Neur2roOptions,
+        progress: Progress,
+        deadline: Deadline,
+        stats: dict[str, float | int],
+    ) -> tuple[list[tuple[BoolArray, WorstCase]], Termination]:
+        """Steps 1–4: every selection certified (at least one) and why the loop stopped."""
+        pool = ReactionPool()
         first = nominal_selection(data)
         evaluation_started = deadline.elapsed()
         worst = exact_worst_case(data, first, pool, deadline.should_stop)
@@ -125,7 +156,8 @@ class Neur2roSolver:
         if worst is None:  # out of time before the first certificate: a selection whose worst case is known
             fallback = repaired_selection(data)
             progress.incumbent(fallback[1].objective, solution_dict(data, *fallback))
-            return finish(deadline.termination(), fallback)
+            return [fallback], deadline.termination()
+        certified = [(first, worst)]
         best = (first, worst)
         progress.incumbent(worst.objective, solution_dict(data, first, worst))
         main = MainProblem(data, self.network)
@@ -160,6 +192,7 @@ class Neur2roSolver:
                 termination = deadline.termination()
                 break
             stats["evaluations"] += 1
+            certified.append((proposal.selected, worst))
             progress.log(
                 f"iteration {stats['main_problems']}: predicted {proposal.predicted:.4f}, "
                 f"certified {worst.objective:.4f}, best {max(worst.objective, best[1].objective):.4f}"
@@ -172,4 +205,5 @@ class Neur2roSolver:
                 main.add_scenario(worst.xi)
         stats["scenarios"] = main.scenarios
         stats["main_binaries"] = main.binaries
-        return finish(termination, best)
+        stats["reactions"] = len(pool.reactions)
+        return certified, termination

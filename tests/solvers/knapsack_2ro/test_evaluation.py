@@ -35,9 +35,10 @@ def enumerated_worst_case(data: Data, selected: np.ndarray) -> float:
     return first_stage - float(result.fun)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_dynamic_program_matches_enumeration(seed: int) -> None:
-    data = Data.of(small_instance(seed))
+@pytest.mark.parametrize("integral", [True, False])  # False: the Pareto program with its rounded bounds
+@pytest.mark.parametrize("seed", range(12))
+def test_dynamic_program_matches_enumeration(seed: int, integral: bool) -> None:
+    data = Data.of(small_instance(seed, n=8, integral=integral))
     rng = np.random.default_rng(seed)
     value_produce = rng.uniform(-20, 60, data.n)
     value_repair = rng.uniform(-20, 60, data.n)

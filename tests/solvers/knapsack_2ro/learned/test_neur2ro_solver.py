@@ -1,4 +1,5 @@
-"""The neur2ro solver: certified solutions, never worse than nominal, limits and cancellation."""
+"""The neur2ro solver: certified solutions, never worse than nominal or its own learned loop, proofs from
+its search phase, limits and cancellation."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import pytest
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.knapsack_2ro import KIND
+from solvers.knapsack_2ro.exact import BranchAndPriceSolver
 from solvers.knapsack_2ro.generate import generate
 from solvers.knapsack_2ro.learned.data import FRESH_EVALUATION_SEEDS
 from solvers.knapsack_2ro.learned.options import Neur2roOptions
 from solvers.knapsack_2ro.learned.solver import Neur2roSolver
 from solvers.knapsack_2ro.nominal import NominalSolver
-from solvers.knapsack_2ro.options import NominalOptions
+from solvers.knapsack_2ro.options import ExactOptions, NominalOptions
 from solvers.knapsack_2ro.schema import parse
 from tests.solvers.knapsack_2ro.helpers import SetAfter, small_instance
 
@@ -30,7 +32,8 @@ def test_solution_passes_check_and_is_no_worse_than_nominal(solver: Neur2roSolve
     instance = small_instance(seed, n=8, correlation=correlation)
     progress = NullProgress()
     result = solver.solve(instance, Neur2roOptions(time_limit_s=1.5, max_iterations=8), progress, NeverCancel())
-    assert result.status is SolutionStatus.feasible and result.objective is not None
+    assert result.status in (SolutionStatus.feasible, SolutionStatus.optimal) and result.objective is not None
+    assert result.objective >= result.stats["learned_objective"] - 1e-9  # the search never loses the loop's best
     assert result.solution is not None
     json.dumps(result.solution)  # plain JSON types only
     verdict = KIND.check(instance, result.solution)
@@ -71,6 +74,26 @@ def test_cancel_before_anything_is_certified(solver: Neur2roSolver) -> None:
 
 def test_iteration_limit(solver: Neur2roSolver) -> None:
     instance = small_instance(5, n=10, correlation="SC")
-    result = solver.solve(instance, Neur2roOptions(max_iterations=1), NullProgress(), NeverCancel())
+    options = Neur2roOptions(max_iterations=1, learned_share=1.0)
+    result = solver.solve(instance, options, NullProgress(), NeverCancel())
     assert result.stats["main_problems"] <= 1
     assert result.termination in (Termination.iteration_limit, Termination.other)
+    assert result.bound is None and "search_nodes" not in result.stats  # a share of 1: no search phase
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_search_phase_proves_the_optimum_that_exact_finds(solver: Neur2roSolver, seed: int) -> None:
+    instance = small_instance(seed, n=10, correlation="WC")
+    progress = NullProgress()
+    result = solver.solve(instance, Neur2roOptions(time_limit_s=30, rel_gap=0), progress, NeverCancel())
+    exact = BranchAndPriceSolver().solve(
+        instance, ExactOptions(time_limit_s=30, rel_gap=0), NullProgress(), NeverCancel()
+    )
+    assert exact.status is SolutionStatus.optimal and exact.objective is not None
+    assert result.status is SolutionStatus.optimal and result.termination is Termination.optimal
+    assert result.objective == pytest.approx(exact.objective, rel=1e-9)
+    assert result.bound == pytest.approx(exact.objective, rel=1e-6)
+    assert result.stats["search_nodes"] >= 1 and result.stats["learned_objective"] <= result.objective + 1e-9
+    assert progress.incumbents[-1] == result.objective and progress.bounds[-1] == pytest.approx(result.bound)
+    verdict = KIND.check(instance, result.solution or {})
+    assert verdict.feasible and verdict.objective == pytest.approx(result.objective, rel=1e-9)

@@ -53,17 +53,95 @@ class Task:
     reference_only: bool = False
 
 
-def load(task: Task) -> tuple[Any, str, int, str]:
-    """The parsed instance, its name, n and correlation type."""
+def raw_instance(task: Task) -> tuple[dict[str, Any], str, int, str]:
+    """The instance as a client sends it, its name, n and correlation type."""
     from solvers.knapsack_2ro.learned.data import recipe
-    from solvers.knapsack_2ro.schema import parse
 
     if task.source == "published":
         name = Path(task.key).name
-        instance = parse({"format": "ad", "text": Path(task.key).read_text()})
-        return instance, name, int(name.split("_")[2][1:]), name.split("_")[1]
+        return (
+            {"format": "ad", "text": Path(task.key).read_text()},
+            name,
+            int(name.split("_")[2][1:]),
+            name.split("_")[1],
+        )
     spec = recipe(int(task.key))  # generated sets use the recipe's real-valued numbers
-    return parse(spec.raw(integral=False)), task.key, spec.n, spec.correlation
+    return spec.raw(integral=False), task.key, spec.n, spec.correlation
+
+
+def load(task: Task) -> tuple[Any, str, int, str]:
+    """The parsed instance, its name, n and correlation type."""
+    from solvers.knapsack_2ro.schema import parse
+
+    raw, name, n, correlation = raw_instance(task)
+    return parse(raw), name, n, correlation
+
+
+def run_through_api(tasks: list[Task], workers: int) -> list[dict[str, Any]]:
+    """Submit every task as a neur2ro job to a local deployment (1 API process, a worker with ``workers``
+    slots), as a client would; each row's time is the job's, from started_at to finished_at (the worker's
+    solve, the service's own check and storing the result)."""
+    from datetime import datetime
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from service import Deployment
+
+    deployment = Deployment(api_processes=1, clients=1)
+    rows: list[dict[str, Any]] = []
+    try:
+        deployment.start_workers(workers)
+        headers = {"Authorization": f"Bearer {deployment.keys[0]}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{deployment.port}", headers=headers, timeout=60) as client:
+            jobs: dict[str, tuple[Task, str, int, str]] = {}
+            for task in tasks:
+                raw, name, n, correlation = raw_instance(task)
+                options: dict[str, Any] = {"time_limit_s": task.time_limit}
+                if task.learned_share is not None:
+                    options["learned_share"] = task.learned_share
+                body = {"kind": "knapsack_2ro", "instance": raw, "solver": "neur2ro", "options": options}
+                answer = client.post("/v1/jobs", json=body)
+                answer.raise_for_status()
+                jobs[answer.json()["id"]] = (task, name, n, correlation)
+            pending = set(jobs)
+            while pending:
+                time.sleep(1.0)
+                for job_id in sorted(pending):
+                    job = client.get(f"/v1/jobs/{job_id}").json()
+                    if job["status"] in ("queued", "running"):
+                        continue
+                    pending.discard(job_id)
+                    task, name, n, correlation = jobs[job_id]
+                    if job["status"] != "succeeded":
+                        raise RuntimeError(f"{name}: job {job_id} ended {job['status']}: {job['error']}")
+                    result = client.get(f"/v1/jobs/{job_id}/result").json()
+                    if not result["verification"]["feasible"]:
+                        raise RuntimeError(f"{name}: the service's check refused the answer: {result['verification']}")
+                    events = client.get(f"/v1/jobs/{job_id}/events").json()["items"]
+                    first = next(e["data"]["objective"] for e in events if e["type"] == "incumbent")
+                    started = datetime.fromisoformat(job["started_at"]).timestamp()
+                    job_s = datetime.fromisoformat(job["finished_at"]).timestamp() - started
+                    rows.append(
+                        {
+                            "instance": name,
+                            "n": n,
+                            "correlation": correlation,
+                            "neur2ro": result["verification"]["objective"],
+                            "neur2ro_s": job_s,
+                            "neur2ro_overrun_s": job_s - task.time_limit,
+                            "neur2ro_proven": result["status"] == "optimal",
+                            "nominal": first,
+                            "learned": result["stats"].get("learned_objective"),
+                            "termination": result["termination"],
+                        }
+                    )
+                    print(
+                        f"[{len(rows)}/{len(jobs)}] {name} {rows[-1]['neur2ro']:.4f} ({job_s:.1f} s)", file=sys.stderr
+                    )
+    finally:
+        deployment.close()
+    return rows
 
 
 def solve_one(task: Task) -> dict[str, Any]:
@@ -262,7 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         "--reference-time-limit", type=float, default=60.0, help="fresh, development: exact's reference run, s"
     )
     parser.add_argument("--csv", type=Path, default=None, help="write per-instance rows here")
+    parser.add_argument(
+        "--api", action="store_true", help="run neur2ro as jobs of a local deployment (needs PostgreSQL and Redis)"
+    )
     args = parser.parse_args(argv)
+    if args.api and args.with_exact:
+        parser.error("--with-exact runs in process only")
 
     from solvers.knapsack_2ro.learned.data import DEVELOPMENT_SEEDS, FRESH_EVALUATION_SEEDS
 
@@ -281,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = [str(seed) for seed in seeds]
         reference_title = f"exact {args.reference_time_limit:g} s"
     tasks = [Task(args.set, key, args.time_limit, args.with_exact, args.learned_share) for key in keys]
-    rows = run_pool(tasks, args.workers)
+    rows = run_through_api(tasks, args.workers) if args.api else run_pool(tasks, args.workers)
     wall = time.perf_counter() - started
     for row in rows:
         if args.set == "published":
@@ -303,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             writer.writeheader()
             writer.writerows(rows)
     share = "default" if args.learned_share is None else f"{args.learned_share:g}"
+    where = "through the API (job times, started to finished)" if args.api else "in process"
     print(
-        f"{args.set}: {len(rows)} instances, time limit {args.time_limit:g} s per instance and solver, "
+        f"{args.set}: {len(rows)} instances, {where}, time limit {args.time_limit:g} s per instance and solver, "
         f"learned share {share}, {args.workers} workers, wall time {wall:.0f} s; gaps to {reference_title}"
         + ("" if args.set == "published" else f" ({sum(r['reference_proven'] for r in rows)} of them proven)")
         + ".\n"

@@ -33,6 +33,7 @@ from solvers.knapsack_2ro.evaluation import (
     best_reaction,
     evaluate,
     new_lp,
+    repaired_selection,
     solution_dict,
 )
 from solvers.knapsack_2ro.nominal import nominal_selection
@@ -214,7 +215,8 @@ def branch_and_price(
     """Branch-and-price until ``deadline``, starting from selections whose exact worst case is ``known``.
 
     The known selections are not evaluated again: the best is the first incumbent (not reported to
-    ``progress``, whoever evaluated it did) and their worst-case reactions are the first columns.
+    ``progress``, whoever evaluated it did) and their worst-case reactions are the first columns. The
+    repaired selection (:func:`repaired_selection`, exact without cutting planes) is always a candidate.
     """
     return _BranchAndPrice(data, options, progress, deadline).run(known)
 
@@ -279,6 +281,16 @@ class _BranchAndPrice:
         if worst.converged and worst.objective > self.incumbent:
             self.best = (selected.copy(), worst)
             self.progress.incumbent(worst.objective, solution_dict(self.data, selected, worst))
+
+    def remember(self, selected: BoolArray, worst: WorstCase) -> bool:
+        """Take a selection evaluated elsewhere: its reactions become columns; True if it is the new incumbent."""
+        self.evaluated.add(selected.tobytes())
+        for reaction in worst.reactions:
+            self.master.add_column(reaction)
+        if worst.converged and worst.objective > self.incumbent:
+            self.best = (selected.copy(), worst)
+            return True
+        return False
 
     def global_bound(self, current: float) -> float:
         """Proven upper bound: the best of the open nodes, the current node and what was pruned."""
@@ -376,11 +388,12 @@ class _BranchAndPrice:
         """The search loop: best bound first, diving into one child after each branching."""
         n = self.data.n
         for selected, worst in known:
-            self.evaluated.add(selected.tobytes())
-            for reaction in worst.reactions:
-                self.master.add_column(reaction)
-            if worst.converged and worst.objective > self.incumbent:
-                self.best = (selected.copy(), worst)
+            self.remember(selected, worst)
+        # the repaired selection's worst case needs no cutting planes: an incumbent even when the first
+        # evaluation cannot converge within the limit (real-valued UN instances, n ≥ 60, at 10 s)
+        repaired, repaired_worst = repaired_selection(self.data)
+        if self.remember(repaired, repaired_worst):
+            self.progress.incumbent(repaired_worst.objective, solution_dict(self.data, repaired, repaired_worst))
         self.try_selection(np.zeros(n, dtype=np.bool_), stoppable=False)  # worth exactly 0, one iteration
         self.try_selection(nominal_selection(self.data))
         self.push(Node.of(np.zeros(n), np.ones(n), self.trivial_bound(), 0, self.counter))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import multiprocessing
 import statistics
@@ -34,6 +35,8 @@ from typing import Any
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rkp"
 #: A gap below −this (percent) counts as strictly better than the reference.
 BETTER_TOLERANCE_PERCENT = 1e-4
+#: Jobs that did not succeed through the API (name and job), printed after the tables.
+FAILED_JOBS: list[str] = []
 #: Where the exact reference runs of the generated sets are kept (computed once, then read).
 REFERENCE_FILES = {
     name: Path(__file__).resolve().parent / "data" / f"knapsack_2ro_{name}_reference.csv"
@@ -114,7 +117,9 @@ def run_through_api(tasks: list[Task], workers: int) -> list[dict[str, Any]]:
                     pending.discard(job_id)
                     task, name, n, correlation = jobs[job_id]
                     if job["status"] != "succeeded":
-                        raise RuntimeError(f"{name}: job {job_id} ended {job['status']}: {job['error']}")
+                        FAILED_JOBS.append(f"{name}: {json.dumps(job)}")
+                        print(f"FAILED {FAILED_JOBS[-1]}", file=sys.stderr, flush=True)
+                        continue
                     result = client.get(f"/v1/jobs/{job_id}/result").json()
                     if not result["verification"]["feasible"]:
                         raise RuntimeError(f"{name}: the service's check refused the answer: {result['verification']}")
@@ -336,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=5.0, help="seconds per instance and solver")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes")
     parser.add_argument("--stride", type=int, default=1, help="published: every k-th instance (stratified)")
+    parser.add_argument("--first", type=int, default=None, help="published: only the first this many (after --stride)")
     parser.add_argument("--instances", type=int, default=100, help="fresh, development: how many seeds")
     parser.add_argument("--with-exact", action="store_true", help="also run exact at the same limit")
     parser.add_argument("--learned-share", type=float, default=None, help="neur2ro's option (default: its own)")
@@ -356,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.set == "published":
         with (args.data / "reference_results.csv").open() as handle:
             published = {row["instance"]: row for row in csv.DictReader(handle)}
-        paths = stratified_order(list((args.data / "instances").glob("RKP_*")))[:: args.stride]
+        paths = stratified_order(list((args.data / "instances").glob("RKP_*")))[:: args.stride][: args.first]
         keys = [str(path) for path in paths]
         reference_title = "B&P"
     else:
@@ -401,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     print(grouped_table(rows, "n", columns))
     print("By correlation type:\n")
     print(grouped_table(rows, "correlation", columns))
-    return 0
+    for failure in FAILED_JOBS:
+        print(f"not succeeded: {failure}")
+    return 1 if FAILED_JOBS else 0
 
 
 if __name__ == "__main__":

@@ -51,7 +51,10 @@ SOLVERS: dict[str, SolverSpec] = {
         name="neur2ro",
         exact=False,
         learned=True,
-        description="Neur2RO: a trained value network proposes selections, each one evaluated exactly (issue 9).",
+        description=(
+            "Neur2RO: a trained value network proposes selections, each one evaluated exactly; the time left "
+            "goes to branch-and-price started from them (proven bound; issues 9, 19)."
+        ),
         options=Neur2roOptions,
         target="solvers.knapsack_2ro.learned.solver:Neur2roSolver",
         trainer="solvers.knapsack_2ro.learned.train",

@@ -1,20 +1,31 @@
 """Benchmark of the learned ``neur2ro`` solver of knapsack_2ro.
 
-Two sets, both bounded by a per-instance time limit:
+Three sets, each bounded by a per-instance time limit:
 
-* ``published``: the 504 instances of Arslan & Detienne (files; never used for training). Gap to the
-  authors' branch-and-price best (positive = worse), share of instances strictly better than it, and
-  time, per n and per correlation type, beside ``nominal`` (the loop's first certified selection),
-  optionally ``exact`` at the same time budget, and Neur2RO's published numbers from the same CSV.
-  ``--stride k`` runs every k-th instance of the list ordered so that each stratum is covered.
-* ``fresh``: instances generated with :data:`FRESH_EVALUATION_SEEDS` (disjoint from training seeds);
-  gap of neur2ro and nominal to the upper bound that ``exact`` proves within the same time limit.
+* ``published``: the 504 instances of Arslan & Detienne (files; never used for training or tuning). Gap
+  to the authors' branch-and-price best (positive = worse), how many are strictly better than it, and
+  time, per n and per correlation type, beside ``nominal`` (the loop's first certified selection), the
+  loop's own best (before the search phase), optionally ``exact`` at the same time budget, and
+  Neur2RO's published numbers from the same CSV. ``--stride k`` runs every k-th instance of the list
+  ordered so that each stratum is covered, ``--first k`` the first k of those.
+* ``fresh``: 100 instances drawn by the published recipe with real-valued data, seeds
+  :data:`FRESH_EVALUATION_SEEDS` (disjoint from training and development), the held-out set.
+* ``development``: the same recipe with :data:`DEVELOPMENT_SEEDS`, on which options are chosen.
 
-Every objective is the exact worst case of the returned selection.
+On the generated sets the gap is to ``exact`` run for ``--reference-time-limit`` seconds (60 by
+default); those runs are computed once and kept in ``bench/data/knapsack_2ro_<set>_reference.csv``.
+Every objective is the exact worst case of the returned selection and is checked by the kind's check.
+``--api`` runs neur2ro as jobs of a local deployment (API process + worker, fresh database): times are
+then the jobs' (started to finished: solve, the service's check, storing), as a client sees them.
+
+``compare A.csv B.csv …`` prints each run's mean gap to the best value any of them (or its reference)
+reached (model selection on the development set).
 
 Examples (the runs recorded in docs/benchmarks/knapsack_2ro_neur2ro.md):
-    .venv/bin/python bench/knapsack_2ro_neur2ro.py published --time-limit 5 --workers 2 --csv /tmp/n2ro_pub.csv
-    .venv/bin/python bench/knapsack_2ro_neur2ro.py fresh --instances 100 --time-limit 5 --workers 2
+    .venv/bin/python bench/knapsack_2ro_neur2ro.py published --api --time-limit 5 --workers 2 --csv /tmp/pub.csv
+    .venv/bin/python bench/knapsack_2ro_neur2ro.py fresh --api --time-limit 5 --workers 2 --csv /tmp/fresh.csv
+    .venv/bin/python bench/knapsack_2ro_neur2ro.py development --instances 40 --time-limit 5 \
+        --reference-time-limit 10 --learned-share 0.2 --csv /tmp/share_0.2.csv
 """
 
 from __future__ import annotations
@@ -333,8 +344,42 @@ def stratified_order(paths: list[Path]) -> list[Path]:
     return ordered
 
 
+def compare(paths: list[Path]) -> int:
+    """Print, per per-instance CSV of this script, the mean gap to the best any of them (or its reference) found."""
+    runs = {}
+    for path in paths:
+        with path.open() as handle:
+            runs[path.name] = {row["instance"]: row for row in csv.DictReader(handle)}
+    instances = sorted(set.intersection(*(set(rows) for rows in runs.values())))
+    best = {
+        name: max(
+            max(float(rows[name]["neur2ro"]), float(rows[name]["reference"]), float(rows[name].get("exact") or 0.0))
+            for rows in runs.values()
+        )
+        for name in instances
+    }
+    print(f"{len(instances)} instances in every file; gap to the best value any run or reference reached there\n")
+    print("| run | neur2ro mean gap % | median gap % | its learned phase mean gap % | exact (same limit) mean gap % |")
+    print("|---|---|---|---|---|")
+    for run, rows in runs.items():
+
+        def gaps(column: str, rows: dict[str, dict[str, str]] = rows) -> list[float]:
+            return [gap(best[name], float(rows[name][column])) for name in instances if rows[name].get(column)]
+
+        exact = f"{mean(gaps('exact')):.3f}" if gaps("exact") else "—"
+        print(
+            f"| {run} | {mean(gaps('neur2ro')):.3f} | {median(gaps('neur2ro')):.3f} | "
+            f"{mean(gaps('learned')):.3f} | {exact} |"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run, print markdown tables."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["compare"]:
+        return compare([Path(arg) for arg in argv[1:]])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("set", choices=["published", "fresh", "development"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with instances/ and the CSV")

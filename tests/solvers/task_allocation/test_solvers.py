@@ -158,7 +158,9 @@ def test_cancel_stops_a_running_solve_and_keeps_the_incumbent(name: str, options
     instance = KIND.parse(HARD)
     started = time.monotonic()
     result, progress = run(name, instance, cancel=CancelAfter(0.7), time_limit_s=60, **options)
-    assert time.monotonic() - started < 2.5
+    # Well before the 60 s limit; the margin absorbs a loaded CI machine (HiGHS checks its interrupt flag
+    # between nodes and heuristics, ~0.1 s apart when idle, 2.5 s once seen under the full suite).
+    assert time.monotonic() - started < 10.0
     assert result.termination == Termination.cancelled
     assert result.objective is not None and result.objective > 0
     assert len(progress.incumbents) >= 2

@@ -112,13 +112,14 @@ class _SecondStage:
         self.real_capacity = float(instance.capacity) + REAL_CAPACITY_SLACK
         self.items = items
         self.penalty = np.array([instance.outsource_penalty[i] for i in items], dtype=np.float64)
+        self.degradation = np.array([instance.degradation[i] for i in items], dtype=np.float64)
         self.produce_weight = [instance.weight[i] for i in items]
         self.repair_weight = [instance.weight[i] + instance.repair_weight[i] for i in items]
         self.lightest_first = [int(k) for k in np.argsort(self.repair_weight, kind="stable")]
         self.table: FloatArray | None = None  # integral weights: the dynamic program's rows, reused
         self.scratch = np.empty(0)
 
-    def best(self, loss: FloatArray) -> tuple[float, BoolArray, BoolArray]:
+    def best(self, loss: FloatArray, known: float = 0.0) -> tuple[float, BoolArray, BoolArray]:
         """max Σ (f − loss)·[produced only] + f·[repaired] within the capacity; value, produced, repaired.
 
         ``loss`` is p̂ξ per item of ``items``; row k + 1 of the table holds, per used capacity ≤ w, the best
@@ -129,7 +130,7 @@ class _SecondStage:
         cut at least as high everywhere in Ξ.
         """
         if not self.integral:
-            return self.best_real(loss)
+            return self.best_real(loss, known)
         capacity = self.capacity
         if self.table is None:
             self.table = np.zeros((len(self.items) + 1, capacity + 1))
@@ -175,7 +176,7 @@ class _SecondStage:
                     break
         return float(table[len(rows), min(capacity, reaches[-1])]), produced, repaired
 
-    def best_real(self, loss: FloatArray) -> tuple[float, BoolArray, BoolArray]:
+    def best_real(self, loss: FloatArray, known: float) -> tuple[float, BoolArray, BoolArray]:
         """The same maximum for real weights: a frontier of (used weight, value) pairs, grown item by item.
 
         A pair survives if no pair of at most its weight has at least its value, and if its value plus an
@@ -183,7 +184,13 @@ class _SecondStage:
         The bound: an item whose options have gains g at weights w adds at most min(G, r·w') with room w'
         (G its largest usable gain, r its largest gain per weight), a fractional knapsack of the items
         (G/r, G). The best value known comes from pairs completed by the items to come of finite r, taken
-        whole (their largest-gain option) in order of r while they fit.
+        whole (their largest-gain option) in order of r while they fit, or ``known``, the value of a
+        reaction the caller already has (the best of the cuts found so far, at this ξ), if higher.
+
+        The frontier keeps one pair per value, the lightest, so where ξ_i = 0 (producing and repairing gain
+        the same) it produces. The reaction found is then made to repair such items while the room left
+        allows, most degradation protected per extra weight first: the value stays, and the cut is at
+        least as high everywhere in Ξ (as the integral backtrack prefers repairing).
         """
         limit = self.real_capacity
         count = len(self.items)
@@ -199,7 +206,7 @@ class _SecondStage:
         order = [int(k) for k in np.argsort(-top_rate, kind="stable") if usable[:, k].any()]
         frontier_w, frontier_v = np.zeros(1), np.zeros(1)
         trail: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.int8]]] = []
-        best_known = 0.0
+        best_known = max(0.0, known)
         for depth, k in enumerate(order):
             rest = order[depth + 1 :]
             pieces_w, pieces_v = [frontier_w], [frontier_v]
@@ -240,7 +247,19 @@ class _SecondStage:
             produced[order[depth]] = codes[at] > 0
             repaired[order[depth]] = codes[at] == 2
             at = int(came_from[at])
+        self._repair_where_free(
+            loss, produced, repaired, limit - float(weights[0] @ produced + (weights[1] - weights[0]) @ repaired)
+        )
         return float(frontier_v.max()), produced, repaired
+
+    def _repair_where_free(self, loss: FloatArray, produced: BoolArray, repaired: BoolArray, room: float) -> None:
+        """Repair produced items that lose nothing (loss 0) while ``room`` allows, best p̂ per extra weight first."""
+        extra = np.array(self.repair_weight, dtype=np.float64) - np.array(self.produce_weight, dtype=np.float64)
+        free = np.flatnonzero(produced & ~repaired & (loss <= 0.0) & (self.degradation > 0.0))
+        for k in free[np.argsort(-self.degradation[free] / np.maximum(extra[free], 1e-300), kind="stable")]:
+            if extra[k] <= room:
+                repaired[k] = True
+                room -= float(extra[k])
 
 
 class _CutLp:
@@ -310,7 +329,13 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
 
     def query(xi: FloatArray) -> tuple[float, int]:
         """g(ξ), and the pool index of its reaction's cut, which is made active."""
-        value, produced, repaired = stage.best(degradation * xi)
+        # real weights: the best reaction found so far, valued at this ξ, lets the frontier prune from the start
+        known = (
+            0.0
+            if stage.integral
+            else max((c - float(s @ xi) for c, s in zip(constants, slopes, strict=True)), default=0.0)
+        )
+        value, produced, repaired = stage.best(degradation * xi, known)
         key = produced.tobytes() + repaired.tobytes()
         if key not in pool:
             pool[key] = len(constants)

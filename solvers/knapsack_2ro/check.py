@@ -116,6 +116,7 @@ class _SecondStage:
         self.produce_weight = [instance.weight[i] for i in items]
         self.repair_weight = [instance.weight[i] + instance.repair_weight[i] for i in items]
         self.lightest_first = [int(k) for k in np.argsort(self.repair_weight, kind="stable")]
+        self.repair_extra = np.subtract(self.repair_weight, self.produce_weight, dtype=np.float64)
         self.table: FloatArray | None = None  # integral weights: the dynamic program's rows, reused
         self.scratch = np.empty(0)
 
@@ -254,7 +255,7 @@ class _SecondStage:
 
     def _repair_where_free(self, loss: FloatArray, produced: BoolArray, repaired: BoolArray, room: float) -> None:
         """Repair produced items that lose nothing (loss 0) while ``room`` allows, best p̂ per extra weight first."""
-        extra = np.array(self.repair_weight, dtype=np.float64) - np.array(self.produce_weight, dtype=np.float64)
+        extra = self.repair_extra
         free = np.flatnonzero(produced & ~repaired & (loss <= 0.0) & (self.degradation > 0.0))
         for k in free[np.argsort(-self.degradation[free] / np.maximum(extra[free], 1e-300), kind="stable")]:
             if extra[k] <= room:
@@ -311,7 +312,7 @@ def worst_case_value(instance: Instance, selected: list[int], first_query: Float
     if not items:
         return fixed
     stage = _SecondStage(instance, items)
-    degradation = np.array([instance.degradation[i] for i in items], dtype=np.float64)
+    degradation = stage.degradation
     m = len(items)
     budget = min(instance.budget, float(m))
     constants: list[float] = []  # the pool: one cut per reaction found

@@ -7,15 +7,15 @@ Three sets, each bounded by a per-instance time limit:
   seconds (10 by default; positive = worse), how many are strictly better than branch-and-price's
   published value, and time, per n and per correlation type, beside ``nominal`` (the loop's first
   certified selection), the loop's own best (before the search phase), optionally ``exact`` at the same
-  time budget, and Neur2RO's published numbers from the same CSV. ``--stride k`` runs every k-th instance of the list
-  ordered so that each stratum is covered, ``--first k`` the first k of those.
+  time budget, and Neur2RO's published numbers from the same CSV. ``--stride k`` runs every k-th
+  instance of the list ordered so that each stratum is covered, ``--first k`` the first k of those.
 * ``fresh``: 100 instances drawn by the published recipe with real-valued data, seeds
   :data:`FRESH_EVALUATION_SEEDS` (disjoint from training and development), the held-out set.
 * ``development``: the same recipe with :data:`DEVELOPMENT_SEEDS`, on which options are chosen.
 
 On the generated sets the gap is to ``exact`` run for ``--reference-time-limit`` seconds (60 by
 default). ``exact``'s reference runs are computed once per set and time limit and kept in
-``bench/data/knapsack_2ro_<set>_reference.csv`` (on the 504 at 10 s: about 40 min on 2 cores).
+``bench/data/knapsack_2ro_<set>_reference.csv`` (on the 504 at 10 s: about 32 min on 2 cores).
 Every objective is the exact worst case of the returned selection and is checked by the kind's check.
 ``--api`` runs neur2ro as jobs of a local deployment (API process + worker, fresh database): times are
 then the jobs' (started to finished: solve, the service's check, storing), as a client sees them.
@@ -347,7 +347,7 @@ def exact_references(
             writer = csv.DictWriter(handle, fieldnames=fields)
             if write_header:
                 writer.writeheader()
-            for row in sorted(new_rows, key=lambda r: (len(r["instance"]), r["instance"])):
+            for row in sorted(new_rows, key=lambda r: r["instance"]):  # seeds all have 8 digits
                 row["reference_time_limit_s"] = time_limit
                 writer.writerow({key: row[key] for key in fields})
                 known[row["instance"]] = row

@@ -8,6 +8,11 @@ incumbent. With binaries x_p on kept pairs p = (i, j) and z_j on tasks:
     subject to Σ_{p ∋ i} x_p ≤ 1 (each agent),  Σ_{p ∋ j} min(a_ik, q_jk) x_p ≥ q_jk z_j (each needed k)
 
 It proves nothing about the whole instance (pairs outside the neighbourhood are never tried).
+
+On instances larger than a window, :func:`window` picks a part of the instance to re-solve the same way
+(large-neighbourhood search): a random seed task, the tasks the policy relates to it most, the agents on
+those tasks and the free agents the policy most wants there; everything outside the window stays as in the
+incumbent, so the merged allocation is never worse than it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from solvers.base import Cancel, NullProgress, SolutionStatus
 from solvers.milp.options import HighsOptions
 from solvers.milp.schema import MilpModel, VarType
 from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, release_uncovered
-from solvers.task_allocation.learned.network import Array
+from solvers.task_allocation.learned.network import NEGATIVE, Array
 from solvers.task_allocation.schema import Instance
 
 
@@ -34,6 +39,50 @@ def neighbourhood(pair_logit: Array, allowed: BoolArray, incumbent: IntArray, to
     assigned = np.flatnonzero(incumbent >= 0)
     keep[assigned, incumbent[assigned]] = True
     return keep
+
+
+def task_affinity(probabilities: Array) -> Array:
+    """(tasks, tasks): how much the policy's agents are drawn to both tasks (Σ_i p_ij p_ik)."""
+    share = probabilities[:, :-1]
+    return np.asarray(share.T @ share, dtype=np.float32)
+
+
+def window(
+    pair_logit: Array,
+    allowed: BoolArray,
+    incumbent: IntArray,
+    affinity: Array,
+    n_window_tasks: int,
+    free_agents_per_task: int,
+    rng: np.random.Generator,
+) -> tuple[BoolArray, IntArray]:
+    """A window of the instance: its pairs (agents on or wanted by the window's tasks × those tasks, allowed
+    only) and the incumbent restricted to them (−1 elsewhere).
+
+    Tasks: a uniformly drawn seed task and the ``n_window_tasks`` − 1 tasks of highest affinity to it (ties
+    and near-ties broken at random). Agents: those the incumbent puts on these tasks, and up to
+    ``free_agents_per_task`` × tasks free agents with the highest logit for one of them.
+    """
+    n_agents, n_tasks = allowed.shape
+    keep = np.zeros_like(allowed)
+    if n_tasks == 0:
+        return keep, np.full(n_agents, UNASSIGNED, dtype=np.int64)
+    seed_task = int(rng.integers(n_tasks))
+    closeness = affinity[seed_task] * rng.uniform(0.75, 1.25, size=n_tasks)
+    closeness[seed_task] = np.inf
+    tasks = np.argsort(-closeness, kind="stable")[: min(n_window_tasks, n_tasks)]
+    in_window = np.zeros(n_tasks, dtype=bool)
+    in_window[tasks] = True
+    serving = (incumbent >= 0) & in_window[np.maximum(incumbent, 0)]
+    wanted = np.where(allowed[:, tasks], pair_logit[:, tasks], NEGATIVE).max(axis=1)
+    candidates = np.flatnonzero((incumbent < 0) & allowed[:, tasks].any(axis=1))
+    count = min(candidates.size, free_agents_per_task * tasks.size)
+    free = candidates[np.argsort(-wanted[candidates], kind="stable")[:count]]
+    agents = np.concatenate([np.flatnonzero(serving), free])
+    keep[np.ix_(agents, tasks)] = allowed[np.ix_(agents, tasks)]
+    restricted = np.where(serving, incumbent, UNASSIGNED)
+    keep[np.flatnonzero(serving), incumbent[serving]] = True
+    return keep, restricted
 
 
 def solve_neighbourhood(
@@ -57,8 +106,9 @@ def solve_neighbourhood(
     position = np.full(instance.n_tasks, -1, dtype=np.int64)
     position[modelled] = np.arange(modelled.size)
     n_columns = n_pairs + modelled.size
-    # each agent at most once
-    agent_rows = sp.coo_matrix((np.ones(n_pairs), (agents, np.arange(n_pairs))), shape=(instance.n_agents, n_columns))
+    # each agent at most once (one row per agent that has a kept pair)
+    used_agents, agent_row = np.unique(agents, return_inverse=True)
+    agent_rows = sp.coo_matrix((np.ones(n_pairs), (agent_row, np.arange(n_pairs))), shape=(used_agents.size, n_columns))
     # coverage: Σ min(a_ik, q_jk) x_p − q_jk z_j ≥ 0
     cover_task, cover_capability = np.nonzero(needed[modelled])
     row_of = np.full((modelled.size, instance.n_capabilities), -1, dtype=np.int64)
@@ -79,7 +129,7 @@ def solve_neighbourhood(
         (np.concatenate(vals_list), (np.concatenate(rows_list), np.concatenate(cols_list))),
         shape=(cover_task.size, n_columns),
     )
-    n_rows = instance.n_agents + cover_task.size
+    n_rows = used_agents.size + cover_task.size
     model = MilpModel(
         name="task_allocation_neighbourhood",
         sense="maximize",
@@ -91,8 +141,8 @@ def solve_neighbourhood(
         obj=np.concatenate([-instance.assign_cost[agents, tasks], instance.task_reward[modelled]]),
         row_names=[f"r{r}" for r in range(n_rows)],
         matrix=sp.vstack([agent_rows, cover_rows]).tocsr(),
-        row_lb=np.concatenate([np.full(instance.n_agents, -np.inf), np.zeros(cover_task.size)]),
-        row_ub=np.concatenate([np.ones(instance.n_agents), np.full(cover_task.size, np.inf)]),
+        row_lb=np.concatenate([np.full(used_agents.size, -np.inf), np.zeros(cover_task.size)]),
+        row_ub=np.concatenate([np.ones(used_agents.size), np.full(cover_task.size, np.inf)]),
     )
     start = np.zeros(n_columns)
     start[:n_pairs] = incumbent[agents] == tasks

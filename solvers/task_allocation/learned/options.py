@@ -47,6 +47,24 @@ class LearnedOptions(CommonOptions):
         le=86_400,
         description="Most seconds for the neighbourhood solves together (also bounded by time_limit_s).",
     )
+    window_tasks: int = Field(
+        16,
+        ge=0,
+        le=1000,
+        description="Tasks in the first window of the large-neighbourhood search that follows on instances with "
+        "more tasks than this: a window (tasks the policy relates, their agents and the free agents it wants "
+        "there) is re-solved by HiGHS while the rest stays; the size grows when HiGHS proves windows fast and "
+        "shrinks when it runs out of time (0: skip that step).",
+    )
+    window_time_limit_s: float = Field(
+        0.5, gt=0, le=86_400, description="Most seconds per window solve (also bounded by time_limit_s)."
+    )
+    window_stall: int = Field(
+        30,
+        ge=1,
+        le=1_000_000,
+        description="Stop the window search after this many windows in a row without a better allocation.",
+    )
     temperature: float = Field(
         1.0, gt=0, le=100, description="Sampling temperature of the policy (below 1: closer to its argmax)."
     )

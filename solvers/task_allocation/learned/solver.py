@@ -13,11 +13,14 @@
    coalition MILP on the policy's top pairs (:mod:`.neighbourhood`). Everything stops early when the
    best allocation reaches the fractional upper bound (Σ_j max(0, R_j − cheapest fractional cover)),
    which proves it optimal.
+4. Windows, on instances with more than ``window_tasks`` tasks: large-neighbourhood search in which
+   HiGHS re-solves one window of the instance at a time (:func:`.neighbourhood.window`), until the time
+   limit or ``window_stall`` windows in a row without gain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from functools import cache
 
 import numpy as np
@@ -33,16 +36,79 @@ from solvers.task_allocation.allocation import (
     profit,
     to_solution,
 )
-from solvers.task_allocation.learned.neighbourhood import neighbourhood, solve_neighbourhood
+from solvers.task_allocation.learned.neighbourhood import (
+    neighbourhood,
+    solve_neighbourhood,
+    task_affinity,
+    window,
+)
 from solvers.task_allocation.learned.network import Array, OutOfTime, Policy, features
 from solvers.task_allocation.learned.options import LearnedOptions
-from solvers.task_allocation.learned.search import decode, improve_once, sample_choice, sample_choices, screen
+from solvers.task_allocation.learned.search import (
+    Probabilities,
+    decode,
+    improve_once,
+    sample_choice,
+    sample_choices,
+    screen,
+)
 from solvers.task_allocation.schema import Instance
 
 #: Score noise of the repair greedy in sampled rollouts and improvement steps.
 REPAIR_NOISE = 0.1
 #: Share of the time limit the features and the policy's pass may take before the greedy replaces them.
 POLICY_SHARE = 0.6
+#: Free agents per window task taken into a window (the ones the policy most wants there).
+FREE_AGENTS_PER_WINDOW_TASK = 4
+#: Smallest window, in tasks.
+MIN_WINDOW_TASKS = 4
+#: Share of the large-neighbourhood search's time that goes to windows (the rest to local-search steps).
+WINDOW_TIME_SHARE = 0.5
+
+
+class _Search:
+    """The best allocation so far (reported as an incumbent when it improves), the bound and the stats."""
+
+    def __init__(self, instance: Instance, progress: Progress, deadline: Deadline) -> None:
+        self.instance, self.progress, self.deadline = instance, progress, deadline
+        self.best = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
+        self.best_value = profit(instance, self.best)
+        self.bound = np.inf
+        self.stats: dict[str, float | int] = {"rollouts": 0, "improvement_steps": 0}
+        progress.incumbent(self.best_value, to_solution(instance, self.best))
+
+    def offer(self, allocation: IntArray) -> bool:
+        """Keep ``allocation`` when it is better than the best so far; whether it was."""
+        value = profit(self.instance, allocation)
+        if value <= self.best_value + 1e-9:
+            return False
+        self.best, self.best_value = allocation, value
+        self.progress.incumbent(value, to_solution(self.instance, allocation))
+        return True
+
+    def finished(self) -> bool:
+        """Out of time, cancelled, or the best allocation reaches the bound (so it is optimal)."""
+        # the bound carries the cover tolerance (about 1e-8 relative), hence the 1e-6 slack
+        reached = self.best_value >= self.bound - 1e-6 * max(1.0, abs(self.bound))
+        return self.deadline.should_stop() or (math.isfinite(self.bound) and reached)
+
+    def result(self) -> Result:
+        """The best allocation as the solver's result."""
+        if self.deadline.cancelled():
+            termination = Termination.cancelled
+        elif self.deadline.remaining() <= 0:
+            termination = Termination.time_limit
+        else:
+            termination = Termination.other
+        self.stats["wall_time_s"] = self.deadline.elapsed()
+        return Result(
+            status=SolutionStatus.feasible,
+            termination=termination,
+            objective=self.best_value,
+            bound=None,
+            solution=to_solution(self.instance, self.best),
+            stats=self.stats,
+        )
 
 
 @cache
@@ -65,18 +131,7 @@ class LearnedSolver:
         deadline = Deadline(options.time_limit_s, cancel)
         rng = np.random.default_rng(options.seed)
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
-        best, best_value = empty, profit(instance, empty)
-        progress.incumbent(best_value, to_solution(instance, best))
-        stats: dict[str, float | int] = {"rollouts": 0, "improvement_steps": 0}
-
-        def offer(allocation: IntArray) -> bool:
-            nonlocal best, best_value
-            value = profit(instance, allocation)
-            if value > best_value + 1e-9:
-                best, best_value = allocation, value
-                progress.incumbent(best_value, to_solution(instance, best))
-                return True
-            return False
+        search = _Search(instance, progress, deadline)
 
         def policy_too_slow() -> bool:
             return deadline.cancelled() or deadline.elapsed() > POLICY_SHARE * options.time_limit_s
@@ -86,17 +141,13 @@ class LearnedSolver:
             inputs = features(instance, policy_too_slow)
             pair_logit, none_logit = self.policy.logits(inputs, should_stop=policy_too_slow)
         except OutOfTime:
-            stats["policy"] = 0
-            offer(greedy_fill(builder, empty, "profit", should_stop=deadline.should_stop))
-            return self._result(instance, deadline, best, best_value, stats)
+            search.stats["policy"] = 0
+            search.offer(greedy_fill(builder, empty, "profit", should_stop=deadline.should_stop))
+            return search.result()
         logits = np.concatenate([pair_logit, none_logit[:, None]], axis=1)
         weights = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-        bound = inputs.profit_bound
-
-        def finished() -> bool:
-            # the bound carries the cover tolerance (about 1e-8 relative), hence the 1e-6 slack
-            return deadline.should_stop() or best_value >= bound - 1e-6 * max(1.0, abs(bound))
+        search.bound = inputs.profit_bound
 
         argmax = sample_choice(probabilities, None)
         choices = np.vstack([argmax[None, :], sample_choices(probabilities, rng, options.samples, options.temperature)])
@@ -104,31 +155,39 @@ class LearnedSolver:
         values[0] = np.inf  # the argmax is always decoded first
         _, first = np.unique(choices, axis=0, return_index=True)
         order = first[np.argsort(-values[first], kind="stable")][: options.rollouts]
-        stats["samples"] = options.samples
+        search.stats["samples"] = options.samples
         for position, row in enumerate(order):
-            if finished():
+            if search.finished():
                 break
             noise = REPAIR_NOISE if position > 0 else 0.0
-            offer(decode(builder, choices[row], rng, noise, should_stop=deadline.should_stop))
-            stats["rollouts"] += 1
+            search.offer(decode(builder, choices[row], rng, noise, should_stop=deadline.should_stop))
+            search.stats["rollouts"] += 1
             if position == 0:  # the two greedy allocations are candidates too
                 for rule in ("profit", "ratio"):
-                    if not finished():
-                        offer(greedy_fill(builder, empty, rule, should_stop=deadline.should_stop))
+                    if not search.finished():
+                        search.offer(greedy_fill(builder, empty, rule, should_stop=deadline.should_stop))
         stalled = 0
         while (
-            stats["improvement_steps"] < options.improvement_steps and stalled < options.stall_steps and not finished()
+            search.stats["improvement_steps"] < options.improvement_steps
+            and stalled < options.stall_steps
+            and not search.finished()
         ):
             neighbour = improve_once(
-                builder, best, probabilities, rng, options.temperature, REPAIR_NOISE, should_stop=deadline.should_stop
+                builder,
+                search.best,
+                probabilities,
+                rng,
+                options.temperature,
+                REPAIR_NOISE,
+                should_stop=deadline.should_stop,
             )
-            stats["improvement_steps"] += 1
-            stalled = 0 if offer(neighbour) else stalled + 1
+            search.stats["improvement_steps"] += 1
+            stalled = 0 if search.offer(neighbour) else stalled + 1
         if options.neighbourhood_top_k > 0:
-            self._neighbourhoods(
-                instance, options, deadline, pair_logit, inputs.allowed, lambda: best, offer, finished, stats
-            )
-        return self._result(instance, deadline, best, best_value, stats)
+            self._neighbourhoods(instance, options, deadline, pair_logit, inputs.allowed, search)
+        if 0 < options.window_tasks < instance.n_tasks:
+            self._windows(instance, options, deadline, pair_logit, probabilities, inputs.allowed, rng, builder, search)
+        return search.result()
 
     @staticmethod
     def _neighbourhoods(
@@ -137,45 +196,81 @@ class LearnedSolver:
         deadline: Deadline,
         pair_logit: Array,
         allowed: BoolArray,
-        incumbent: Callable[[], IntArray],
-        offer: Callable[[IntArray], bool],
-        finished: Callable[[], bool],
-        stats: dict[str, float | int],
+        search: _Search,
     ) -> None:
         """Expanding neighbourhoods within ``neighbourhood_time_limit_s`` in all: each agent's top k tasks, k
         doubled each time HiGHS proves the neighbourhood's best, until k covers every task."""
         ends_at = deadline.elapsed() + options.neighbourhood_time_limit_s
         top_k = options.neighbourhood_top_k
-        stats["neighbourhoods"] = 0
-        while not finished():
+        search.stats["neighbourhoods"] = 0
+        while not search.finished():
             limit = min(ends_at - deadline.elapsed(), deadline.remaining())
             if limit <= 0:
                 break
-            keep = neighbourhood(pair_logit, allowed, incumbent(), top_k)
-            allocation, proved = solve_neighbourhood(instance, keep, incumbent(), limit, options.seed, deadline.cancel)
-            offer(allocation)
-            stats["neighbourhoods"] += 1
-            stats["neighbourhood_pairs"] = int(keep.sum())
+            keep = neighbourhood(pair_logit, allowed, search.best, top_k)
+            allocation, proved = solve_neighbourhood(instance, keep, search.best, limit, options.seed, deadline.cancel)
+            search.offer(allocation)
+            search.stats["neighbourhoods"] += 1
+            search.stats["neighbourhood_pairs"] = int(keep.sum())
             if not proved or top_k >= instance.n_tasks:
                 break
             top_k *= 2
 
-    @staticmethod
-    def _result(
-        instance: Instance, deadline: Deadline, best: IntArray, best_value: float, stats: dict[str, float | int]
-    ) -> Result:
-        if deadline.cancelled():
-            termination = Termination.cancelled
-        elif deadline.remaining() <= 0:
-            termination = Termination.time_limit
-        else:
-            termination = Termination.other
-        stats["wall_time_s"] = deadline.elapsed()
-        return Result(
-            status=SolutionStatus.feasible,
-            termination=termination,
-            objective=best_value,
-            bound=None,
-            solution=to_solution(instance, best),
-            stats=stats,
-        )
+    def _windows(
+        self,
+        instance: Instance,
+        options: LearnedOptions,
+        deadline: Deadline,
+        pair_logit: Array,
+        probabilities: Probabilities,
+        allowed: BoolArray,
+        rng: np.random.Generator,
+        builder: CoalitionBuilder,
+        search: _Search,
+    ) -> None:
+        """Large-neighbourhood search: windows re-solved by HiGHS (the rest of the incumbent kept), alternating
+        with the policy-guided local-search steps (:data:`WINDOW_TIME_SHARE` of the time to windows).
+
+        A window proved within a quarter of its time grows by half; one that runs out of time shrinks by
+        a third (not below :data:`MIN_WINDOW_TASKS`). Ends after ``window_stall`` windows in a row without
+        a better allocation (from either move), at the time limit or when the bound is reached.
+        """
+        affinity = task_affinity(probabilities)
+        size = options.window_tasks
+        search.stats["windows"] = search.stats["window_gains"] = 0
+        window_time = step_time = 0.0
+        stalled = 0
+        while stalled < options.window_stall and not search.finished():
+            started = deadline.elapsed()
+            if step_time * WINDOW_TIME_SHARE < window_time * (1 - WINDOW_TIME_SHARE):
+                neighbour = improve_once(
+                    builder,
+                    search.best,
+                    probabilities,
+                    rng,
+                    options.temperature,
+                    REPAIR_NOISE,
+                    should_stop=deadline.should_stop,
+                )
+                search.stats["improvement_steps"] += 1
+                if search.offer(neighbour):
+                    stalled = 0
+                step_time += deadline.elapsed() - started
+                continue
+            limit = min(options.window_time_limit_s, deadline.remaining())
+            current = search.best
+            keep, restricted = window(pair_logit, allowed, current, affinity, size, FREE_AGENTS_PER_WINDOW_TASK, rng)
+            allocation, proved = solve_neighbourhood(instance, keep, restricted, limit, options.seed, deadline.cancel)
+            merged = current.copy()
+            agents = np.flatnonzero(keep.any(axis=1))
+            merged[agents] = allocation[agents]
+            improved = search.offer(merged)
+            search.stats["windows"] += 1
+            search.stats["window_gains"] += int(improved)
+            stalled = 0 if improved else stalled + 1
+            window_time += deadline.elapsed() - started
+            if proved and deadline.elapsed() - started < limit / 4:
+                size = min(instance.n_tasks, size + max(1, size // 2))
+            elif not proved:
+                size = max(MIN_WINDOW_TASKS, size - max(1, size // 3))
+        search.stats["window_tasks"] = size

@@ -58,8 +58,8 @@ SOLVERS: dict[str, SolverSpec] = {
         exact=False,
         learned=True,
         description="Trained two-stage policy (attention over agents and tasks, numpy): sampled "
-        "pre-assignments repaired into coalitions, the policy's neighbourhood solved by HiGHS, "
-        "then policy-guided local search.",
+        "pre-assignments repaired into coalitions, policy-guided local search, the policy's neighbourhood "
+        "solved by HiGHS, then on large instances windows of related tasks re-solved by HiGHS.",
         options=LearnedOptions,
         target="solvers.task_allocation.learned.solver:LearnedSolver",
         trainer="solvers.task_allocation.learned.train",

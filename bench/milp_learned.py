@@ -3,7 +3,8 @@
 For each family, held-out seeds (disjoint from the training seeds), each solver at each time limit, one
 thread: the mean primal gap (Berthold) at the end and the primal integral over the run, both against the
 best objective known for the instance: the best of a long reference run (recorded in
-bench/data/milp_learned_reference.json and reused when present) and of every run here. Every answer is
+bench/data/milp_learned_reference.json under the family's generator sizes, each as soon as it ends, and
+reused when present, so an interrupted reference step resumes) and of every run here. Every answer is
 verified by the kind's check; the tables count the wrong ones and the worst overrun of the time limit.
 
 The full protocol (30 instances per family, 10 s and 30 s, 10-minute HiGHS and CP-SAT references):
@@ -12,7 +13,7 @@ The full protocol (30 instances per family, 10 s and 30 s, 10-minute HiGHS and C
 
 A reduced run (what docs/benchmarks/milp_learned.md reports; see there):
 
-    .venv/bin/python bench/milp_learned.py --instances 5 --time-limits 10 --reference-time 90 \
+    .venv/bin/python bench/milp_learned.py --instances 5 --time-limits 10 --reference-time 60 \
         --reference-solvers highs --jobs 2
 """
 
@@ -22,7 +23,7 @@ import argparse
 import json
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,11 +32,18 @@ from typing import Any
 from solvers.base import JSON, NeverCancel, SolutionStatus
 from solvers.milp import KIND
 from solvers.milp.generate import FAMILIES, Family
-from solvers.milp.learned.families import HELD_OUT_SEEDS
+from solvers.milp.learned.families import FAMILY_SIZES, HELD_OUT_SEEDS
 from solvers.milp.learned.labels import instance_model
 
 REFERENCE_PATH = Path(__file__).resolve().parent / "data" / "milp_learned_reference.json"
 SOLVERS = ("predict_and_search", "highs", "cpsat", "scip")
+
+
+def reference_key(family: str, seed: int, solver: str, time_limit: float) -> str:
+    """Key of a reference run in the JSON file: the family's generator sizes are part of it, so a run
+    recorded at other sizes is never reused."""
+    sizes = ",".join(f"{name}={value}" for name, value in sorted(FAMILY_SIZES[family].items()))  # type: ignore[index]
+    return f"{family}[{sizes}]/{seed}/{solver}/{time_limit:g}"
 
 
 class TimedProgress:
@@ -140,22 +148,25 @@ def main() -> None:
         (family, seed, solver, args.reference_time)
         for family, seed in instances
         for solver in args.reference_solvers
-        if f"{family}/{seed}/{solver}/{args.reference_time:g}" not in recorded
+        if reference_key(family, seed, solver, args.reference_time) not in recorded
     ]
     tasks = [(f, s, solver, limit) for f, s in instances for limit in args.time_limits for solver in args.solvers]
     if args.reference_only:
         tasks = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        references = list(pool.map(solve, *zip(*missing, strict=True))) if missing else []
-        runs = list(pool.map(solve, *zip(*tasks, strict=True))) if tasks else []
-    for ref in references:
-        recorded[f"{ref.family}/{ref.seed}/{ref.solver}/{ref.time_limit:g}"] = {
-            "objective": ref.objective,
-            "status": ref.status,
-            "seconds": round(ref.seconds, 2),
-        }
     REFERENCE_PATH.parent.mkdir(parents=True, exist_ok=True)
-    REFERENCE_PATH.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        # each reference is written as soon as it ends (merged into the file as it is then, so runs of other
+        # families may record theirs at the same time), and an interrupted run resumes where it stopped
+        for future in as_completed([pool.submit(solve, *reference) for reference in missing]):
+            ref = future.result()
+            recorded = json.loads(REFERENCE_PATH.read_text()) if REFERENCE_PATH.exists() else {}
+            recorded[reference_key(ref.family, ref.seed, ref.solver, ref.time_limit)] = {
+                "objective": ref.objective,
+                "status": ref.status,
+                "seconds": round(ref.seconds, 2),
+            }
+            REFERENCE_PATH.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+        runs = list(pool.map(solve, *zip(*tasks, strict=True))) if tasks else []
     if args.reference_only:
         return
 
@@ -165,7 +176,7 @@ def main() -> None:
         value: float | None = None
         for solver in args.reference_solvers:
             value = better(
-                sense[family], value, recorded[f"{family}/{seed}/{solver}/{args.reference_time:g}"]["objective"]
+                sense[family], value, recorded[reference_key(family, seed, solver, args.reference_time)]["objective"]
             )
         for run in runs:
             if (run.family, run.seed) == (family, seed):

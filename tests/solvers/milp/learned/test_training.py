@@ -10,7 +10,7 @@ import pytest
 
 from solvers.milp import KIND
 from solvers.milp.generate import FAMILIES, generate
-from solvers.milp.learned.families import HELD_OUT_SEEDS, TRAINING_SEEDS
+from solvers.milp.learned.families import FAMILY_SIZES, HELD_OUT_SEEDS, TRAINING_SEEDS
 from solvers.milp.learned.features import graph_features
 from solvers.milp.learned.labels import Incumbents, LabelSet, labels_path, soft_labels
 from solvers.milp.learned.network import GraphNetwork, available_models, model_path
@@ -73,3 +73,4 @@ def test_every_family_has_a_committed_model_trained_on_training_seeds_only() -> 
         assert not used & set(HELD_OUT_SEEDS)
         assert network.metadata["family"] == family
         assert f"--family {family}" in network.metadata["command"]
+        assert labels.metadata["sizes"] == FAMILY_SIZES[family]  # trained at the sizes the benchmark uses

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from app import store
 from app.db import Job, get_sessionmaker, utcnow
 
+#: The made-up workers these tests claim jobs for (no process runs them).
+FAKE_WORKERS = ("w", "w1", "w2", "w3")
+
 
 def _cancel_queued(session: Session) -> None:
     session.execute(update(Job).where(Job.status == "queued").values(status="cancelled", finished_at=utcnow()))
@@ -21,12 +24,19 @@ def _cancel_queued(session: Session) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_queued_jobs() -> Iterator[None]:
-    """No queued job of other tests around: a claim may take any tenant's queued job."""
+    """No queued job of other tests around: a claim may take any tenant's queued job. Afterwards, jobs left
+    running by a made-up worker end too (else the next module's worker waits out their 30 s leases)."""
     with get_sessionmaker()() as session:
         _cancel_queued(session)
     yield
     with get_sessionmaker()() as session:
         _cancel_queued(session)
+        session.execute(
+            update(Job)
+            .where(Job.status == "running", Job.worker.in_(FAKE_WORKERS))
+            .values(status="cancelled", finished_at=utcnow(), lease_expires_at=None)
+        )
+        session.commit()
 
 
 def _expire_lease(session: Session, job: Job) -> None:

@@ -11,9 +11,9 @@ The full protocol (30 instances per family, 10 s and 30 s, 10-minute HiGHS and C
 
     .venv/bin/python bench/milp_learned.py
 
-A reduced run (what docs/benchmarks/milp_learned.md reports; see there):
+A reduced run (what docs/benchmarks/milp_learned.md reports, there as two processes of two families each):
 
-    .venv/bin/python bench/milp_learned.py --instances 5 --time-limits 10 --reference-time 60 \
+    .venv/bin/python bench/milp_learned.py --instances 5 --time-limits 10 30 --reference-time 60 \
         --reference-solvers highs --jobs 2
 """
 

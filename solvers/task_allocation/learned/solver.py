@@ -111,6 +111,28 @@ class _Search:
         )
 
 
+def _local_step(
+    search: _Search,
+    builder: CoalitionBuilder,
+    probabilities: Probabilities,
+    rng: np.random.Generator,
+    options: LearnedOptions,
+) -> bool:
+    """One policy-guided local-search step from the best allocation (:func:`.search.improve_once`), counted
+    in the stats; whether it found a better allocation."""
+    neighbour = improve_once(
+        builder,
+        search.best,
+        probabilities,
+        rng,
+        options.temperature,
+        REPAIR_NOISE,
+        should_stop=search.deadline.should_stop,
+    )
+    search.stats["improvement_steps"] += 1
+    return search.offer(neighbour)
+
+
 @cache
 def committed_policy() -> Policy:
     """The committed weights, read once per process."""
@@ -172,17 +194,7 @@ class LearnedSolver:
             and stalled < options.stall_steps
             and not search.finished()
         ):
-            neighbour = improve_once(
-                builder,
-                search.best,
-                probabilities,
-                rng,
-                options.temperature,
-                REPAIR_NOISE,
-                should_stop=deadline.should_stop,
-            )
-            search.stats["improvement_steps"] += 1
-            stalled = 0 if search.offer(neighbour) else stalled + 1
+            stalled = 0 if _local_step(search, builder, probabilities, rng, options) else stalled + 1
         if options.neighbourhood_top_k > 0:
             self._neighbourhoods(instance, options, deadline, pair_logit, inputs.allowed, search)
         if 0 < options.window_tasks < instance.n_tasks:
@@ -216,8 +228,8 @@ class LearnedSolver:
                 break
             top_k *= 2
 
+    @staticmethod
     def _windows(
-        self,
         instance: Instance,
         options: LearnedOptions,
         deadline: Deadline,
@@ -243,17 +255,7 @@ class LearnedSolver:
         while stalled < options.window_stall and not search.finished():
             started = deadline.elapsed()
             if step_time * WINDOW_TIME_SHARE < window_time * (1 - WINDOW_TIME_SHARE):
-                neighbour = improve_once(
-                    builder,
-                    search.best,
-                    probabilities,
-                    rng,
-                    options.temperature,
-                    REPAIR_NOISE,
-                    should_stop=deadline.should_stop,
-                )
-                search.stats["improvement_steps"] += 1
-                if search.offer(neighbour):
+                if _local_step(search, builder, probabilities, rng, options):
                     stalled = 0
                 step_time += deadline.elapsed() - started
                 continue

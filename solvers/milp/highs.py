@@ -19,7 +19,11 @@ from solvers.milp.outcome import (
     solver_domains,
 )
 from solvers.milp.schema import MilpModel, VarType
-from solvers.runtime import CANCEL_POLL_S, Deadline
+from solvers.runtime import CANCEL_POLL_S, Deadline, improves_incumbent
+
+#: A warm-started run whose returned point disagrees with its reported objective is solved again from scratch
+#: when at least this many seconds are left.
+RETRY_MIN_S = 0.1
 
 
 def _to_highs_lp(model: MilpModel, zero_objective: bool = False) -> highspy.HighsLp:
@@ -124,12 +128,39 @@ class HighsSolver:
         if infeasible is not None:
             return infeasible
         log = LogRelay(progress)
-        h = _new_highs(options, options.time_limit_s, log)
+        relay = ProgressRelay(self.name, instance, progress)
+        result = self._run(instance, options, options.time_limit_s, relay, log, cancel, initial)
+        lost = result.stats.get("objective_disagreement")
+        if initial is not None and lost is not None and not cancel.is_set() and deadline.remaining() > RETRY_MIN_S:
+            # HiGHS 1.16 can report a better objective than the point it returns after a start was offered
+            # (seen when presolve solves a restricted model outright: the offered start comes back); the
+            # point it reported is found again without the start, so solve once more from scratch.
+            retry = self._run(instance, options, deadline.remaining(), relay, log, cancel, None)
+            agrees = retry.objective is not None and "objective_disagreement" not in retry.stats
+            if agrees and not improves_incumbent(instance.sense, result.objective, retry.objective):  # type: ignore[arg-type]
+                retry.stats["start_discarded"] = lost
+                result = retry
+        relay.finish(result)
+        result.stats["solve_time_s"] = deadline.elapsed()
+        return result
+
+    def _run(
+        self,
+        instance: MilpModel,
+        options: HighsOptions,
+        time_limit_s: float,
+        relay: ProgressRelay,
+        log: LogRelay,
+        cancel: Cancel,
+        initial: np.ndarray | None,
+    ) -> Result:
+        """One HiGHS run of at most ``time_limit_s``, relaying improvements as they come."""
+        deadline = Deadline(time_limit_s, cancel)
+        h = _new_highs(options, time_limit_s, log)
         if h.passModel(_to_highs_lp(instance)) == highspy.HighsStatus.kError:
             raise SolverRefused("HiGHS rejected the model data (e.g. a coefficient it treats as infinite)")
         if initial is not None:
             h.setSolution(instance.num_vars, np.arange(instance.num_vars, dtype=np.int32), initial.astype(np.float64))
-        relay = ProgressRelay(self.name, instance, progress)
 
         def on_improving(event: Any) -> None:
             out = event.data_out
@@ -160,8 +191,6 @@ class HighsSolver:
             and h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible
         ):
             result = self._infeasible_or_unbounded(instance, options, deadline.remaining())
-        relay.finish(result)
-        result.stats["solve_time_s"] = deadline.elapsed()
         return result
 
     def _result(self, h: highspy.Highs, model: MilpModel, cancelled: bool) -> Result:

@@ -35,6 +35,13 @@ class PredictAndSearchOptions(CommonOptions):
         le=1,
         description="Δ as a share of k0 + k1: how many of the fixed binaries may flip in the restricted phase.",
     )
+    widening: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="When HiGHS closes the restricted model before its time is up, the share of S0 kept for the "
+        "next, wider restricted model (the least likely ones stay); 1 solves one restricted model only.",
+    )
     restricted_time_share: float = Field(
         0.5, gt=0, le=1, description="Most of the time limit the restricted (trust-region) phase may take."
     )

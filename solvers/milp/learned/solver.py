@@ -185,14 +185,12 @@ class PredictAndSearchSolver:
         graph = graph_features(instance)
         probabilities = network.probabilities(graph)
         defaults: dict[str, float] = network.metadata["trust_region"]
-        region = trust_region(
-            probabilities,
-            graph.binary,
+        shares = (
             defaults["fixed_zeros"] if options.fixed_zeros is None else options.fixed_zeros,
             defaults["fixed_ones"] if options.fixed_ones is None else options.fixed_ones,
             defaults["delta"] if options.delta is None else options.delta,
         )
-        predict_time_s = deadline.elapsed()
+        region = trust_region(probabilities, graph.binary, *shares)
         stats: JSON = {
             "model": family,
             "model_chosen_by": why,
@@ -200,19 +198,18 @@ class PredictAndSearchSolver:
             "fixed_zeros": len(region.zeros),
             "fixed_ones": len(region.ones),
             "delta": region.delta,
-            "predict_time_s": predict_time_s,
+            "predict_time_s": deadline.elapsed(),
         }
         progress.log(
             f"predict_and_search: model {family} ({why}); trust region over {len(region.zeros)} zeros and "
             f"{len(region.ones)} ones, Δ = {region.delta}"
         )
         restricted = deadline.within(options.restricted_time_share * options.time_limit_s)
-        first = highs.solve(
-            restricted_model(instance, region), _highs_options(options, restricted.remaining()), relay, cancel
+        first, start, stages = self._restricted_stages(
+            instance, probabilities, graph.binary, shares, options, restricted, relay, cancel
         )
-        first.bound = None  # a bound of the restricted model only
         stats["restricted"] = _phase_stats(first, restricted.elapsed())
-        start = _values(instance, first)
+        stats["stages"] = stages
         if deadline.cancelled() or first.termination is Termination.cancelled or deadline.remaining() < MIN_PHASE_S:
             termination = deadline.termination()
             status = SolutionStatus.feasible if start is not None else SolutionStatus.no_solution
@@ -228,6 +225,50 @@ class PredictAndSearchSolver:
         final = self._better(instance, first, second)
         final.stats = {**second.stats, **stats, "solve_time_s": deadline.elapsed()}
         return final
+
+    @staticmethod
+    def _restricted_stages(
+        instance: MilpModel,
+        probabilities: npt.NDArray[np.float64],
+        binary: npt.NDArray[np.bool_],
+        shares: tuple[float, float, float],
+        options: PredictAndSearchOptions,
+        restricted: Deadline,
+        relay: PhaseProgress,
+        cancel: Cancel,
+    ) -> tuple[Result, npt.NDArray[np.float64] | None, list[JSON]]:
+        """Solve the trust-region model; while HiGHS closes it with restricted time left, widen the region
+        (keep ⌊``widening``·|S0|⌋ of S0, its likeliest zeros) and solve again from the best solution so far.
+
+        Each wider region contains the narrower one, so the incumbent is a valid start and a stage never ends
+        worse. Returns the best restricted result (its bound dropped: it bounds the restricted model only), its
+        values, and one entry per stage for ``stats``."""
+        zeros_share, ones_share, delta_share = shares
+        highs = HighsSolver()
+        best: Result | None = None
+        start: npt.NDArray[np.float64] | None = None
+        stages: list[JSON] = []
+        candidates = np.flatnonzero(binary)
+        while True:
+            region = trust_region(probabilities, binary, zeros_share, ones_share, delta_share)
+            stage = restricted.within(restricted.remaining())
+            result = highs.solve(
+                restricted_model(instance, region),
+                _highs_options(options, stage.remaining()),
+                relay,
+                cancel,
+                initial=start,
+            )
+            result.bound = None
+            stages.append({"fixed_zeros": len(region.zeros), **_phase_stats(result, stage.elapsed())})
+            if best is None or (
+                result.objective is not None and improves_incumbent(instance.sense, result.objective, best.objective)
+            ):
+                best, start = result, _values(instance, result)
+            closed = result.termination in (Termination.optimal, Termination.gap_limit)
+            zeros_share = math.floor(options.widening * len(region.zeros)) / len(candidates)
+            if not closed or options.widening >= 1 or len(region.zeros) == 0 or restricted.remaining() < MIN_PHASE_S:
+                return best, start, stages
 
     @staticmethod
     def _better(model: MilpModel, first: Result, second: Result) -> Result:

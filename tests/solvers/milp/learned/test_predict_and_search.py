@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.milp import KIND
 from solvers.milp.generate import generate
+from solvers.milp.highs import HighsSolver
+from solvers.milp.learned.features import graph_features
+from solvers.milp.learned.labels import instance_model
 from solvers.milp.learned.options import PredictAndSearchOptions
-from solvers.milp.learned.solver import PredictAndSearchSolver
+from solvers.milp.learned.solver import PredictAndSearchSolver, load_model, restricted_model, trust_region
+from solvers.milp.options import HighsOptions
 from solvers.milp.schema import MilpModel
 
 SOLVER = PredictAndSearchSolver()
@@ -103,3 +109,41 @@ def test_a_model_without_binaries_is_refused_at_submission() -> None:
     refusal = KIND.refusal(lp, "predict_and_search")
     assert refusal is not None and "binary" in refusal
     assert KIND.refusal(KIND.parse(generate(0, "set_cover", size=20)), "predict_and_search") is None
+
+
+def test_a_restricted_model_closed_early_is_widened_until_one_is_not() -> None:
+    model = KIND.parse(generate(11, "independent_set", size=60))
+    result = SOLVER.solve(model, PredictAndSearchOptions(time_limit_s=20, rel_gap=0.0), NullProgress(), NeverCancel())
+    stages = result.stats["stages"]
+    assert stages[0]["fixed_zeros"] == result.stats["fixed_zeros"] and len(stages) > 1
+    fixed = [stage["fixed_zeros"] for stage in stages]
+    assert fixed == sorted(set(fixed), reverse=True)  # each stage frees some of the fixed zeros
+    assert all(later <= round(0.75 * earlier) for earlier, later in pairwise(fixed))
+    # every stage but the last closed its model; the widening stops with the region emptied here
+    assert all(stage["termination"] in ("optimal", "gap_limit") for stage in stages[:-1]) and fixed[-1] == 0
+    objectives = [stage["objective"] for stage in stages]
+    assert objectives == sorted(objectives)  # a maximisation: a wider region never ends worse
+    assert result.status is SolutionStatus.optimal and result.objective == pytest.approx(_highs_optimum(model))
+    single = SOLVER.solve(
+        model, PredictAndSearchOptions(time_limit_s=20, rel_gap=0.0, widening=1.0), NullProgress(), NeverCancel()
+    )
+    assert len(single.stats["stages"]) == 1
+
+
+def test_a_warm_started_highs_run_returns_the_point_of_the_objective_it_reports() -> None:
+    # HiGHS 1.16 returned the offered start (666) with the reported optimum 673 on this restricted model
+    model = instance_model("independent_set", 101)
+    graph = graph_features(model)
+    probabilities = load_model("independent_set").probabilities(graph)
+    narrow = restricted_model(model, trust_region(probabilities, graph.binary, 0.4354, 0.0, 0.0))
+    wide = restricted_model(model, trust_region(probabilities, graph.binary, 0.4354 * 0.75, 0.0, 0.0))
+    highs = HighsSolver()
+    options = HighsOptions(time_limit_s=20, threads=1, rel_gap=0.0)
+    start = highs.solve(narrow, options, NullProgress(), NeverCancel())
+    assert start.solution is not None
+    values = np.array([start.solution["values"][name] for name in model.var_names])
+    warm = highs.solve(wide, options, NullProgress(), NeverCancel(), initial=values)
+    cold = highs.solve(wide, options, NullProgress(), NeverCancel())
+    assert cold.status is SolutionStatus.optimal and warm.status is SolutionStatus.optimal
+    assert warm.objective == pytest.approx(cold.objective) and "objective_disagreement" not in warm.stats
+    assert warm.solution is not None and KIND.check(wide, warm.solution).objective == pytest.approx(cold.objective)

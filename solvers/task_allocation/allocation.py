@@ -95,6 +95,14 @@ def coalition_cost_bound(instance: Instance, allowed: BoolArray, tasks: BoolArra
     return bound
 
 
+def allowed_pairs(instance: Instance) -> BoolArray:
+    """Pairs an optimal allocation may use: a needed capability, and a cost below the task's reward."""
+    needs = instance.task_requirement > 0
+    has = instance.agent_capability > 0
+    allowed = (has.astype(np.int32) @ needs.T.astype(np.int32)) > 0
+    return np.asarray(allowed & (instance.assign_cost < instance.task_reward[None, :]))
+
+
 @dataclass
 class CoalitionBuilder:
     """Builds a cheap covering coalition for one task from the free agents (ratio greedy + pruning).
@@ -112,10 +120,7 @@ class CoalitionBuilder:
 
     def __post_init__(self) -> None:
         inst = self.instance
-        needs = inst.task_requirement > 0
-        has = inst.agent_capability > 0
-        self.allowed = (has.astype(np.int32) @ needs.T.astype(np.int32)) > 0
-        self.allowed &= inst.assign_cost < inst.task_reward[None, :]
+        self.allowed = allowed_pairs(inst)
         self.hopeless = coalition_cost_bound(inst, self.allowed) >= inst.task_reward
 
     def build(

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from solvers.task_allocation.allocation import BoolArray
+from solvers.task_allocation.allocation import BoolArray, allowed_pairs
 from solvers.task_allocation.schema import Instance, cover_slack
 
 Array = npt.NDArray[np.float32]
@@ -62,14 +62,6 @@ class Features:
     task: Array  # (tasks, TASK_FEATURES)
     allowed: BoolArray  # (agents, tasks)
     profit_bound: float  # Σ_j max(0, reward_j − lower bound on a covering coalition's cost): no allocation earns more
-
-
-def allowed_pairs(instance: Instance) -> BoolArray:
-    """Pairs an optimal allocation may use: a needed capability, and a cost below the task's reward."""
-    needs = instance.task_requirement > 0
-    has = instance.agent_capability > 0
-    allowed = (has.astype(np.int32) @ needs.T.astype(np.int32)) > 0
-    return np.asarray(allowed & (instance.assign_cost < instance.task_reward[None, :]))
 
 
 def _rank_share(values: npt.NDArray[np.float64], mask: BoolArray, axis: int) -> npt.NDArray[np.float64]:

@@ -45,4 +45,10 @@ class PredictAndSearchOptions(CommonOptions):
     restricted_time_share: float = Field(
         0.5, gt=0, le=1, description="Most of the time limit the restricted (trust-region) phase may take."
     )
+    restricted_time_cap_s: float = Field(
+        5.0,
+        gt=0,
+        description="Most seconds the restricted phase may take, whatever the time limit: past it the full model "
+        "gains more from the time than further restricted models do.",
+    )
     presolve: Literal["choose", "on", "off"] = Field("choose", description="HiGHS presolve setting (both phases).")

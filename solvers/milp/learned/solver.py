@@ -3,7 +3,8 @@
 1. The family's graph network (numpy) predicts P(x_j = 1) for every binary x_j.
 2. Trust region: the k0 binaries most likely 0 (S0) and the k1 most likely 1 (S1) may differ from that
    guess in at most Δ places, Σ_{S0} x + Σ_{S1} (1 − x) ≤ Δ, one extra row; HiGHS solves this restricted
-   model for at most ``restricted_time_share`` of the time limit (less when it closes it sooner).
+   model for at most ``restricted_time_share`` of the time limit and ``restricted_time_cap_s`` seconds (less
+   when it closes it sooner).
 3. The rest of the time goes to HiGHS on the full model, started from the best restricted solution: the
    answer is never worse than the restricted phase's, and optimality can still be proved.
 
@@ -204,7 +205,9 @@ class PredictAndSearchSolver:
             f"predict_and_search: model {family} ({why}); trust region over {len(region.zeros)} zeros and "
             f"{len(region.ones)} ones, Δ = {region.delta}"
         )
-        restricted = deadline.within(options.restricted_time_share * options.time_limit_s)
+        restricted = deadline.within(
+            min(options.restricted_time_share * options.time_limit_s, options.restricted_time_cap_s)
+        )
         first, start, stages = self._restricted_stages(
             instance, probabilities, graph.binary, shares, options, restricted, relay, cancel
         )

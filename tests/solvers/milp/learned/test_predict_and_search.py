@@ -151,12 +151,12 @@ def test_a_warm_started_highs_run_returns_the_point_of_the_objective_it_reports(
 
 def test_the_restricted_phase_stops_at_its_cap_and_the_full_model_gets_the_rest() -> None:
     # on a 1500-node independent set the widened regions stop closing, so without the cap the restricted
-    # phase would take its whole share (5 of the 10 s)
+    # phase would take its whole share (8 of the 16 s); the margins allow for HiGHS stopping late
     model = instance_model("independent_set", 102)
-    options = PredictAndSearchOptions(time_limit_s=10, threads=1, restricted_time_cap_s=1.0)
+    options = PredictAndSearchOptions(time_limit_s=16, threads=1, restricted_time_cap_s=1.0)
     result = SOLVER.solve(model, options, NullProgress(), NeverCancel())
-    assert result.stats["restricted"]["time_s"] < 2.5
-    assert result.stats["full"]["time_s"] > 6.0
+    assert result.stats["restricted"]["time_s"] < 4.5
+    assert result.stats["full"]["time_s"] > 10.0
     assert result.solution is not None and KIND.check(model, result.solution).feasible
     with pytest.raises(ValueError, match="restricted_time_cap_s"):
         PredictAndSearchOptions(restricted_time_cap_s=0)

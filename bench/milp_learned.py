@@ -127,6 +127,16 @@ def primal_integral(run: Run, best: float | None) -> float:
     return total + gap * max(run.time_limit - last_time, 0.0)
 
 
+def earlier_runs(path: Path) -> list[Run]:
+    """The runs a previous invocation wrote with --runs-output."""
+    return [Run(**{**run, "incumbents": [tuple(i) for i in run["incumbents"]]}) for run in json.loads(path.read_text())]
+
+
+def run_key(run: Run) -> tuple[str, int, str, float]:
+    """What identifies a run: instance, solver and time limit."""
+    return run.family, run.seed, run.solver, run.time_limit
+
+
 def better(sense: str, a: float | None, b: float | None) -> float | None:
     """The better of two objectives (None: none)."""
     if a is None or b is None:
@@ -139,6 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--instances", type=int, default=30)
+    parser.add_argument(
+        "--first-instance", type=int, default=0, help="skip this many held-out seeds (to extend an earlier run)"
+    )
     parser.add_argument("--time-limits", nargs="+", type=float, default=[10.0, 30.0])
     parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
     parser.add_argument("--reference-time", type=float, default=600.0)
@@ -146,9 +159,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="solves run at the same time (one thread each)")
     parser.add_argument("--reference-only", action="store_true", help="record the missing references and stop")
     parser.add_argument("--runs-output", type=Path, help="write every run as JSON here")
+    parser.add_argument(
+        "--runs-input",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="runs written earlier by --runs-output (same code, other seeds), counted in the tables too",
+    )
     args = parser.parse_args()
     started = datetime.now(UTC)
-    instances = [(family, seed) for family in args.families for seed in HELD_OUT_SEEDS[: args.instances]]
+    seeds = HELD_OUT_SEEDS[args.first_instance : args.first_instance + args.instances]
+    instances = [(family, seed) for family in args.families for seed in seeds]
     recorded: dict[str, Any] = json.loads(REFERENCE_PATH.read_text()) if REFERENCE_PATH.exists() else {}
     missing = [
         (family, seed, solver, args.reference_time)
@@ -159,6 +180,15 @@ def main() -> None:
     tasks = [(f, s, solver, limit) for f, s in instances for limit in args.time_limits for solver in args.solvers]
     if args.reference_only:
         tasks = []
+    earlier = [
+        run
+        for path in args.runs_input
+        for run in earlier_runs(path)
+        if run.family in args.families and run.time_limit in args.time_limits and run.solver in args.solvers
+    ]
+    duplicated = {tuple(task) for task in tasks} & {run_key(r) for r in earlier}
+    if duplicated:
+        parser.error(f"--runs-input repeats runs of this invocation, e.g. {sorted(duplicated)[0]}")
     REFERENCE_PATH.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         # each reference is written as soon as it ends (merged into the file as it is then, so runs of other
@@ -175,6 +205,10 @@ def main() -> None:
         runs = list(pool.map(solve, *zip(*tasks, strict=True))) if tasks else []
     if args.reference_only:
         return
+    if args.runs_output:
+        args.runs_output.write_text(json.dumps([asdict(r) for r in runs], indent=1) + "\n")
+    runs += earlier
+    instances += sorted({(r.family, r.seed) for r in earlier} - set(instances))
 
     sense = {family: instance_model(family, HELD_OUT_SEEDS[0]).sense for family in args.families}
     best: dict[tuple[str, int], float | None] = {}
@@ -189,12 +223,11 @@ def main() -> None:
             if (run.family, run.seed) == (family, seed):
                 value = better(sense[family], value, run.objective)
         best[(family, seed)] = value
-    if args.runs_output:
-        args.runs_output.write_text(json.dumps([asdict(r) for r in runs], indent=1) + "\n")
 
     print(f"# milp_learned: {platform.node()} ({platform.machine()}), started {started:%Y-%m-%d %H:%M} UTC")
+    counted = len({seed for _, seed in instances})
     print(
-        f"instances per family: {args.instances}; reference: {', '.join(args.reference_solvers)} "
+        f"instances per family: {counted}; reference: {', '.join(args.reference_solvers)} "
         f"{args.reference_time:g} s, every other reference recorded for the instance, and every run\n"
     )
     print(

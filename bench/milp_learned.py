@@ -16,6 +16,9 @@ A reduced run (what docs/benchmarks/milp_learned.md reports, there as two proces
 
     .venv/bin/python bench/milp_learned.py --instances 5 --time-limits 10 30 --reference-time 60 \
         --reference-solvers highs --jobs 2
+
+Runs saved with --runs-output can be extended to further seeds (--first-instance) and counted again
+(--runs-input; --instances 0 prints the tables from saved runs alone).
 """
 
 from __future__ import annotations
@@ -164,7 +167,8 @@ def main() -> None:
         type=Path,
         nargs="*",
         default=[],
-        help="runs written earlier by --runs-output (same code, other seeds), counted in the tables too",
+        help="runs written earlier by --runs-output, counted in the tables too (a run in several files: the "
+        "last one); with --instances 0 the tables come from these alone",
     )
     args = parser.parse_args()
     started = datetime.now(UTC)
@@ -180,13 +184,16 @@ def main() -> None:
     tasks = [(f, s, solver, limit) for f, s in instances for limit in args.time_limits for solver in args.solvers]
     if args.reference_only:
         tasks = []
-    earlier = [
-        run
-        for path in args.runs_input
-        for run in earlier_runs(path)
-        if run.family in args.families and run.time_limit in args.time_limits and run.solver in args.solvers
-    ]
-    duplicated = {tuple(task) for task in tasks} & {run_key(r) for r in earlier}
+    # a run saved in two input files counts once, from the later file (a rerun after a change replaces it)
+    earlier = list(
+        {
+            run_key(run): run
+            for path in args.runs_input
+            for run in earlier_runs(path)
+            if run.family in args.families and run.time_limit in args.time_limits and run.solver in args.solvers
+        }.values()
+    )
+    duplicated = {tuple(task) for task in tasks} & set(map(run_key, earlier))
     if duplicated:
         parser.error(f"--runs-input repeats runs of this invocation, e.g. {sorted(duplicated)[0]}")
     REFERENCE_PATH.parent.mkdir(parents=True, exist_ok=True)

@@ -211,7 +211,8 @@ class PredictAndSearchSolver:
         first, start, stages = self._restricted_stages(
             instance, probabilities, graph.binary, shares, options, restricted, relay, cancel
         )
-        stats["restricted"] = _phase_stats(first, restricted.elapsed())
+        # the phase's best answer, and how its last stage ended (a closed stage may be followed by one cut short)
+        stats["restricted"] = {**_phase_stats(first, restricted.elapsed()), "termination": stages[-1]["termination"]}
         stats["stages"] = stages
         if deadline.cancelled() or first.termination is Termination.cancelled or deadline.remaining() < MIN_PHASE_S:
             termination = deadline.termination()

@@ -58,8 +58,10 @@ def test_a_recognised_instance_is_solved_in_two_phases_to_a_verified_optimum(fam
     assert np.all(better < 0)
     assert progress.incumbents[-1] == pytest.approx(result.objective)
     # bounds come only from the full model, so each one is a bound on the optimum
+    objective = result.objective
+    assert objective is not None
     for bound in progress.bounds:
-        assert (bound <= result.objective + 1e-6) if model.sense == "minimize" else (bound >= result.objective - 1e-6)
+        assert (bound <= objective + 1e-6) if model.sense == "minimize" else (bound >= objective - 1e-6)
 
 
 def test_an_instance_no_model_fits_is_solved_by_highs_with_the_reason_in_stats() -> None:
@@ -157,6 +159,8 @@ def test_the_restricted_phase_stops_at_its_cap_and_the_full_model_gets_the_rest(
     result = SOLVER.solve(model, options, NullProgress(), NeverCancel())
     assert result.stats["restricted"]["time_s"] < 4.5
     assert result.stats["full"]["time_s"] > 10.0
+    # the phase reports how it ended: its last stage was cut short by the cap
+    assert result.stats["restricted"]["termination"] == result.stats["stages"][-1]["termination"] == "time_limit"
     assert result.solution is not None and KIND.check(model, result.solution).feasible
     with pytest.raises(ValueError, match="restricted_time_cap_s"):
         PredictAndSearchOptions(restricted_time_cap_s=0)

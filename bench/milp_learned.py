@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from solvers.milp import KIND
 from solvers.milp.generate import FAMILIES, Family
 from solvers.milp.learned.families import FAMILY_SIZES, HELD_OUT_SEEDS
 from solvers.milp.learned.labels import instance_model
+from solvers.milp.schema import MilpModel
 
 REFERENCE_PATH = Path(__file__).resolve().parent / "data" / "milp_learned_reference.json"
 SOLVERS = ("predict_and_search", "highs", "cpsat", "scip")
@@ -88,9 +90,16 @@ class Run:
     incumbents: list[tuple[float, float]] = field(default_factory=list)
 
 
+@lru_cache(maxsize=2)
+def held_out_model(family: Family, seed: int) -> MilpModel:
+    """The instance, generated once per worker process for the runs that follow each other on it (an
+    auction takes 15–20 s to generate; no solver changes the model it is given)."""
+    return instance_model(family, seed)
+
+
 def solve(family: Family, seed: int, solver_name: str, time_limit: float) -> Run:
     """Solve one held-out instance (in a worker process) and verify the answer."""
-    model = instance_model(family, seed)
+    model = held_out_model(family, seed)
     refused = KIND.refusal(model, solver_name) if KIND.refusal is not None else None
     if refused:
         return Run(family, seed, solver_name, time_limit, "refused", None, 0.0, None)

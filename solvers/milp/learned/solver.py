@@ -5,8 +5,9 @@
    guess in at most Δ places, Σ_{S0} x + Σ_{S1} (1 − x) ≤ Δ, one extra row; HiGHS solves this restricted
    model for at most ``restricted_time_share`` of the time limit and ``restricted_time_cap_s`` seconds (less
    when it closes it sooner).
-3. The rest of the time goes to HiGHS on the full model, started from the best restricted solution: the
-   answer is never worse than the restricted phase's, and optimality can still be proved.
+3. The rest of the time goes to HiGHS on the full model, started from the best restricted solution (offered
+   once HiGHS's pre-root heuristics have run from scratch): the answer is never worse than the restricted
+   phase's, and optimality can still be proved.
 
 Incumbents of both phases are reported as they improve; bounds only from the full model (the restricted
 model's bound is no bound on the full one).
@@ -224,7 +225,14 @@ class PredictAndSearchSolver:
 
         relay.phase = "full"
         full = deadline.within(deadline.remaining())
-        second = highs.solve(instance, _highs_options(options, full.remaining()), relay, cancel, initial=start)
+        second = highs.solve(
+            instance,
+            _highs_options(options, full.remaining()),
+            relay,
+            cancel,
+            initial=start,
+            start_after_heuristics=True,
+        )
         stats["full"] = _phase_stats(second, full.elapsed())
         final = self._better(instance, first, second)
         final.stats = {**second.stats, **stats, "solve_time_s": deadline.elapsed()}

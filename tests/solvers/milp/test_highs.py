@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
@@ -108,3 +109,64 @@ def test_time_limit_is_honoured() -> None:
     result = highs.solve(model, HighsOptions(rel_gap=0.0, time_limit_s=0.5), NullProgress(), NeverCancel())
     assert time.monotonic() - started < 5
     assert result.termination in (Termination.time_limit, Termination.optimal)
+
+
+def _market_split(rows: int, columns: int) -> tuple[Any, np.ndarray]:
+    """Equality rows Σ a_ij x_j = b_i built from a random 0/1 point (returned), which HiGHS's own heuristics
+    do not find within a second: a start HiGHS can only have from the caller."""
+    rng = np.random.default_rng(5)
+    weights = rng.integers(0, 100, size=(rows, columns))
+    point = rng.integers(0, 2, size=columns).astype(float)
+    sums = weights @ point
+    model = KIND.parse(
+        {
+            "format": "json",
+            "sense": "minimize",
+            "variables": [
+                {"name": f"x{j}", "type": "binary", "obj": float(rng.integers(1, 20))} for j in range(columns)
+            ],
+            "constraints": [
+                {"name": f"r{i}", "terms": {f"x{j}": float(weights[i, j]) for j in range(columns)}, "lb": s, "ub": s}
+                for i, s in enumerate(sums.tolist())
+            ],
+        }
+    )
+    return model, point
+
+
+def _log_sources(progress: NullProgress) -> list[str]:
+    """The "Src" letters of HiGHS's display lines (how each new incumbent was found), in order."""
+    lines = [line for message in progress.lines for line in message.splitlines()]
+    return [
+        line.split()[0] for line in lines if len(line) > 3 and line[0] == " " and line[1].isalpha() and line[2] == " "
+    ]
+
+
+def test_a_start_offered_after_the_heuristics_is_taken_as_the_users_solution() -> None:
+    model, point = _market_split(4, 30)
+    start_objective = float(model.obj @ point)
+    options = HighsOptions(time_limit_s=1, threads=1)
+    progress = NullProgress()
+    result = highs.solve(model, options, progress, NeverCancel(), initial=point, start_after_heuristics=True)
+    assert "X" in _log_sources(progress)  # HiGHS's mark for a solution from the user callback
+    assert progress.incumbents[0] == pytest.approx(start_objective)
+    assert result.objective is not None and result.objective <= start_objective + 1e-9
+    assert result.solution is not None and KIND.check(model, result.solution).feasible
+
+
+def test_a_start_offered_after_the_heuristics_comes_after_feasibility_jump() -> None:
+    # set cover of 60 columns: the trivial heuristic and feasibility jump report first when the start waits
+    # for them; offered before the solve, the start is the first incumbent and the heuristics start from it
+    from solvers.milp.generate import generate
+
+    model = KIND.parse(generate(0, family="set_cover", size=60))
+    optimum = highs.solve(model, HighsOptions(rel_gap=0.0, threads=1), NullProgress(), NeverCancel())
+    assert optimum.solution is not None and optimum.objective is not None
+    point = np.array([optimum.solution["values"][name] for name in model.var_names])
+    options = HighsOptions(rel_gap=0.0, threads=1, time_limit_s=20)
+    waited, offered = NullProgress(), NullProgress()
+    after = highs.solve(model, options, waited, NeverCancel(), initial=point, start_after_heuristics=True)
+    before = highs.solve(model, options, offered, NeverCancel(), initial=point)
+    assert waited.incumbents[0] > optimum.objective and _log_sources(waited)[:2] == ["u", "J"]
+    assert offered.incumbents[0] == pytest.approx(optimum.objective)
+    assert after.objective == pytest.approx(optimum.objective) == before.objective

@@ -27,7 +27,7 @@ services:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app solvers workers solvent_client
+	$(BIN)/mypy app solvers workers solvent_client tests
 	$(BIN)/lint-imports
 
 test: install services lint

@@ -60,8 +60,9 @@ def check(instance: FakeInstance, solution: JSON) -> Verification:
         hog = [numpy.zeros(64 * 1024 * 1024, dtype=numpy.uint8) for _ in range(64)]
         del hog
     reached = solution.get("reached")
-    ok = isinstance(reached, int) and 0 <= reached <= instance.steps
-    return Verification(ok, float(reached) if ok else None, 0.0 if ok else 1.0, "fake.check")
+    if isinstance(reached, int) and 0 <= reached <= instance.steps:
+        return Verification(True, float(reached), 0.0, "fake.check")
+    return Verification(False, None, 1.0, "fake.check")
 
 
 class FakeSolver:

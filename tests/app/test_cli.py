@@ -51,7 +51,8 @@ def test_tenants_configure_sets_and_resets_the_job_ttl() -> None:
 
     def ttl() -> int | None:
         with get_sessionmaker()() as session:
-            return session.scalar(select(Tenant.job_ttl_s).where(Tenant.name == "cli-retention"))
+            value: int | None = session.scalar(select(Tenant.job_ttl_s).where(Tenant.name == "cli-retention"))
+            return value
 
     assert (
         runner.invoke(app, ["tenants", "configure", "--tenant", "cli-retention", "--job-ttl-days", "7"]).exit_code == 0

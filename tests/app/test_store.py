@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app import store
-from app.db import Job, get_sessionmaker, utcnow
+from app.db import Job, JobStatus, get_sessionmaker, utcnow
 
 #: The made-up workers these tests claim jobs for (no process runs them).
 FAKE_WORKERS = ("w", "w1", "w2", "w3")
@@ -68,12 +68,12 @@ def test_claim_is_exclusive_and_finish_is_fenced_by_attempt() -> None:
         # The first attempt comes back late: none of its writes land.
         assert store.renew_lease(session, job.id, 1, 30) == (False, False)
         assert not store.set_progress(session, job.id, 1, {"objective": 1})
-        assert not store.finish_job(session, job.id, 1, "succeeded", result={"objective": 1}, error=None)
-        assert store.finish_job(session, job.id, 2, "succeeded", result={"objective": 2}, error=None)
+        assert not store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED, result={"objective": 1}, error=None)
+        assert store.finish_job(session, job.id, 2, JobStatus.SUCCEEDED, result={"objective": 2}, error=None)
         session.commit()
         result = store.get_result(session, job.id)
         assert result is not None and result.attempt == 2 and result.data == {"objective": 2}
-        assert not store.finish_job(session, job.id, 2, "failed", result=None, error={"code": "x"})
+        assert not store.finish_job(session, job.id, 2, JobStatus.FAILED, result=None, error={"code": "x"})
 
 
 def test_reaper_fails_a_poison_job_after_max_attempts() -> None:

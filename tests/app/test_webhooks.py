@@ -179,7 +179,7 @@ def test_a_delivery_gives_up_after_its_retry_window(api: Api) -> None:
         )
         session.add(delivery)
         session.flush()
-        kwargs = {"status_code": 500, "error": "HTTP 500", "duration_ms": 1, "backoff_base_s": 60.0}
+        kwargs: dict[str, Any] = {"status_code": 500, "error": "HTTP 500", "duration_ms": 1, "backoff_base_s": 60.0}
         state = webhooks.record_attempt(session, delivery.id, **kwargs, backoff_max_s=900, retry_window_s=3600)
         assert state == "pending"  # 3500 s + 60 s is still inside the hour: retried later
         assert delivery.next_attempt_at > utcnow() + timedelta(seconds=50)

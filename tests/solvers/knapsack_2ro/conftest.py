@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from solvers.knapsack_2ro.generate import CORRELATIONS, Correlation
 
-@pytest.fixture(params=["UN", "WC", "ASC", "SC"])
-def correlation(request: pytest.FixtureRequest) -> str:
+
+@pytest.fixture(params=CORRELATIONS)
+def correlation(request: pytest.FixtureRequest) -> Correlation:
     """Each correlation type of the recipe."""
-    value: str = request.param
+    value: Correlation = request.param
     return value

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from solvers.knapsack_2ro.evaluation import Data
-from solvers.knapsack_2ro.generate import generate
+from solvers.knapsack_2ro.generate import Correlation, generate
 from solvers.knapsack_2ro.schema import Instance, parse
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -37,7 +37,7 @@ def published_reference() -> dict[str, float]:
         return {row["instance"]: float(row["bp_best_profit"]) for row in csv.DictReader(handle)}
 
 
-def small_instance(seed: int, n: int = 6, correlation: str = "UN", integral: bool = True) -> Instance:
+def small_instance(seed: int, n: int = 6, correlation: Correlation = "UN", integral: bool = True) -> Instance:
     """A generated instance small enough to enumerate (R = 60 keeps the capacity small); real-valued
     data when not ``integral``."""
     raw = generate(seed, n=n, correlation=correlation, delta=0.5, budget_factor=0.35, max_weight=60, integral=integral)

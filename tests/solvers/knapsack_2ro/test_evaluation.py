@@ -14,6 +14,7 @@ from solvers.knapsack_2ro.evaluation import (
     reaction_value,
     second_stage,
 )
+from solvers.knapsack_2ro.generate import Correlation
 from tests.solvers.knapsack_2ro.helpers import all_reactions, small_instance
 
 
@@ -54,7 +55,7 @@ def test_dynamic_program_matches_enumeration(seed: int, integral: bool) -> None:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_worst_case_matches_the_dualised_enumeration(seed: int, correlation: str) -> None:
+def test_worst_case_matches_the_dualised_enumeration(seed: int, correlation: Correlation) -> None:
     data = Data.of(small_instance(seed, correlation=correlation))
     rng = np.random.default_rng(100 + seed)
     for _ in range(3):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from solvers.knapsack_2ro.generate import generate, to_ad_text
+from solvers.knapsack_2ro.generate import Correlation, generate, to_ad_text
 from solvers.knapsack_2ro.schema import parse
 
 
@@ -17,7 +17,7 @@ def test_same_seed_same_instance_other_seed_other_instance() -> None:
 
 
 @pytest.mark.parametrize(("n", "h", "budget_factor"), [(20, 40, 0.1), (50, 80, 0.15), (80, 40, 0.2)])
-def test_capacity_and_budget_follow_the_recipe(n: int, h: int, budget_factor: float, correlation: str) -> None:
+def test_capacity_and_budget_follow_the_recipe(n: int, h: int, budget_factor: float, correlation: Correlation) -> None:
     raw = generate(1, n=n, correlation=correlation, h=h, budget_factor=budget_factor)
     weights = [item["weight"] for item in raw["items"]]
     assert raw["capacity"] == math.floor(h / 101 * sum(weights))
@@ -28,7 +28,7 @@ def test_capacity_and_budget_follow_the_recipe(n: int, h: int, budget_factor: fl
 
 
 @pytest.mark.parametrize("delta", [0.1, 0.5, 1.0])
-def test_profit_degradation_and_penalty_ratios(delta: float, correlation: str) -> None:
+def test_profit_degradation_and_penalty_ratios(delta: float, correlation: Correlation) -> None:
     raw = generate(2, n=200, correlation=correlation, delta=delta)
     profit = np.array([item["profit"] for item in raw["items"]])
     degradation = np.array([item["degradation"] for item in raw["items"]])
@@ -49,4 +49,4 @@ def test_profit_degradation_and_penalty_ratios(delta: float, correlation: str) -
 
 def test_unknown_correlation_is_refused() -> None:
     with pytest.raises(ValueError):
-        generate(0, correlation="XX")
+        generate(0, correlation="XX")  # type: ignore[arg-type]  # a value outside the type, on purpose

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from solvers.base import InvalidInstance
 from solvers.knapsack_2ro import EXAMPLE, KIND
-from solvers.knapsack_2ro.generate import generate, to_ad_text
+from solvers.knapsack_2ro.generate import Correlation, generate, to_ad_text
 from solvers.knapsack_2ro.schema import MAX_DP_CELLS, MAX_ITEMS, parse, summary
 from tests.solvers.knapsack_2ro.helpers import DATA_DIR
 
@@ -44,7 +44,7 @@ def test_ad_file_is_read_column_by_column() -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_json_and_ad_formats_describe_the_same_instance(seed: int, correlation: str) -> None:
+def test_json_and_ad_formats_describe_the_same_instance(seed: int, correlation: Correlation) -> None:
     raw = generate(seed, n=12, correlation=correlation)
     assert parse(raw) == parse({"format": "ad", "text": to_ad_text(raw)})
     assert parse(parse(raw).as_json()) == parse(raw)

@@ -24,7 +24,7 @@ from solvers.knapsack_2ro.evaluation import (
     second_stage,
 )
 from solvers.knapsack_2ro.exact import BranchAndPriceSolver
-from solvers.knapsack_2ro.generate import generate
+from solvers.knapsack_2ro.generate import Correlation, generate
 from solvers.knapsack_2ro.nominal import NominalSolver, nominal_selection
 from solvers.knapsack_2ro.options import ExactOptions, NominalOptions
 from solvers.knapsack_2ro.schema import parse
@@ -36,11 +36,11 @@ N20 = sorted(name for name in published_reference() if "_n20_" in name)
 
 def six_digit_tolerance(value: float) -> float:
     """The CSV prints 6 significant digits: half a unit of the last one, or 1e-6 relative if larger."""
-    return max(1e-6 * abs(value), 0.5 * 10 ** (math.floor(math.log10(abs(value))) - 5))
+    return max(1e-6 * abs(value), 0.5 * 10.0 ** (math.floor(math.log10(abs(value))) - 5))
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_exact_is_optimal_against_enumeration_of_every_selection(seed: int, correlation: str) -> None:
+def test_exact_is_optimal_against_enumeration_of_every_selection(seed: int, correlation: Correlation) -> None:
     instance = small_instance(seed, n=7, correlation=correlation)
     data = Data.of(instance)
     best = max(evaluate(data, selected).objective for selected in all_binary(data.n))
@@ -55,7 +55,7 @@ def test_exact_is_optimal_against_enumeration_of_every_selection(seed: int, corr
 
 
 @pytest.mark.parametrize("seed", range(2))
-def test_every_solver_answers_real_valued_data_and_exact_stays_optimal(seed: int, correlation: str) -> None:
+def test_every_solver_answers_real_valued_data_and_exact_stays_optimal(seed: int, correlation: Correlation) -> None:
     instance = small_instance(seed, n=7, correlation=correlation, integral=False)
     assert not instance.integral and not float(instance.capacity).is_integer()
     # the optimum by enumeration, each selection valued by the independent check
@@ -160,7 +160,7 @@ def test_solvers_load_through_the_kind_and_return_plain_json() -> None:
         assert KIND.check(instance, encoded).feasible
 
 
-def test_exact_never_loses_to_nominal_on_generated_instances(correlation: str) -> None:
+def test_exact_never_loses_to_nominal_on_generated_instances(correlation: Correlation) -> None:
     for seed in range(2):
         instance = parse(generate(seed, n=10, correlation=correlation))
         exact = BranchAndPriceSolver().solve(instance, ExactOptions(rel_gap=0), NullProgress(), NeverCancel())
@@ -234,7 +234,7 @@ def test_a_master_lp_in_numerical_trouble_is_solved_again_from_scratch(monkeypat
 
 
 @pytest.mark.parametrize(("seed", "correlation_type"), [(4, "WC"), (5, "WC"), (7, "UN"), (0, "SC")])
-def test_nominal_selection_is_optimal_when_nothing_degrades(seed: int, correlation_type: str) -> None:
+def test_nominal_selection_is_optimal_when_nothing_degrades(seed: int, correlation_type: Correlation) -> None:
     # the first three are instances where maximising the penalties f instead of the profits p̄ is worse
     data = Data.of(small_instance(seed, n=7, correlation=correlation_type))
     nothing = np.zeros(data.n)

@@ -11,7 +11,7 @@ from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.knapsack_2ro import KIND
 from solvers.knapsack_2ro.check import check
 from solvers.knapsack_2ro.evaluation import Data, evaluate, repaired_selection, solution_dict
-from solvers.knapsack_2ro.generate import generate
+from solvers.knapsack_2ro.generate import Correlation, generate
 from solvers.knapsack_2ro.schema import Instance, parse
 from tests.solvers.knapsack_2ro.helpers import published, small_instance
 
@@ -49,7 +49,9 @@ def test_out_of_time_before_the_first_certificate_gives_the_repaired_selection(
 
 @pytest.mark.parametrize("integral", [True, False])
 @pytest.mark.parametrize("seed", range(3))
-def test_the_repaired_selection_is_worth_exactly_what_it_claims(seed: int, correlation: str, integral: bool) -> None:
+def test_the_repaired_selection_is_worth_exactly_what_it_claims(
+    seed: int, correlation: Correlation, integral: bool
+) -> None:
     instance = small_instance(seed, n=7, correlation=correlation, integral=integral)
     data = Data.of(instance)
     selected, worst = repaired_selection(data)
@@ -67,7 +69,7 @@ def test_neur2ro_keeps_its_limit_where_a_highs_sub_mip_once_stalled() -> None:
     instance = published("RKP_SC_n60_R1000_H100_h40_dev0.2_d0.1")
     spec = KIND.solvers["neur2ro"]
     started = time.perf_counter()
-    options = spec.options(time_limit_s=3.0, learned_share=1.0)
+    options = spec.options.model_validate({"time_limit_s": 3.0, "learned_share": 1.0})
     result = spec.load().solve(instance, options, NullProgress(), NeverCancel())
     assert time.perf_counter() - started < 3.0 + 1.0
     assert result.status is SolutionStatus.feasible and result.solution is not None

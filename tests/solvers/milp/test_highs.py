@@ -10,6 +10,7 @@ import pytest
 
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.milp import KIND
+from solvers.milp.highs import HighsSolver
 from solvers.milp.options import HighsOptions
 
 from .conftest import DEV_OPTIMA
@@ -147,7 +148,7 @@ def test_a_start_offered_after_the_heuristics_is_taken_as_the_users_solution() -
     start_objective = float(model.obj @ point)
     options = HighsOptions(time_limit_s=1, threads=1)
     progress = NullProgress()
-    result = highs.solve(model, options, progress, NeverCancel(), initial=point, start_after_heuristics=True)
+    result = HighsSolver().solve(model, options, progress, NeverCancel(), initial=point, start_after_heuristics=True)
     assert "X" in _log_sources(progress)  # HiGHS's mark for a solution from the user callback
     assert progress.incumbents[0] == pytest.approx(start_objective)
     assert result.objective is not None and result.objective <= start_objective + 1e-9
@@ -160,13 +161,13 @@ def test_a_start_offered_after_the_heuristics_comes_after_feasibility_jump() -> 
     from solvers.milp.generate import generate
 
     model = KIND.parse(generate(0, family="set_cover", size=60))
-    optimum = highs.solve(model, HighsOptions(rel_gap=0.0, threads=1), NullProgress(), NeverCancel())
+    optimum = HighsSolver().solve(model, HighsOptions(rel_gap=0.0, threads=1), NullProgress(), NeverCancel())
     assert optimum.solution is not None and optimum.objective is not None
     point = np.array([optimum.solution["values"][name] for name in model.var_names])
     options = HighsOptions(rel_gap=0.0, threads=1, time_limit_s=20)
     waited, offered = NullProgress(), NullProgress()
-    after = highs.solve(model, options, waited, NeverCancel(), initial=point, start_after_heuristics=True)
-    before = highs.solve(model, options, offered, NeverCancel(), initial=point)
+    after = HighsSolver().solve(model, options, waited, NeverCancel(), initial=point, start_after_heuristics=True)
+    before = HighsSolver().solve(model, options, offered, NeverCancel(), initial=point)
     assert waited.incumbents[0] > optimum.objective and _log_sources(waited)[:2] == ["u", "J"]
     assert offered.incumbents[0] == pytest.approx(optimum.objective)
     assert after.objective == pytest.approx(optimum.objective) == before.objective

@@ -114,8 +114,9 @@ def test_svg_draws_every_assignment_and_survives_garbage() -> None:
     namespace = "{http://www.w3.org/2000/svg}"
     assert len(root.findall(f"{namespace}line")) == 2
     assert len(root.findall(f"{namespace}circle")) == 3 and len(root.findall(f"{namespace}rect")) == 2
-    for garbage in (None, {}, {"solution": 3}, {"solution": {"assignments": {"x": [1, None]}, "completed": 7}}):
-        ET.fromstring(KIND.render_svg(instance, garbage))
+    garbage: list[Any] = [None, {}, {"solution": 3}, {"solution": {"assignments": {"x": [1, None]}, "completed": 7}}]
+    for result_like in garbage:
+        ET.fromstring(KIND.render_svg(instance, result_like))
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,7 +135,7 @@ def test_checker_and_solver_side_profit_agree_with_the_definition(seed: int, dat
         supply = [sum(float(instance.agent_capability[i, k]) for i in members) for k in range(2)]
         if all(supply[k] >= instance.task_requirement[j, k] for k in range(2)):
             expected += float(instance.task_reward[j])
-        expected -= sum(float(instance.agent_cost[i]) + float(instance.pair_costs[i, j]) for i in members)  # type: ignore[index]
+        expected -= sum(float(instance.agent_cost[i]) + float(instance.pair_costs[i, j]) for i in members)
     allocation = np.array(choice, dtype=np.int64)
     verdict = KIND.check(instance, to_solution(instance, allocation))
     assert verdict.feasible

@@ -26,7 +26,7 @@ def run(name: str, instance: Instance, cancel: Any = None, **options: Any) -> tu
     assert result.solution is not None
     verdict = KIND.check(instance, result.solution)
     assert verdict.feasible, verdict.message
-    assert result.objective == pytest.approx(verdict.objective, abs=1e-6)
+    assert result.objective is not None and result.objective == pytest.approx(verdict.objective, abs=1e-6)
     assert progress.incumbents == sorted(progress.incumbents)
     assert progress.incumbents[-1] == pytest.approx(result.objective, abs=1e-6)
     assert progress.best_solution is not None
@@ -113,7 +113,7 @@ def test_cpsat_refuses_data_that_does_not_scale_to_integers_and_highs_solves_it(
     instance = KIND.parse(raw)
     spec = KIND.solvers["exact"]
     with pytest.raises(SolverRefused, match="integer"):
-        spec.load().solve(instance, spec.options(backend="cpsat"), NullProgress(), NeverCancel())
+        spec.load().solve(instance, spec.options.model_validate({"backend": "cpsat"}), NullProgress(), NeverCancel())
     default, _ = run("exact", instance)
     assert default.stats["backend"] == "highs" and default.status == SolutionStatus.optimal
 

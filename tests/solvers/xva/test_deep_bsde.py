@@ -116,11 +116,11 @@ def test_a_short_time_limit_stops_training_and_says_so() -> None:
 
 
 def test_without_torch_the_kind_refuses_deep_bsde_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    import solvers.xva
+    import importlib.util
 
     inst = KIND.parse(single_trade(paths=400, steps=8))
     assert KIND.refusal is not None and KIND.refusal(inst, "deep_bsde") is None
-    monkeypatch.setattr(solvers.xva.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     message = KIND.refusal(inst, "deep_bsde")
     assert message is not None and "'learned'" in message and "PyTorch" in message
     assert KIND.refusal(inst, "monte_carlo") is None

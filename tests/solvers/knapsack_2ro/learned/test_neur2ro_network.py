@@ -37,8 +37,8 @@ def networks() -> list[ValueNetwork]:
 
 def random_scenario(data: Data, rng: np.random.Generator) -> np.ndarray:
     """A point of the budget set."""
-    xi = rng.uniform(0, 1, data.n)
-    return xi * min(1.0, data.budget / xi.sum())
+    xi: np.ndarray = rng.uniform(0, 1, data.n)
+    return xi * min(1.0, data.budget / float(xi.sum()))
 
 
 @pytest.mark.parametrize("network_index", range(3))

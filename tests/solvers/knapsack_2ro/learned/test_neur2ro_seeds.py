@@ -16,8 +16,9 @@ PUBLISHED = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "rk
 def committed_training_seeds() -> range:
     """The training seeds recorded in the committed weights' metadata."""
     metadata = ValueNetwork.load().metadata
-    first, last = metadata["training_seeds"]  # type: ignore[misc]
-    return range(int(first), int(last) + 1)
+    seeds = metadata["training_seeds"]
+    assert isinstance(seeds, list) and len(seeds) == 2
+    return range(int(seeds[0]), int(seeds[1]) + 1)
 
 
 def test_training_and_fresh_evaluation_seeds_are_disjoint() -> None:

@@ -11,7 +11,7 @@ import pytest
 from solvers.base import NeverCancel, NullProgress, SolutionStatus, Termination
 from solvers.knapsack_2ro import KIND
 from solvers.knapsack_2ro.exact import BranchAndPriceSolver
-from solvers.knapsack_2ro.generate import generate
+from solvers.knapsack_2ro.generate import Correlation, generate
 from solvers.knapsack_2ro.learned.data import FRESH_EVALUATION_SEEDS
 from solvers.knapsack_2ro.learned.options import Neur2roOptions
 from solvers.knapsack_2ro.learned.solver import Neur2roSolver
@@ -28,7 +28,9 @@ def solver() -> Neur2roSolver:
 
 
 @pytest.mark.parametrize("seed", range(2))
-def test_solution_passes_check_and_is_no_worse_than_nominal(solver: Neur2roSolver, seed: int, correlation: str) -> None:
+def test_solution_passes_check_and_is_no_worse_than_nominal(
+    solver: Neur2roSolver, seed: int, correlation: Correlation
+) -> None:
     instance = small_instance(seed, n=8, correlation=correlation)
     progress = NullProgress()
     result = solver.solve(instance, Neur2roOptions(time_limit_s=1.5, max_iterations=8), progress, NeverCancel())
@@ -92,7 +94,7 @@ def test_the_search_phase_proves_the_optimum_that_exact_finds(solver: Neur2roSol
     assert exact.status is SolutionStatus.optimal and exact.objective is not None
     assert result.status is SolutionStatus.optimal and result.termination is Termination.optimal
     assert result.objective == pytest.approx(exact.objective, rel=1e-9)
-    assert result.bound == pytest.approx(exact.objective, rel=1e-6)
+    assert result.bound == pytest.approx(exact.objective, rel=1e-6) and result.objective is not None
     assert result.stats["search_nodes"] >= 1 and result.stats["learned_objective"] <= result.objective + 1e-9
     assert progress.incumbents[-1] == result.objective and progress.bounds[-1] == pytest.approx(result.bound)
     verdict = KIND.check(instance, result.solution or {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from solvers.milp.learned.features import CONSTRAINT_FEATURES, VARIABLE_FEATURES
 from solvers.milp.learned.solver import TRUST_REGION_ROW, restricted_model, trust_region
 from solvers.milp.schema import MilpModel
 
-HAND_MADE = {
+HAND_MADE: dict[str, Any] = {
     "format": "json",
     "sense": "minimize",
     "variables": [

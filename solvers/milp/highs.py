@@ -112,8 +112,9 @@ def _offer_start(h: highspy.Highs, instance: MilpModel, values: np.ndarray, afte
     semi-continuous variables, whose auxiliary columns the callback cannot fill) through the user-solution
     callback. HiGHS queries it once after its setup, then after the trivial heuristics and feasibility jump,
     then during the root node and before each dive; the start goes with the second query. A start offered
-    before the solve becomes the incumbent feasibility jump begins from, and on set cover it then stays
-    within one unit of the start where from scratch it finds better (development seeds, 2026-12-07)."""
+    before the solve becomes the incumbent feasibility jump begins from, and it then stays near the start: on
+    a held-out set cover HiGHS alone found 182 by feasibility jump in 0.4 s, started from 183 it ended at 183
+    (docs/kinds/milp.md, predict_and_search step 3)."""
     indices = np.arange(instance.num_vars, dtype=np.int32)
     if not after_heuristics or np.any(instance.var_types == VarType.semicontinuous):
         h.setSolution(instance.num_vars, indices, values)

@@ -14,7 +14,13 @@ from solvers.milp.highs import HighsSolver
 from solvers.milp.learned.features import graph_features
 from solvers.milp.learned.labels import instance_model
 from solvers.milp.learned.options import PredictAndSearchOptions
-from solvers.milp.learned.solver import PredictAndSearchSolver, load_model, restricted_model, trust_region
+from solvers.milp.learned.solver import (
+    MIN_PHASE_S,
+    PredictAndSearchSolver,
+    load_model,
+    restricted_model,
+    trust_region,
+)
 from solvers.milp.options import HighsOptions
 from solvers.milp.schema import MilpModel
 
@@ -159,8 +165,11 @@ def test_the_restricted_phase_stops_at_its_cap_and_the_full_model_gets_the_rest(
     result = SOLVER.solve(model, options, NullProgress(), NeverCancel())
     assert result.stats["restricted"]["time_s"] < 4.5
     assert result.stats["full"]["time_s"] > 10.0
-    # the phase reports how it ended: its last stage was cut short by the cap
-    assert result.stats["restricted"]["termination"] == result.stats["stages"][-1]["termination"] == "time_limit"
+    # the phase reports how its last stage ended (not its best stage): cut short by the cap, or — on a fast
+    # machine — closed with less than MIN_PHASE_S of the cap left, so that no further stage started
+    last = result.stats["stages"][-1]
+    assert result.stats["restricted"]["termination"] == last["termination"]
+    assert last["termination"] == "time_limit" or result.stats["restricted"]["time_s"] >= 1.0 - MIN_PHASE_S
     assert result.solution is not None and KIND.check(model, result.solution).feasible
     with pytest.raises(ValueError, match="restricted_time_cap_s"):
         PredictAndSearchOptions(restricted_time_cap_s=0)

@@ -13,13 +13,17 @@ instances × configurations × time limit. Examples (what docs/benchmarks/task_a
 The learned solver (issue 13) has its own suites:
 
     .venv/bin/python bench/task_allocation.py --suite held-out --seeds 100 --time-limit 60
+    .venv/bin/python bench/task_allocation.py --suite development --first-seed 100 --seeds 100 --time-limit 60 \
+        --learned-options '{"neighbourhood_time_limit_s": 0.5}'
     .venv/bin/python bench/task_allocation.py --suite paper --time-limit 60
     .venv/bin/python bench/task_allocation.py --suite large --sizes 200x50 1000x200 2000x400 --seeds 10 \
         --time-limit 5
 
 ``held-out``: instances EVALUATION_SEEDS[0..n−1] of solvers/task_allocation/learned/data.py (drawn like the
-training instances, never trained on); ``exact`` and ``learned`` (its default search, no time limit of
-its own) run on each, and instances ``exact`` does not prove are left out. ``paper``: the first decision
+training instances, never trained on); ``exact`` and ``learned`` (its default search, or
+``--learned-options``; no time limit of its own) run on each, and instances ``exact`` does not prove are left
+out. ``development``: the same on DEVELOPMENT_SEEDS (``--first-seed`` on), for choosing settings without looking
+at the held-out set. ``paper``: the first decision
 step of the seed paper's Almighty, RBF and Electric environments. ``large``: random instances; ``learned``
 (its defaults: on instances with more tasks than a window, the window search alternating with local-search
 steps to the end) and ``genetic`` get the same time limit, ``exact`` the same, for its bound.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import math
 import platform
 import statistics
@@ -40,7 +45,7 @@ from typing import Any
 from solvers.base import NeverCancel, NullProgress
 from solvers.task_allocation import KIND
 from solvers.task_allocation.generate import FAMILIES, Family, generate, planted_instance
-from solvers.task_allocation.learned.data import EVALUATION_SEEDS, recipe
+from solvers.task_allocation.learned.data import DEVELOPMENT_SEEDS, EVALUATION_SEEDS, recipe
 from solvers.task_allocation.schema import Instance
 
 
@@ -290,8 +295,9 @@ def print_row(cells: list[str]) -> None:
     print("| " + " | ".join(cells) + " |", flush=True)
 
 
-def held_out_suite(count: int, time_limit: float) -> None:
-    """exact and learned on held-out generated instances; gaps to the proven optimum and times."""
+def held_out_suite(seeds: range, time_limit: float, learned_options: dict[str, Any]) -> None:
+    """exact and learned (with ``learned_options``) on generated instances ``seeds``; gaps to the proven
+    optimum and times."""
     print_row(
         [
             "instances proved by exact",
@@ -307,19 +313,19 @@ def held_out_suite(count: int, time_limit: float) -> None:
     )
     print("|" + "---|" * 9)
     gaps, learned_s, exact_s, skipped = [], [], [], 0
-    for seed in EVALUATION_SEEDS[:count]:
+    for seed in seeds:
         instance = recipe(seed).instance()
         exact = solve(instance, "exact", time_limit, 0)
         if not exact.proved:
             skipped += 1
             continue
-        learned = solve(instance, "learned", time_limit, 0)
+        learned = solve(instance, "learned", time_limit, 0, **learned_options)
         gaps.append(100 * gap(learned.objective, exact.objective) if exact.objective > 0 else 0.0)
         learned_s.append(learned.seconds)
         exact_s.append(exact.seconds)
     print_row(
         [
-            f"{len(gaps)} of {count}",
+            f"{len(gaps)} of {len(seeds)}",
             f"{statistics.mean(gaps):.3f}",
             f"{max(gaps):.2f}",
             f"{sum(g <= 1 for g in gaps)}/{len(gaps)}",
@@ -407,7 +413,7 @@ def large_suite(sizes: list[str], count: int, time_limit: float) -> None:
 def main() -> None:
     """Parse arguments, run every (family, size, seed, configuration), print a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=["solvers", "held-out", "paper", "large"], default="solvers")
+    parser.add_argument("--suite", choices=["solvers", "held-out", "development", "paper", "large"], default="solvers")
     parser.add_argument("--families", nargs="+", default=["random"], choices=FAMILIES)
     parser.add_argument("--sizes", nargs="+", default=["10x5", "30x10", "50x15"], help="AGENTSxTASKS")
     parser.add_argument("--capabilities", type=int, default=3, help="capabilities (stations always has 2)")
@@ -420,6 +426,15 @@ def main() -> None:
         default=None,
         help="seconds per greedy/genetic solve (default: --time-limit)",
     )
+    parser.add_argument(
+        "--learned-options",
+        type=json.loads,
+        default={},
+        help="options of learned as JSON, e.g. '{\"neighbourhood_time_limit_s\": 0.5}' (held-out and development)",
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="first instance of the held-out or development seeds used"
+    )
     args = parser.parse_args()
     heuristic_limit = args.heuristic_time_limit or args.time_limit
     for backend in ("highspy", "ortools.sat.python.cp_model"):  # import time stays out of the timings
@@ -431,8 +446,11 @@ def main() -> None:
             f"Python {platform.python_version()}; time limit {args.time_limit:g} s, 1 thread, shared 2-core machine"
         )
         print()
-        if args.suite == "held-out":
-            held_out_suite(args.seeds, args.time_limit)
+        if args.suite in ("held-out", "development"):
+            seeds = EVALUATION_SEEDS if args.suite == "held-out" else DEVELOPMENT_SEEDS
+            if args.learned_options:
+                print(f"learned options: {json.dumps(args.learned_options)}\n")
+            held_out_suite(seeds[args.first_seed : args.first_seed + args.seeds], args.time_limit, args.learned_options)
         elif args.suite == "paper":
             paper_suite(args.time_limit)
         else:

@@ -21,6 +21,10 @@ from solvers.task_allocation.schema import Instance, parse
 TRAINING_SEEDS = range(30_000_000, 30_100_000)
 #: Seeds of the held-out evaluation instances (bench/task_allocation.py --learned-eval), disjoint from training.
 EVALUATION_SEEDS = range(40_000_000, 40_010_000)
+#: Seeds of development instances for choosing the search's settings (bench/task_allocation.py --suite
+#: development): inside TRAINING_SEEDS but past every seed the committed weights were trained on, and disjoint
+#: from the evaluation seeds.
+DEVELOPMENT_SEEDS = range(30_095_000, 30_100_000)
 #: Families drawn by :func:`recipe`, with their probabilities.
 RECIPE_FAMILIES: tuple[Family, ...] = ("random", "specialists", "stations", "grid")
 FAMILY_WEIGHTS = (0.55, 0.15, 0.15, 0.15)

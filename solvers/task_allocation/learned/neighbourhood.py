@@ -2,10 +2,16 @@
 
 Pairs kept: each agent's ``top_k`` tasks by policy logit (allowed pairs only) and every pair of the
 incumbent, which is the start solution of milp's HiGHS back-end, so the result is never worse than the
-incumbent. With binaries x_p on kept pairs p = (i, j) and z_j on tasks:
+incumbent. The model is ``exact``'s coalition model (:func:`solvers.task_allocation.exact.coalition_model`:
+identical agents merged into classes c with integer counts y_cj, completion binaries z_j) with only the kept
+pairs as columns:
 
-    maximise Σ_j R_j z_j − Σ_p cost_p x_p
-    subject to Σ_{p ∋ i} x_p ≤ 1 (each agent),  Σ_{p ∋ j} min(a_ik, q_jk) x_p ≥ q_jk z_j (each needed k)
+    maximise Σ_j R_j z_j − Σ_cj cost_cj y_cj
+    subject to Σ_j y_cj ≤ n_c (each class),  Σ_c min(a_ck, q_jk) y_cj ≥ q'_jk z_j (each needed k)
+
+HiGHS does not branch over the symmetry of identical agents: on 100 development instances (sizes up to
+50 × 15) the same neighbourhoods over one binary per agent and task reached a mean gap of 0.33 % in 0.43 s,
+the class model 0.23 % in 0.41 s (docs/benchmarks/task_allocation.md).
 
 It proves nothing about the whole instance (pairs outside the neighbourhood are never tried).
 
@@ -17,14 +23,16 @@ incumbent, so the merged allocation is never worse than it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
-import scipy.sparse as sp
 
 from solvers.base import Cancel, NullProgress, SolutionStatus
 from solvers.milp.options import HighsOptions
-from solvers.milp.schema import MilpModel, VarType
 from solvers.task_allocation.allocation import UNASSIGNED, BoolArray, IntArray, release_uncovered
+from solvers.task_allocation.exact import coalition_model
 from solvers.task_allocation.learned.network import NEGATIVE, Array
+from solvers.task_allocation.reduction import ReducedModel
 from solvers.task_allocation.schema import Instance
 
 
@@ -85,8 +93,41 @@ def window(
     return keep, restricted
 
 
+def within_pairs(reduced: ReducedModel, keep: BoolArray) -> ReducedModel:
+    """``reduced`` (exact's class model of the whole instance) cut down to the kept pairs: each class keeps only
+    its members that have a kept pair, and a (class, task) pair stays when one of those members has it kept."""
+    n_agents = keep.shape[0]
+    class_of_agent = np.full(n_agents, -1, dtype=np.int64)
+    for c, members in enumerate(reduced.classes):
+        class_of_agent[members] = c
+    position = np.full(keep.shape[1], -1, dtype=np.int64)
+    position[reduced.tasks] = np.arange(reduced.tasks.size)
+    agents, tasks = np.nonzero(keep)
+    modelled = (class_of_agent[agents] >= 0) & (position[tasks] >= 0)
+    kept_by_class = np.zeros((len(reduced.classes), reduced.tasks.size), dtype=bool)
+    kept_by_class[class_of_agent[agents[modelled]], position[tasks[modelled]]] = True
+    kept_pairs = kept_by_class[reduced.pair_class, reduced.pair_task]
+    has_pair: BoolArray = np.asarray(keep.any(axis=1))
+    members_kept = [members[has_pair[members]] for members in reduced.classes]
+    sizes = np.array([members.size for members in members_kept], dtype=np.int64)
+    used = np.flatnonzero(sizes > 0)
+    new_class = np.full(len(reduced.classes), -1, dtype=np.int64)
+    new_class[used] = np.arange(used.size)
+    pair_class = reduced.pair_class[kept_pairs]
+    return replace(
+        reduced,
+        classes=[members_kept[c] for c in used],
+        class_capability=reduced.class_capability[used],
+        pair_class=new_class[pair_class],
+        pair_task=reduced.pair_task[kept_pairs],
+        pair_cost=reduced.pair_cost[kept_pairs],
+        pair_upper=np.minimum(reduced.pair_upper[kept_pairs], sizes[pair_class]),
+    )
+
+
 def solve_neighbourhood(
     instance: Instance,
+    reduced: ReducedModel,
     keep: BoolArray,
     incumbent: IntArray,
     time_limit_s: float,
@@ -94,67 +135,23 @@ def solve_neighbourhood(
     cancel: Cancel,
 ) -> tuple[IntArray, bool]:
     """The best allocation milp's HiGHS back-end finds on the kept pairs within the time limit (at least the
-    incumbent), and whether it is proven the best of the neighbourhood."""
+    incumbent, when the incumbent's pairs are kept), and whether it is proven the best of the neighbourhood.
+
+    The model is ``exact``'s coalition model (identical agents merged into classes with integer counts, so
+    HiGHS does not branch over their symmetry) restricted by :func:`within_pairs`; ``incumbent`` (−1 for
+    agents outside the neighbourhood) is its start solution.
+    """
     from solvers.milp.highs import HighsSolver
 
-    agents, tasks = np.nonzero(keep)
-    n_pairs = agents.size
-    needed = instance.task_requirement > 0
-    modelled = np.flatnonzero(needed.any(axis=1) & np.isin(np.arange(instance.n_tasks), tasks))
-    if n_pairs == 0 or modelled.size == 0:
+    local = within_pairs(reduced, keep)
+    if local.pair_class.size == 0:
         return incumbent, True
-    position = np.full(instance.n_tasks, -1, dtype=np.int64)
-    position[modelled] = np.arange(modelled.size)
-    n_columns = n_pairs + modelled.size
-    # each agent at most once (one row per agent that has a kept pair)
-    used_agents, agent_row = np.unique(agents, return_inverse=True)
-    agent_rows = sp.coo_matrix((np.ones(n_pairs), (agent_row, np.arange(n_pairs))), shape=(used_agents.size, n_columns))
-    # coverage: Σ min(a_ik, q_jk) x_p − q_jk z_j ≥ 0
-    cover_task, cover_capability = np.nonzero(needed[modelled])
-    row_of = np.full((modelled.size, instance.n_capabilities), -1, dtype=np.int64)
-    row_of[cover_task, cover_capability] = np.arange(cover_task.size)
-    pair_position = position[tasks]
-    rows_list, cols_list, vals_list = [], [], []
-    for k in range(instance.n_capabilities):
-        rows = row_of[pair_position, k]
-        coefficient = np.minimum(instance.agent_capability[agents, k], instance.task_requirement[tasks, k])
-        use = (pair_position >= 0) & (rows >= 0) & (coefficient > 0)
-        rows_list.append(rows[use])
-        cols_list.append(np.flatnonzero(use))
-        vals_list.append(coefficient[use])
-    rows_list.append(np.arange(cover_task.size))
-    cols_list.append(n_pairs + cover_task)
-    vals_list.append(-instance.task_requirement[modelled[cover_task], cover_capability])
-    cover_rows = sp.coo_matrix(
-        (np.concatenate(vals_list), (np.concatenate(rows_list), np.concatenate(cols_list))),
-        shape=(cover_task.size, n_columns),
-    )
-    n_rows = used_agents.size + cover_task.size
-    model = MilpModel(
-        name="task_allocation_neighbourhood",
-        sense="maximize",
-        objective_offset=0.0,
-        var_names=[f"x{p}" for p in range(n_pairs)] + [f"z{j}" for j in modelled],
-        var_types=np.full(n_columns, VarType.integer, dtype=np.int8),
-        lb=np.zeros(n_columns),
-        ub=np.ones(n_columns),
-        obj=np.concatenate([-instance.assign_cost[agents, tasks], instance.task_reward[modelled]]),
-        row_names=[f"r{r}" for r in range(n_rows)],
-        matrix=sp.vstack([agent_rows, cover_rows]).tocsr(),
-        row_lb=np.concatenate([np.full(used_agents.size, -np.inf), np.zeros(cover_task.size)]),
-        row_ub=np.concatenate([np.ones(used_agents.size), np.full(cover_task.size, np.inf)]),
-    )
-    start = np.zeros(n_columns)
-    start[:n_pairs] = incumbent[agents] == tasks
-    covered = np.zeros(instance.n_tasks, dtype=bool)
-    covered[np.unique(incumbent[incumbent >= 0])] = True
-    start[n_pairs:] = covered[modelled]
+    counts, completed = local.class_counts(incumbent)
+    start = np.concatenate([counts, completed]).astype(np.float64)
     options = HighsOptions(time_limit_s=max(time_limit_s, 0.001), seed=seed, threads=1)
-    result = HighsSolver().solve(model, options, NullProgress(), cancel, start)
+    result = HighsSolver().solve(coalition_model(local, None), options, NullProgress(), cancel, start)
     if result.solution is None:
         return incumbent, False
-    column_values = np.fromiter(result.solution["values"].values(), dtype=np.float64, count=n_columns)
-    values = np.round(column_values[:n_pairs]) > 0.5
-    allocation = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
-    allocation[agents[values]] = tasks[values]
+    values = np.fromiter(result.solution["values"].values(), dtype=np.float64)[: local.pair_class.size]
+    allocation = local.allocation(instance.n_agents, np.round(values).astype(np.int64))
     return release_uncovered(instance, allocation), result.status == SolutionStatus.optimal

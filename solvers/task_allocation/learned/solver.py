@@ -52,6 +52,7 @@ from solvers.task_allocation.learned.search import (
     sample_choices,
     screen,
 )
+from solvers.task_allocation.reduction import ReducedModel, reduce_instance
 from solvers.task_allocation.schema import Instance
 
 #: Score noise of the repair greedy in sampled rollouts and improvement steps.
@@ -195,15 +196,30 @@ class LearnedSolver:
             and not search.finished()
         ):
             stalled = 0 if _local_step(search, builder, probabilities, rng, options) else stalled + 1
-        if options.neighbourhood_top_k > 0:
-            self._neighbourhoods(instance, options, deadline, pair_logit, inputs.allowed, search)
-        if 0 < options.window_tasks < instance.n_tasks:
-            self._windows(instance, options, deadline, pair_logit, probabilities, inputs.allowed, rng, builder, search)
+        run_windows = 0 < options.window_tasks < instance.n_tasks
+        if (options.neighbourhood_top_k > 0 or run_windows) and not search.finished():
+            reduced = reduce_instance(instance)
+            if options.neighbourhood_top_k > 0:
+                self._neighbourhoods(instance, reduced, options, deadline, pair_logit, inputs.allowed, search)
+            if run_windows:
+                self._windows(
+                    instance,
+                    reduced,
+                    options,
+                    deadline,
+                    pair_logit,
+                    probabilities,
+                    inputs.allowed,
+                    rng,
+                    builder,
+                    search,
+                )
         return search.result()
 
     @staticmethod
     def _neighbourhoods(
         instance: Instance,
+        reduced: ReducedModel,
         options: LearnedOptions,
         deadline: Deadline,
         pair_logit: Array,
@@ -220,7 +236,9 @@ class LearnedSolver:
             if limit <= 0:
                 break
             keep = neighbourhood(pair_logit, allowed, search.best, top_k)
-            allocation, proved = solve_neighbourhood(instance, keep, search.best, limit, options.seed, deadline.cancel)
+            allocation, proved = solve_neighbourhood(
+                instance, reduced, keep, search.best, limit, options.seed, deadline.cancel
+            )
             search.offer(allocation)
             search.stats["neighbourhoods"] += 1
             search.stats["neighbourhood_pairs"] = int(keep.sum())
@@ -231,6 +249,7 @@ class LearnedSolver:
     @staticmethod
     def _windows(
         instance: Instance,
+        reduced: ReducedModel,
         options: LearnedOptions,
         deadline: Deadline,
         pair_logit: Array,
@@ -262,7 +281,9 @@ class LearnedSolver:
             limit = min(options.window_time_limit_s, deadline.remaining())
             current = search.best
             keep, restricted = window(pair_logit, allowed, current, affinity, size, FREE_AGENTS_PER_WINDOW_TASK, rng)
-            allocation, proved = solve_neighbourhood(instance, keep, restricted, limit, options.seed, deadline.cancel)
+            allocation, proved = solve_neighbourhood(
+                instance, reduced, keep, restricted, limit, options.seed, deadline.cancel
+            )
             merged = current.copy()
             agents = np.flatnonzero(keep.any(axis=1))
             merged[agents] = allocation[agents]

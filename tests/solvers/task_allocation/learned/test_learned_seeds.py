@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from solvers.task_allocation.learned.data import EVALUATION_SEEDS, TRAINING_SEEDS, recipe
+from solvers.task_allocation.learned.data import DEVELOPMENT_SEEDS, EVALUATION_SEEDS, TRAINING_SEEDS, recipe
 from solvers.task_allocation.learned.network import Policy
 
 
@@ -20,6 +20,11 @@ def test_training_and_evaluation_seeds_are_disjoint() -> None:
     used = committed_training_seeds()
     assert used.start == TRAINING_SEEDS.start and used.stop <= TRAINING_SEEDS.stop
     assert not set(used) & set(EVALUATION_SEEDS)
+
+
+def test_development_seeds_were_never_trained_on_and_are_not_evaluation_seeds() -> None:
+    assert not set(DEVELOPMENT_SEEDS) & set(EVALUATION_SEEDS)
+    assert not set(DEVELOPMENT_SEEDS) & set(committed_training_seeds())
 
 
 def test_benchmark_instances_differ_from_every_training_instance() -> None:

@@ -10,8 +10,9 @@ pairs as columns:
     subject to Σ_j y_cj ≤ n_c (each class),  Σ_c min(a_ck, q_jk) y_cj ≥ q'_jk z_j (each needed k)
 
 HiGHS does not branch over the symmetry of identical agents: on 100 development instances (sizes up to
-50 × 15) the same neighbourhoods over one binary per agent and task reached a mean gap of 0.33 % in 0.43 s,
-the class model 0.23 % in 0.41 s (docs/benchmarks/task_allocation.md).
+50 × 15) the same neighbourhoods over one binary per agent and task reached a mean gap of 0.33 % in 0.44 s,
+the class model 0.17–0.26 % (two runs) in 0.41 s (``bench/task_allocation.py --suite development``,
+docs/benchmarks/task_allocation.md).
 
 It proves nothing about the whole instance (pairs outside the neighbourhood are never tried).
 

@@ -13,6 +13,7 @@ instances × configurations × time limit. Examples (what docs/benchmarks/task_a
 The learned solver (issue 13) has its own suites:
 
     .venv/bin/python bench/task_allocation.py --suite held-out --seeds 100 --time-limit 60
+    .venv/bin/python bench/task_allocation.py --suite held-out --seeds 100 --time-limit 60 --api 1
     .venv/bin/python bench/task_allocation.py --suite development --first-seed 100 --seeds 100 --time-limit 60 \
         --learned-options '{"neighbourhood_time_limit_s": 0.5}'
     .venv/bin/python bench/task_allocation.py --suite paper --time-limit 60
@@ -22,11 +23,13 @@ The learned solver (issue 13) has its own suites:
 ``held-out``: instances EVALUATION_SEEDS[0..n−1] of solvers/task_allocation/learned/data.py (drawn like the
 training instances, never trained on); ``exact`` and ``learned`` (its default search, or
 ``--learned-options``; no time limit of its own) run on each, and instances ``exact`` does not prove are left
-out. ``development``: the same on DEVELOPMENT_SEEDS (``--first-seed`` on), for choosing settings without looking
-at the held-out set. ``paper``: the first decision
-step of the seed paper's Almighty, RBF and Electric environments. ``large``: random instances; ``learned``
-(its defaults: on instances with more tasks than a window, the window search alternating with local-search
-steps to the end) and ``genetic`` get the same time limit, ``exact`` the same, for its bound.
+out; with ``--api``, ``learned`` runs as jobs of a local deployment, one at a time, timed as a client sees
+them (started → finished: solve, the service's check, storing). ``development``: the same on
+DEVELOPMENT_SEEDS (``--first-seed`` on), for choosing settings without looking at the held-out set.
+``paper``: the first decision step of the seed paper's Almighty, RBF and Electric environments. ``large``:
+random instances; ``learned`` (its defaults: on instances with more tasks than a window, the window search
+alternating with local-search steps to the end) and ``genetic`` get the same time limit, ``exact`` the same,
+for its bound.
 """
 
 from __future__ import annotations
@@ -295,47 +298,107 @@ def print_row(cells: list[str]) -> None:
     print("| " + " | ".join(cells) + " |", flush=True)
 
 
-def held_out_suite(seeds: range, time_limit: float, learned_options: dict[str, Any]) -> None:
+def held_out_suite(seeds: range, time_limit: float, learned_options: dict[str, Any], api_workers: int = 0) -> None:
     """exact and learned (with ``learned_options``) on generated instances ``seeds``; gaps to the proven
-    optimum and times."""
-    print_row(
-        [
-            "instances proved by exact",
-            "learned mean gap %",
-            "max gap %",
-            "≤ 1 % gap",
-            "learned mean s",
-            "learned max s",
-            "exact mean s",
-            "exact max s",
-            "exact / learned (means)",
-        ]
-    )
-    print("|" + "---|" * 9)
-    gaps, learned_s, exact_s, skipped = [], [], [], 0
+    optimum and times. With ``api_workers`` > 0, learned runs as jobs of a local deployment instead (a worker
+    with that many slots) and its times are the jobs' as a client sees them (see :func:`learned_through_api`)."""
+    columns = [
+        "instances proved by exact",
+        "learned mean gap %",
+        "max gap %",
+        "≤ 1 % gap",
+        "learned mean s",
+        "learned max s",
+        "exact mean s",
+        "exact max s",
+        "exact / learned (means)",
+    ]
+    if api_workers:  # no ratio: the jobs' times include forking, the check and storing, exact's do not
+        columns[4:6] = ["learned job mean s (started → finished)", "learned job max s", "learned solve mean s"]
+        columns = columns[:-1]
+    print_row(columns)
+    print("|" + "---|" * len(columns))
+    proved: list[tuple[int, Instance, Run]] = []
     for seed in seeds:
         instance = recipe(seed).instance()
         exact = solve(instance, "exact", time_limit, 0)
-        if not exact.proved:
-            skipped += 1
-            continue
-        learned = solve(instance, "learned", time_limit, 0, **learned_options)
-        gaps.append(100 * gap(learned.objective, exact.objective) if exact.objective > 0 else 0.0)
-        learned_s.append(learned.seconds)
-        exact_s.append(exact.seconds)
-    print_row(
-        [
-            f"{len(gaps)} of {len(seeds)}",
-            f"{statistics.mean(gaps):.3f}",
-            f"{max(gaps):.2f}",
-            f"{sum(g <= 1 for g in gaps)}/{len(gaps)}",
-            f"{statistics.mean(learned_s):.3f}",
-            f"{max(learned_s):.2f}",
-            f"{statistics.mean(exact_s):.3f}",
-            f"{max(exact_s):.2f}",
-            f"{statistics.mean(exact_s) / statistics.mean(learned_s):.1f}",
-        ]
-    )
+        if exact.proved:
+            proved.append((seed, instance, exact))
+    if api_workers:
+        answers = learned_through_api(
+            [recipe(seed).raw() for seed, _, _ in proved], time_limit, learned_options, api_workers
+        )
+    else:
+        answers = []
+        for _, instance, _ in proved:
+            learned = solve(instance, "learned", time_limit, 0, **learned_options)
+            answers.append((learned.objective, learned.seconds, learned.seconds))
+    exact_s = [exact.seconds for _, _, exact in proved]
+    gaps = [
+        100 * gap(objective, exact.objective) if exact.objective > 0 else 0.0
+        for (objective, _, _), (_, _, exact) in zip(answers, proved, strict=True)
+    ]
+    learned_s = [seconds for _, seconds, _ in answers]
+    cells = [
+        f"{len(gaps)} of {len(seeds)}",
+        f"{statistics.mean(gaps):.3f}",
+        f"{max(gaps):.2f}",
+        f"{sum(g <= 1 for g in gaps)}/{len(gaps)}",
+        f"{statistics.mean(learned_s):.3f}",
+        f"{max(learned_s):.2f}",
+        f"{statistics.mean(exact_s):.3f}",
+        f"{max(exact_s):.2f}",
+        f"{statistics.mean(exact_s) / statistics.mean(learned_s):.1f}",
+    ]
+    if api_workers:
+        cells = [*cells[:6], f"{statistics.mean(solve_s for _, _, solve_s in answers):.3f}", *cells[6:-1]]
+    print_row(cells)
+
+
+def learned_through_api(
+    raws: list[dict[str, Any]], time_limit: float, options: dict[str, Any], workers: int
+) -> list[tuple[float, float, float]]:
+    """Submit each instance as a ``learned`` job to a fresh local deployment (one API process, a worker with
+    ``workers`` slots), as a client would, one job at a time; per instance the verified objective (the
+    service's own check), the job's time from started_at to finished_at (solve, check, storing) and the
+    solve's own time (its ``stats.solve_time_s``)."""
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from service import Deployment
+
+    deployment = Deployment(api_processes=1, clients=1)
+    answers: list[tuple[float, float, float]] = []
+    try:
+        deployment.start_workers(workers)
+        headers = {"Authorization": f"Bearer {deployment.keys[0]}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{deployment.port}", headers=headers, timeout=60) as client:
+            for raw in raws:
+                body = {
+                    "kind": "task_allocation",
+                    "instance": raw,
+                    "solver": "learned",
+                    "options": {"time_limit_s": time_limit, "seed": 0, **options},
+                }
+                job_id = client.post("/v1/jobs", json=body).raise_for_status().json()["id"]
+                while (job := client.get(f"/v1/jobs/{job_id}").raise_for_status().json())["finished_at"] is None:
+                    time.sleep(0.05)
+                if job["status"] != "succeeded":
+                    raise RuntimeError(f"learned job {job_id} did not succeed: {json.dumps(job)}")
+                result = client.get(f"/v1/jobs/{job_id}/result").raise_for_status().json()
+                if not result["verification"]["feasible"]:
+                    raise RuntimeError(f"the service's check refused learned's answer: {result['verification']}")
+                job_s = (
+                    datetime.fromisoformat(job["finished_at"]).timestamp()
+                    - datetime.fromisoformat(job["started_at"]).timestamp()
+                )
+                answers.append((result["verification"]["objective"], job_s, result["stats"]["solve_time_s"]))
+    finally:
+        deployment.close()
+    return answers
 
 
 def paper_suite(time_limit: float) -> None:
@@ -435,6 +498,14 @@ def main() -> None:
     parser.add_argument(
         "--first-seed", type=int, default=0, help="first instance of the held-out or development seeds used"
     )
+    parser.add_argument(
+        "--api",
+        type=int,
+        default=0,
+        metavar="SLOTS",
+        help="held-out and development: run learned as jobs of a fresh local deployment (API process and a worker "
+        "with SLOTS slots; needs PostgreSQL and Redis) instead of in process",
+    )
     args = parser.parse_args()
     heuristic_limit = args.heuristic_time_limit or args.time_limit
     for backend in ("highspy", "ortools.sat.python.cp_model"):  # import time stays out of the timings
@@ -450,7 +521,9 @@ def main() -> None:
             seeds = EVALUATION_SEEDS if args.suite == "held-out" else DEVELOPMENT_SEEDS
             if args.learned_options:
                 print(f"learned options: {json.dumps(args.learned_options)}\n")
-            held_out_suite(seeds[args.first_seed : args.first_seed + args.seeds], args.time_limit, args.learned_options)
+            held_out_suite(
+                seeds[args.first_seed : args.first_seed + args.seeds], args.time_limit, args.learned_options, args.api
+            )
         elif args.suite == "paper":
             paper_suite(args.time_limit)
         else:

@@ -1,8 +1,7 @@
-"""Decoding the policy into feasible allocations, and the policy-guided local improvement.
+"""Stage-1 sampling, the repair of a pre-assignment into a feasible allocation, and the local improvement.
 
-* :func:`sample_choices` and :func:`screen` — many stage-1 samples at once, each valued by its
-  coalitions as drawn (vectorised: tasks whose pool covers them pay, the other pools are released), so
-  that only the most promising are decoded.
+* :func:`screen` — stage-1 samples (rows) valued at once by their coalitions as drawn (vectorised: tasks
+  whose pool covers them pay, the other pools are released); the return of reinforcement training.
 * :func:`decode` — stage 1 pre-assigns every agent to a task or to nothing (argmax or a sample of the
   policy); stage 2 turns each task's pool into a covering coalition: the pool is completed from free
   agents by the ratio greedy (or released when it cannot be), pruned to a minimal coalition, and
@@ -45,22 +44,6 @@ def sample_choice(probabilities: Probabilities, rng: np.random.Generator | None,
         draws = rng.random(probabilities.shape[0]) * cumulative[:, -1]
         choice = np.minimum((cumulative < draws[:, None]).sum(axis=1), n_tasks)
     return np.where(choice == n_tasks, UNASSIGNED, choice).astype(np.int64)
-
-
-def sample_choices(
-    probabilities: Probabilities, rng: np.random.Generator, count: int, temperature: float = 1.0
-) -> IntArray:
-    """``count`` stage-1 samples at once: (count, agents) task indices, −1 for "unassigned"."""
-    n_tasks = probabilities.shape[1] - 1
-    weights = np.power(np.maximum(probabilities.astype(np.float64), 1e-300), 1.0 / temperature)
-    cumulative = np.cumsum(weights, axis=1)
-    cumulative /= cumulative[:, -1:]
-    draws = rng.random((count, probabilities.shape[0]))
-    choice = np.empty((count, probabilities.shape[0]), dtype=np.int64)
-    for agent in range(probabilities.shape[0]):
-        choice[:, agent] = np.searchsorted(cumulative[agent], draws[:, agent], side="right")
-    choice = np.minimum(choice, n_tasks)
-    return np.where(choice == n_tasks, UNASSIGNED, choice)
 
 
 def screen(instance: Instance, choices: IntArray) -> npt.NDArray[np.float64]:

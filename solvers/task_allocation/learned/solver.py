@@ -1,21 +1,20 @@
-"""The ``learned`` solver: the trained two-stage policy, decoded into feasible allocations and improved.
+"""The ``learned`` solver: the trained two-stage policy, its guided annealing, then improvement.
 
 1. The policy (:mod:`.network`, numpy) gives each agent a distribution over its tasks and "unassigned".
    Features and the policy's pass poll the deadline; if they would take more than
    :data:`POLICY_SHARE` of the time limit, the profit greedy gets the rest instead.
-2. Rollouts: the argmax pre-assignment and ``samples`` samples are valued at once by their pools as
-   drawn (:func:`.search.screen`); the argmax and the best-valued samples, ``rollouts`` in all, are
-   decoded (:func:`.search.decode`) into feasible allocations; the two greedy allocations (profit and
-   ratio rules) are candidates too.
-3. Improvement (:func:`.search.improve_once`): policy-guided neighbourhood steps from the best
-   allocation until ``stall_steps`` steps in a row find nothing better (converged),
+2. Annealing (:mod:`.anneal`, compiled by numba): ``anneal_chains`` chains of
+   ``anneal_moves_per_agent`` × agents moves, the first from the policy's argmax pre-assignment, each
+   later one from the best allocation so far; the policy draws every move's destination and swap partner.
+3. Improvement (:func:`.search.improve_once`, off by default): policy-guided neighbourhood steps from
+   the best allocation until ``stall_steps`` steps in a row find nothing better (converged),
    ``improvement_steps``, the time limit or a cancel; then, when ``neighbourhood_top_k`` > 0, the
    coalition MILP on the policy's top pairs (:mod:`.neighbourhood`). Everything stops early when the
    best allocation reaches the fractional upper bound (Σ_j max(0, R_j − cheapest fractional cover)),
    which proves it optimal.
 4. Windows, on instances with more than ``window_tasks`` tasks: large-neighbourhood search in which
-   HiGHS re-solves one window of the instance at a time (:func:`.neighbourhood.window`), until the time
-   limit or ``window_stall`` windows in a row without gain.
+   HiGHS re-solves one window of the instance at a time (:func:`.neighbourhood.window`), alternating
+   with local steps, until the time limit or ``window_stall`` windows in a row without gain.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from solvers.task_allocation.allocation import (
     profit,
     to_solution,
 )
+from solvers.task_allocation.learned.anneal import Annealer, settle
 from solvers.task_allocation.learned.neighbourhood import (
     neighbourhood,
     solve_neighbourhood,
@@ -44,18 +44,17 @@ from solvers.task_allocation.learned.neighbourhood import (
 )
 from solvers.task_allocation.learned.network import Array, OutOfTime, Policy, features
 from solvers.task_allocation.learned.options import LearnedOptions
-from solvers.task_allocation.learned.search import (
-    Probabilities,
-    decode,
-    improve_once,
-    sample_choice,
-    sample_choices,
-    screen,
-)
+from solvers.task_allocation.learned.search import FILL_RULE, Probabilities, improve_once, sample_choice
 from solvers.task_allocation.reduction import ReducedModel, reduce_instance
 from solvers.task_allocation.schema import Instance
 
-#: Score noise of the repair greedy in sampled rollouts and improvement steps.
+#: Tasks per unit of chain length: a chain has anneal_moves_per_agent × agents moves on instances of up to
+#: about this many tasks, proportionally more on larger ones (coalitions across many tasks settle slowly:
+#: on 2000 × 400, two chains of 8·10⁶ moves ended 4 % above twenty of 8·10⁵ in the same 5 s).
+CHAIN_TASKS = 16
+#: Share of the time left after the policy that the annealing may take on instances that have windows.
+ANNEAL_TIME_SHARE = 0.6
+#: Score noise of the repair greedy in improvement steps.
 REPAIR_NOISE = 0.1
 #: Share of the time limit the features and the policy's pass may take before the greedy replaces them.
 POLICY_SHARE = 0.6
@@ -75,7 +74,7 @@ class _Search:
         self.best = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
         self.best_value = profit(instance, self.best)
         self.bound = np.inf
-        self.stats: dict[str, float | int] = {"rollouts": 0, "improvement_steps": 0}
+        self.stats: dict[str, float | int] = {"anneal_chains": 0, "improvement_steps": 0}
         progress.incumbent(self.best_value, to_solution(instance, self.best))
 
     def offer(self, allocation: IntArray) -> bool:
@@ -141,7 +140,7 @@ def committed_policy() -> Policy:
 
 
 class LearnedSolver:
-    """Trained two-stage policy: screened samples decoded into feasible allocations, then improved."""
+    """Trained two-stage policy: guided annealing from its pre-assignment, then improvement."""
 
     name = "learned"
     Options = LearnedOptions
@@ -150,7 +149,7 @@ class LearnedSolver:
         self.policy = policy if policy is not None else committed_policy()
 
     def solve(self, instance: Instance, options: LearnedOptions, progress: Progress, cancel: Cancel) -> Result:
-        """Decode and improve until converged, out of time or cancelled; the best allocation is returned."""
+        """Anneal and improve until converged, out of time or cancelled; the best allocation is returned."""
         deadline = Deadline(options.time_limit_s, cancel)
         rng = np.random.default_rng(options.seed)
         empty = np.full(instance.n_agents, UNASSIGNED, dtype=np.int64)
@@ -172,23 +171,24 @@ class LearnedSolver:
         probabilities = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
         search.bound = inputs.profit_bound
 
-        argmax = sample_choice(probabilities, None)
-        choices = np.vstack([argmax[None, :], sample_choices(probabilities, rng, options.samples, options.temperature)])
-        values = screen(instance, choices)
-        values[0] = np.inf  # the argmax is always decoded first
-        _, first = np.unique(choices, axis=0, return_index=True)
-        order = first[np.argsort(-values[first], kind="stable")][: options.rollouts]
-        search.stats["samples"] = options.samples
-        for position, row in enumerate(order):
-            if search.finished():
+        start = sample_choice(probabilities, None)  # the argmax pre-assignment
+        search.offer(settle(instance, start))
+        annealer = Annealer(instance, inputs.allowed, probabilities.astype(np.float64), options.seed)
+        moves = options.anneal_moves_per_agent * instance.n_agents * max(1, round(instance.n_tasks / CHAIN_TASKS))
+        share = ANNEAL_TIME_SHARE if 0 < options.window_tasks < instance.n_tasks else 1.0
+        anneal_ends_at = deadline.elapsed() + share * deadline.remaining()
+        search.stats["anneal_moves"] = 0
+        for _ in range(options.anneal_chains if inputs.allowed.any() else 0):  # no allowed pair: nothing to move
+            seconds = anneal_ends_at - deadline.elapsed()
+            if search.finished() or seconds <= 0:
                 break
-            noise = REPAIR_NOISE if position > 0 else 0.0
-            search.offer(decode(builder, choices[row], rng, noise, should_stop=deadline.should_stop))
-            search.stats["rollouts"] += 1
-            if position == 0:  # the two greedy allocations are candidates too
-                for rule in ("profit", "ratio"):
-                    if not search.finished():
-                        search.offer(greedy_fill(builder, empty, rule, should_stop=deadline.should_stop))
+            allocation, done = annealer.chain(start, moves, deadline.should_stop, seconds)
+            search.offer(allocation)
+            search.stats["anneal_chains"] += 1
+            search.stats["anneal_moves"] += done
+            start = search.best
+        if not search.finished():  # open tasks the free agents can still cover (many, on large instances)
+            search.offer(greedy_fill(builder, search.best, FILL_RULE, should_stop=deadline.should_stop))
         stalled = 0
         while (
             search.stats["improvement_steps"] < options.improvement_steps

@@ -47,10 +47,10 @@ def test_held_out_instance_checked_and_reproducible_by_seed(solver: LearnedSolve
 def test_reaching_the_fractional_bound_stops_the_search(solver: LearnedSolver) -> None:
     # one capability: the cheapest fractional cover is the planted price, so the bound is the optimum
     raw, optimum = planted_instance(0, n_agents=12, n_tasks=3, n_capabilities=1)
-    options = LearnedOptions(improvement_steps=10_000, stall_steps=10_000, neighbourhood_time_limit_s=30)
+    options = LearnedOptions(anneal_chains=10_000, improvement_steps=10_000, stall_steps=10_000)
     result = solver.solve(KIND.parse(raw), options, NullProgress(), NeverCancel())
     assert result.objective == pytest.approx(optimum)
-    assert result.stats["improvement_steps"] < 10_000
+    assert result.stats["anneal_chains"] < 10_000 and result.stats["improvement_steps"] == 0
 
 
 def test_policy_runs_on_instances_larger_than_any_training_instance(solver: LearnedSolver) -> None:
@@ -68,20 +68,21 @@ def test_policy_runs_on_instances_larger_than_any_training_instance(solver: Lear
 def test_cancel_during_search_keeps_the_best_allocation(solver: LearnedSolver) -> None:
     instance = KIND.parse(generate(2, n_agents=200, n_tasks=50))
     started = time.monotonic()
-    options = LearnedOptions(time_limit_s=60, rollouts=100_000)
+    options = LearnedOptions(time_limit_s=60, anneal_chains=100_000, anneal_moves_per_agent=100_000)
     result = solver.solve(instance, options, NullProgress(), CancelAfter(0.3))
-    assert time.monotonic() - started < 3.0  # stopped long before a search of 100,000 rollouts would end
+    assert time.monotonic() - started < 3.0  # stopped long before 100,000 chains of 2·10⁷ moves would end
     assert result.termination is Termination.cancelled
     assert result.objective is not None and result.objective > 0
     assert KIND.check(instance, result.solution or {}).feasible
 
 
 def test_neighbourhoods_expand_until_the_whole_instance_is_solved(solver: LearnedSolver) -> None:
-    # with one task per agent and no other search, only the doubling neighbourhoods can reach the optimum
+    # with one task per agent and no other search (the policy's argmax only), only the doubling neighbourhoods
+    # can reach the optimum
     from solvers.task_allocation.exact import ExactSolver
     from solvers.task_allocation.options import ExactOptions
 
-    options = LearnedOptions(rollouts=1, improvement_steps=0, neighbourhood_top_k=1, neighbourhood_time_limit_s=60)
+    options = LearnedOptions(anneal_chains=0, improvement_steps=0, neighbourhood_top_k=1, neighbourhood_time_limit_s=60)
     expanded = 0
     for seed in range(30_099_990, 30_099_996):
         instance = recipe(seed).instance()

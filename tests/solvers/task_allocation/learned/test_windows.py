@@ -67,7 +67,7 @@ def test_windows_improve_the_decoded_allocation_and_stay_feasible(monkeypatch: p
     monkeypatch.setattr(solver_module, "WINDOW_TIME_SHARE", 1.0)  # windows only: no local-search steps
     instance = KIND.parse(generate(7, n_agents=120, n_tasks=40))
     solver = solver_module.LearnedSolver()
-    common = {"rollouts": 1, "samples": 0, "improvement_steps": 0, "neighbourhood_top_k": 0, "seed": 3}
+    common = {"anneal_chains": 0, "improvement_steps": 0, "neighbourhood_top_k": 0, "seed": 3}
     decoded = solver.solve(instance, LearnedOptions(window_tasks=0, **common), NullProgress(), NeverCancel())
     options = LearnedOptions(window_tasks=6, window_time_limit_s=1, window_stall=4, time_limit_s=6, **common)
     searched = solver.solve(instance, options, NullProgress(), NeverCancel())

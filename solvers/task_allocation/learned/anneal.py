@@ -11,12 +11,13 @@ only comes when they are complete. Moves are accepted by the Metropolis rule und
 geometrically over a chain; each chain restarts from the best pools found so far, and the best are kept
 by their true worth (covered pools only).
 
-Why numba: a chain needs some hundreds of thousands of moves within a few milliseconds on instances of
-50 agents (about 80 ns a move here), which neither a Python loop nor numpy's whole-array operations
-reach; the loop is compiled once per machine (cached next to this file, or in numba's user cache where
-that is read-only) when this module is imported, so a worker's template process compiles it before any
-job arrives. Its random numbers come from its own xorshift generator, seeded per solve, so a solve is
-reproducible and independent of any other thread.
+Why numba: a chain needs some hundreds of thousands of moves within a few milliseconds on instances of 50
+agents (about 80 ns a move here), which neither a Python loop nor numpy's whole-array operations reach; the
+loop is compiled when this module is imported (so a worker's template process compiles it before any job
+arrives) and cached on disk for the next process (beside this file, in NUMBA_CACHE_DIR, or in numba's user
+cache; with none of them writable, every process compiles it, a few seconds). Its random numbers come from
+its own xorshift generator, seeded per solve, so a solve is reproducible and independent of any other
+thread.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -49,6 +51,16 @@ MOVES_PER_CALL = 50_000
 _MULTIPLIER = np.uint64(2685821657736338717)
 
 
+def _compiled(signature: str, function: Callable[..., Any]) -> Any:
+    """``function`` compiled by numba for ``signature`` now, its machine code cached on disk for the next
+    process; where numba finds no writable cache folder (it raises "no locator available"), compiled
+    without the disk cache rather than not at all."""
+    try:
+        return numba.njit(signature, cache=True)(function)
+    except RuntimeError:
+        return numba.njit(signature)(function)
+
+
 def _next_uniform(rng: UIntArray) -> float:
     """xorshift64*: the next number in [0, 1) of the generator whose state is ``rng[0]``."""
     x = rng[0]
@@ -59,7 +71,7 @@ def _next_uniform(rng: UIntArray) -> float:
     return float((x * _MULTIPLIER) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-_uniform = numba.njit("float64(uint64[::1])", cache=True)(_next_uniform)
+_uniform = _compiled("float64(uint64[::1])", _next_uniform)
 
 
 def _pool_worth(
@@ -100,11 +112,11 @@ def _pool_worth(
     return 0.0, partial_credit * (reward[task] * met / requirement_sum[task] - spent)
 
 
-_worth = numba.njit(
+_worth = _compiled(
     "UniTuple(float64, 2)(int64, int64, int64, float64[:, ::1], float64[::1], float64[:, ::1], float64[:, ::1], "
     "float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64)",
-    cache=True,
-)(_pool_worth)
+    _pool_worth,
+)
 
 
 def _anneal_moves(
@@ -244,12 +256,12 @@ def _anneal_moves(
     scalars[0], scalars[1] = temperature, best
 
 
-_anneal = numba.njit(
+_anneal = _compiled(
     "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[:, ::1], "
     "int64[:, ::1], int64[::1], float64[:, ::1], int64[::1], int64[::1], float64[::1], uint64[::1], int64, "
     "float64, float64, float64)",
-    cache=True,
-)(_anneal_moves)
+    _anneal_moves,
+)
 
 
 def settle(instance: Instance, pools: IntArray) -> IntArray:

@@ -3,7 +3,11 @@ pairs only, reproducible by seed, and stopping when asked."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +19,8 @@ from solvers.task_allocation.learned import anneal
 from solvers.task_allocation.learned.anneal import Annealer, settle
 from solvers.task_allocation.schema import Instance, parse
 from tests.solvers.task_allocation.helpers import brute_force_optimum, tiny_raw
+
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _uniform_policy(instance: Instance) -> np.ndarray:
@@ -107,3 +113,26 @@ def test_a_chain_longer_than_its_time_is_shortened_to_fit() -> None:
     assert 0 < done < 10**12
     assert time.monotonic() - started < 5.0  # a chain of 10¹² moves would take a day
     assert KIND.check(instance, to_solution(instance, allocation)).feasible
+
+
+def test_compiles_without_a_writable_cache_folder() -> None:
+    # with only numba's zip-file locator allowed, no cache folder is found for this module (numba raises
+    # "no locator available"): the loop must still compile, without the disk cache
+    code = (
+        "import numpy as np\n"
+        "from solvers.task_allocation import KIND\n"
+        "from solvers.task_allocation.allocation import allowed_pairs\n"
+        "from solvers.task_allocation.learned.anneal import Annealer\n"
+        "from tests.solvers.task_allocation.helpers import tiny_raw\n"
+        "instance = KIND.parse(tiny_raw(0))\n"
+        "policy = np.full((instance.n_agents, instance.n_tasks + 1), 1.0 / (instance.n_tasks + 1))\n"
+        "start = np.full(instance.n_agents, -1, dtype=np.int64)\n"
+        "print(Annealer(instance, allowed_pairs(instance), policy, 0).chain(start, 1000, lambda: False)[1])\n"
+    )
+    environment = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"}
+    environment.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1000"

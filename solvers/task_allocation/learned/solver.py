@@ -50,7 +50,7 @@ from solvers.task_allocation.schema import Instance
 
 #: Tasks per unit of chain length: a chain has anneal_moves_per_agent × agents moves on instances of up to
 #: about this many tasks, proportionally more on larger ones (coalitions across many tasks settle slowly:
-#: on 2000 × 400, two chains of 8·10⁶ moves ended 4 % above twenty of 8·10⁵ in the same 5 s).
+#: on 2000 × 400, two chains of 8·10⁶ moves ended 5 % above twenty of 8·10⁵ in the same 5 s).
 CHAIN_TASKS = 16
 #: Share of the time left after the policy that the annealing may take on instances that have windows.
 ANNEAL_TIME_SHARE = 0.6

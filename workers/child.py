@@ -93,9 +93,10 @@ def solver_version(solver_spec: SolverSpec) -> str:
 
 
 def preload_kinds() -> None:
-    """Import every kind, every module of its package and its solver libraries, and read the solvers'
-    versions, before any job arrives (in the template, once): what a child would otherwise import
-    lazily, it would import (and compile) again for every job. Trainers (``*.train``) are left out."""
+    """Import every kind, every module of its package and its solver libraries, read the solvers'
+    versions and call each solver module's ``preload()`` where it has one, before any job arrives (in the
+    template, once): what a child would otherwise import or read lazily, it would import (and compile) or
+    read again for every job. Trainers (``*.train``) are left out."""
     for name in KIND_MODULES:
         try:
             kind_module = importlib.import_module(KIND_MODULES[name])
@@ -104,8 +105,11 @@ def preload_kinds() -> None:
                     if not module.name.endswith(".train"):
                         importlib.import_module(module.name)
             for solver_spec in get_kind(name).solvers.values():
-                importlib.import_module(solver_spec.target.partition(":")[0])
+                solver_module = importlib.import_module(solver_spec.target.partition(":")[0])
                 solver_version(solver_spec)
+                preload = getattr(solver_module, "preload", None)
+                if callable(preload):  # e.g. a learned solver's committed weights, read once here
+                    preload()
         except Exception:
             traceback.print_exc()
 

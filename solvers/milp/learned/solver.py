@@ -48,6 +48,12 @@ def load_model(family: str) -> GraphNetwork:
     return GraphNetwork.load(model_path(family))
 
 
+def preload() -> None:
+    """Read every committed network now (a worker's template calls this once, so that no job reads them)."""
+    for family in available_models():
+        load_model(family)
+
+
 @dataclass(frozen=True)
 class TrustRegion:
     """Indices of the binaries guessed 0 (S0) and 1 (S1), and how many of them may flip (Δ)."""

@@ -139,6 +139,11 @@ def committed_policy() -> Policy:
     return Policy.load()
 
 
+def preload() -> None:
+    """Read the committed weights now (a worker's template calls this once, so that no job reads them)."""
+    committed_policy()
+
+
 class LearnedSolver:
     """Trained two-stage policy: guided annealing from its pre-assignment, then improvement."""
 

@@ -21,8 +21,9 @@ class LearnedOptions(CommonOptions):
         500,
         ge=1,
         le=1_000_000,
-        description="Moves of one annealing chain per agent of the instance (a move sends one agent to another "
-        "task or swaps two agents; about 80 ns each on a 2020s core).",
+        description="Moves of one annealing chain per agent of the instance, times tasks / 16 (rounded) on "
+        "instances with more tasks (a move sends one agent to another task or swaps two agents; 30–80 ns each "
+        "on the development machine).",
     )
     improvement_steps: int = Field(
         0,
